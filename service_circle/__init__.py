@@ -1,0 +1,51 @@
+"""service-circle: the 15-minute convenience living circle (一刻钟便民生活圈) planner.
+
+Walking times, coverage, gaps and siting on real street networks.
+
+The main entry points:
+
+- :func:`service_circle.network.load_network` reads a street network from OSM files,
+  GraphML, road centre-line files, a networkx graph or online OSM, keeps the walkable ways,
+  projects it to metres and compiles it to arrays (:class:`~service_circle.compiled.WalkNetwork`).
+- :func:`service_circle.engine.snap` places facilities and homes on the nearest street.
+- :func:`service_circle.engine.travel_times` answers, with one bounded multi-source
+  Dijkstra, how long each place takes to walk to its nearest facility.
+"""
+
+from service_circle._errors import (
+    CRSError,
+    EmptyNetworkError,
+    InputError,
+    InputNotFoundError,
+    NetworkDownloadError,
+    ServiceCircleError,
+    UnknownProfileError,
+)
+from service_circle.compiled import WalkNetwork
+from service_circle.engine import Snapped, TravelTimes, network_distances, snap, travel_times
+from service_circle.network import load_network
+from service_circle.profiles import PROFILES, Profile, Threshold, get_profile
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROFILES",
+    "CRSError",
+    "EmptyNetworkError",
+    "InputError",
+    "InputNotFoundError",
+    "NetworkDownloadError",
+    "Profile",
+    "ServiceCircleError",
+    "Snapped",
+    "Threshold",
+    "TravelTimes",
+    "UnknownProfileError",
+    "WalkNetwork",
+    "__version__",
+    "get_profile",
+    "load_network",
+    "network_distances",
+    "snap",
+    "travel_times",
+]

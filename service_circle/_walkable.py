@@ -1,0 +1,88 @@
+"""Which OSM ways people can walk on: one rule for every OSM reader.
+
+The rule follows OSMnx's ``walk`` filter, written out as tag values so that the PBF reader
+(pyrosm), the XML reader (osmnx) and graphs handed in by users give the same network:
+
+- a way needs a ``highway`` tag, and not one of :data:`EXCLUDED_HIGHWAY` (motorways and
+  their links, ways that are not built, cycle-only ways, raceways …);
+- ``cycleway`` is kept when ``foot`` allows walking (``yes``/``designated``/``permissive``);
+- the most specific access tag decides: ``foot`` when present, else ``access``; the way is
+  dropped when that tag is ``no`` or ``private`` (also as one of ``;``-separated values);
+- ``service=private`` and ``area=yes`` (a plaza's outline is not a walking line) are dropped.
+
+Trunk roads stay: in Chinese cities they often carry the only sidewalk. Unlike pyrosm,
+streets tagged ``sidewalk=separate`` stay as well: they are where people cross.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+EXCLUDED_HIGHWAY = frozenset(
+    {
+        # not (yet / any more) a physical way, or not part of the street network
+        "abandoned",
+        "construction",
+        "no",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+        "rest_area",
+        "services",
+        # closed to pedestrians
+        "motor",
+        "motorway",
+        "motorway_link",
+        "bus_guideway",
+        "busway",
+        "escape",
+    }
+)
+FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
+CLOSED = frozenset({"no", "private"})
+TAG_COLUMNS = ("highway", "foot", "access", "service", "area")
+
+
+def _values(series: pd.Series) -> list[set[str]]:
+    out = []
+    for value in series.to_numpy(dtype=object):
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            out.append(set())
+        elif isinstance(value, list | tuple | set):
+            out.append({str(v).strip() for v in value})
+        else:
+            out.append({part.strip() for part in str(value).split(";")})
+    return out
+
+
+def walkable_mask(ways: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows of ``ways`` that are walkable.
+
+    Parameters
+    ----------
+    ways
+        One row per way or segment, with a ``highway`` column and optionally ``foot``,
+        ``access``, ``service`` and ``area`` (missing columns count as untagged).
+    """
+    n = len(ways)
+    col = {key: _values(ways[key]) if key in ways.columns else [set()] * n for key in TAG_COLUMNS}
+    keep = np.zeros(n, dtype=bool)
+    for i in range(n):
+        highway = col["highway"][i]
+        if not highway:
+            continue
+        foot = col["foot"][i]
+        if highway & EXCLUDED_HIGHWAY:
+            continue
+        if "cycleway" in highway and not foot & FOOT_ALLOWED:
+            continue
+        deciding = foot if foot else col["access"][i]
+        if deciding & CLOSED:
+            continue
+        if "private" in col["service"][i] or "yes" in col["area"][i]:
+            continue
+        keep[i] = True
+    return keep

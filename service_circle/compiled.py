@@ -1,0 +1,406 @@
+"""The compiled walking network: CSR arrays in metres, saved and loaded in one file.
+
+A :class:`WalkNetwork` is what every analysis runs on. It holds
+
+- nodes: projected coordinates ``node_x``/``node_y`` (metres) and their source ids
+  (OSM node ids, or generated ones);
+- undirected edges: ``edge_u``/``edge_v`` (node indices), ``edge_length_m``, the OSM way id
+  and highway class, and the interior vertices of each edge's geometry (a ragged array:
+  straight edges cost nothing);
+- arcs: each edge walked in both directions, sorted by tail node into CSR form
+  (``indptr``/``arc_head``), with ``arc_edge``, ``arc_forward`` (whether the arc runs
+  ``u → v``) and ``arc_twin`` (the opposite arc) so that per-direction costs (slope) need
+  no other structure.
+
+It is built by :func:`service_circle.network.load_network` (or :meth:`from_edges` for
+arrays) and saved with :meth:`save` / :func:`load_compiled` as one uncompressed ``.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyproj
+import shapely
+from scipy.sparse import csgraph, csr_matrix
+
+from service_circle._errors import EmptyNetworkError, InputError, InputNotFoundError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "service-circle/walk-network"
+FORMAT_VERSION = 1
+
+_ARRAYS = (
+    "node_x",
+    "node_y",
+    "node_id",
+    "edge_u",
+    "edge_v",
+    "edge_length_m",
+    "edge_osmid",
+    "edge_class",
+    "geom_offsets",
+    "geom_xy",
+    "indptr",
+    "arc_head",
+    "arc_edge",
+    "arc_forward",
+    "arc_twin",
+    "node_component",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class WalkNetwork:
+    """A walking network compiled to arrays, in a projected CRS with metre units.
+
+    Build it with :func:`service_circle.network.load_network` or :meth:`from_edges`;
+    do not fill the fields by hand.
+    """
+
+    crs: pyproj.CRS
+    node_x: np.ndarray
+    node_y: np.ndarray
+    node_id: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length_m: np.ndarray
+    edge_osmid: np.ndarray
+    edge_class: np.ndarray
+    class_names: tuple[str, ...]
+    geom_offsets: np.ndarray
+    geom_xy: np.ndarray
+    indptr: np.ndarray
+    arc_head: np.ndarray
+    arc_edge: np.ndarray
+    arc_forward: np.ndarray
+    arc_twin: np.ndarray
+    node_component: np.ndarray
+    source: str = ""
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_edges(
+        cls,
+        *,
+        crs: pyproj.CRS | str | int,
+        node_x: np.ndarray,
+        node_y: np.ndarray,
+        edge_u: np.ndarray,
+        edge_v: np.ndarray,
+        node_id: np.ndarray | None = None,
+        edge_length_m: np.ndarray | None = None,
+        edge_osmid: np.ndarray | None = None,
+        edge_highway: np.ndarray | None = None,
+        geom_offsets: np.ndarray | None = None,
+        geom_xy: np.ndarray | None = None,
+        source: str = "",
+    ) -> WalkNetwork:
+        """Compile a network from node coordinates and undirected edges.
+
+        Parameters
+        ----------
+        crs
+            The projected CRS of the coordinates (metres).
+        node_x, node_y
+            Node coordinates in ``crs``.
+        edge_u, edge_v
+            Node indices (0-based) of each edge's two ends.
+        node_id
+            Source ids of the nodes (OSM ids); defaults to ``0..n-1``.
+        edge_length_m
+            Edge lengths; computed from the geometries when omitted.
+        edge_osmid
+            OSM way id of each edge; ``-1`` where unknown.
+        edge_highway
+            Highway class of each edge (strings), stored as a categorical.
+        geom_offsets, geom_xy
+            Interior vertices of the edge geometries as a ragged array: the vertices of
+            edge ``i`` (excluding both ends) are ``geom_xy[geom_offsets[i]:geom_offsets[i+1]]``,
+            ordered from ``u`` to ``v``. Omitted: every edge is straight.
+        source
+            A description of where the network came from.
+        """
+        crs = pyproj.CRS.from_user_input(crs)
+        node_x = np.ascontiguousarray(node_x, dtype=np.float64)
+        node_y = np.ascontiguousarray(node_y, dtype=np.float64)
+        n_nodes = node_x.size
+        edge_u = np.ascontiguousarray(edge_u, dtype=np.int32)
+        edge_v = np.ascontiguousarray(edge_v, dtype=np.int32)
+        n_edges = edge_u.size
+        if n_edges == 0 or n_nodes == 0:
+            raise EmptyNetworkError(f"network from {source or 'arrays'} has no edges")
+        if edge_u.min() < 0 or max(edge_u.max(), edge_v.max()) >= n_nodes:
+            raise InputError("edge_u/edge_v must be node indices in 0..n_nodes-1")
+        if geom_offsets is None:
+            geom_offsets = np.zeros(n_edges + 1, dtype=np.int64)
+            geom_xy = np.empty((0, 2), dtype=np.float64)
+        geom_offsets = np.ascontiguousarray(geom_offsets, dtype=np.int64)
+        geom_xy = np.ascontiguousarray(geom_xy, dtype=np.float64).reshape(-1, 2)
+        if edge_length_m is None:
+            edge_length_m = _polyline_lengths(node_x, node_y, edge_u, edge_v, geom_offsets, geom_xy)
+        edge_length_m = np.ascontiguousarray(edge_length_m, dtype=np.float64)
+        if not np.all(np.isfinite(edge_length_m)) or edge_length_m.min() < 0:
+            raise InputError("edge lengths must be finite and non-negative")
+        if node_id is None:
+            node_id = np.arange(n_nodes, dtype=np.int64)
+        if edge_osmid is None:
+            edge_osmid = np.full(n_edges, -1, dtype=np.int64)
+        if edge_highway is None:
+            class_names: tuple[str, ...] = ("unknown",)
+            edge_class = np.zeros(n_edges, dtype=np.int16)
+        else:
+            names, codes = np.unique(np.asarray(edge_highway, dtype=str), return_inverse=True)
+            class_names = tuple(str(s) for s in names)
+            edge_class = codes.astype(np.int16)
+
+        # arcs: every edge in both directions, sorted by tail node (CSR rows)
+        tail = np.concatenate([edge_u, edge_v])
+        head = np.concatenate([edge_v, edge_u])
+        order = np.argsort(tail, kind="stable").astype(np.int32)
+        position = np.empty_like(order)
+        position[order] = np.arange(order.size, dtype=np.int32)
+        twin_original = np.where(order < n_edges, order + n_edges, order - n_edges)
+        counts = np.bincount(tail, minlength=n_nodes)
+        indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        arc_edge = np.where(order < n_edges, order, order - n_edges).astype(np.int32)
+        graph = csr_matrix((np.ones(order.size), head[order], indptr), shape=(n_nodes, n_nodes))
+        _, component = csgraph.connected_components(graph, directed=False)
+        return cls(
+            crs=crs,
+            node_x=node_x,
+            node_y=node_y,
+            node_id=np.ascontiguousarray(node_id, dtype=np.int64),
+            edge_u=edge_u,
+            edge_v=edge_v,
+            edge_length_m=edge_length_m,
+            edge_osmid=np.ascontiguousarray(edge_osmid, dtype=np.int64),
+            edge_class=edge_class,
+            class_names=class_names,
+            geom_offsets=geom_offsets,
+            geom_xy=geom_xy,
+            indptr=indptr,
+            arc_head=head[order].astype(np.int32),
+            arc_edge=arc_edge,
+            arc_forward=order < n_edges,
+            arc_twin=position[twin_original].astype(np.int32),
+            node_component=component.astype(np.int32),
+            source=source,
+        )
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.node_x.size)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected edges."""
+        return int(self.edge_u.size)
+
+    @property
+    def n_arcs(self) -> int:
+        """Number of arcs (two per edge)."""
+        return int(self.arc_head.size)
+
+    @property
+    def n_components(self) -> int:
+        """Number of connected pieces; all are kept."""
+        return int(self.node_component.max()) + 1
+
+    @property
+    def total_length_m(self) -> float:
+        """Total length of the edges in metres."""
+        return float(self.edge_length_m.sum())
+
+    @cached_property
+    def arc_length_m(self) -> np.ndarray:
+        """Length of each arc in metres (CSR order)."""
+        return self.edge_length_m[self.arc_edge]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the compiled arrays, in bytes (caches excluded)."""
+        return sum(getattr(self, name).nbytes for name in _ARRAYS)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(minx, miny, maxx, maxy)`` of the nodes, in the network's CRS."""
+        return (
+            float(self.node_x.min()),
+            float(self.node_y.min()),
+            float(self.node_x.max()),
+            float(self.node_y.max()),
+        )
+
+    def edge_highway(self) -> np.ndarray:
+        """Highway class of each edge as strings."""
+        return np.asarray(self.class_names, dtype=object)[self.edge_class]
+
+    # ------------------------------------------------------------------ geometry
+    def edge_geometries(self) -> np.ndarray:
+        """Shapely LineStrings of the edges, from ``u`` to ``v`` (cached)."""
+        if "geoms" not in self._cache:
+            coords, n_coords = _edge_coords(
+                self.node_x, self.node_y, self.edge_u, self.edge_v, self.geom_offsets, self.geom_xy
+            )
+            index = np.repeat(np.arange(self.n_edges), n_coords)
+            self._cache["geoms"] = shapely.linestrings(coords, indices=index)
+        return self._cache["geoms"]
+
+    def edge_tree(self) -> shapely.STRtree:
+        """A spatial index over the edge geometries (cached)."""
+        if "tree" not in self._cache:
+            self._cache["tree"] = shapely.STRtree(self.edge_geometries())
+        return self._cache["tree"]
+
+    def to_geodataframes(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """Nodes and edges as GeoDataFrames in the network's CRS, for inspection."""
+        import geopandas as gpd
+
+        nodes = gpd.GeoDataFrame(
+            {
+                "node_id": self.node_id,
+                "component": self.node_component,
+            },
+            geometry=shapely.points(self.node_x, self.node_y),
+            crs=self.crs,
+        )
+        edges = gpd.GeoDataFrame(
+            {
+                "u": self.edge_u,
+                "v": self.edge_v,
+                "length_m": self.edge_length_m,
+                "osmid": self.edge_osmid,
+                "highway": self.edge_highway(),
+            },
+            geometry=self.edge_geometries(),
+            crs=self.crs,
+        )
+        return nodes, edges
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the compiled network to ``path`` (an ``.npz``), atomically.
+
+        The file is written beside the target and renamed over it, so a reader never
+        sees half a file.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        meta = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "crs": self.crs.to_wkt(),
+            "class_names": list(self.class_names),
+            "source": self.source,
+        }
+        arrays = {name: getattr(self, name) for name in _ARRAYS}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        logger.info("saved %s (%d nodes, %d edges)", path, self.n_nodes, self.n_edges)
+        return path
+
+
+def load_compiled(path: str | os.PathLike) -> WalkNetwork:
+    """Load a network written by :meth:`WalkNetwork.save`.
+
+    Raises
+    ------
+    InputNotFoundError
+        If ``path`` does not exist.
+    InputError
+        If the file is not a compiled service-circle network.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"compiled network {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(npz["meta"].tobytes().decode())
+            arrays = {name: npz[name] for name in _ARRAYS}
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(
+            f"{path} is not a compiled service-circle network ({exc}); rebuild it with "
+            "`service-circle network SOURCE --out FILE.npz`"
+        ) from None
+    if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+        raise InputError(
+            f"{path} has format {meta.get('format')!r} v{meta.get('version')}, expected "
+            f"{FORMAT!r} v{FORMAT_VERSION}: rebuild it with this version"
+        )
+    return WalkNetwork(
+        crs=pyproj.CRS.from_wkt(meta["crs"]),
+        class_names=tuple(meta["class_names"]),
+        source=meta.get("source", str(path)),
+        **arrays,
+    )
+
+
+def _edge_coords(
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    geom_offsets: np.ndarray,
+    geom_xy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge's vertices ``u → interior → v`` stacked, and the vertex count per edge."""
+    n_edges = edge_u.size
+    n_inner = np.diff(geom_offsets)
+    n_coords = n_inner + 2
+    starts = np.zeros(n_edges, dtype=np.int64)
+    np.cumsum(n_coords[:-1], out=starts[1:])
+    coords = np.empty((int(n_coords.sum()), 2), dtype=np.float64)
+    coords[starts, 0] = node_x[edge_u]
+    coords[starts, 1] = node_y[edge_u]
+    ends = starts + n_coords - 1
+    coords[ends, 0] = node_x[edge_v]
+    coords[ends, 1] = node_y[edge_v]
+    if geom_xy.shape[0]:
+        edge_of_vertex = np.repeat(np.arange(n_edges), n_inner)
+        rank = np.arange(geom_xy.shape[0]) - geom_offsets[edge_of_vertex]
+        coords[starts[edge_of_vertex] + 1 + rank] = geom_xy
+    return coords, n_coords
+
+
+def _polyline_lengths(
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    geom_offsets: np.ndarray,
+    geom_xy: np.ndarray,
+) -> np.ndarray:
+    """Length of each edge polyline ``u → interior vertices → v`` (vectorised)."""
+    if geom_xy.shape[0] == 0:
+        return np.hypot(node_x[edge_v] - node_x[edge_u], node_y[edge_v] - node_y[edge_u])
+    coords, n_coords = _edge_coords(node_x, node_y, edge_u, edge_v, geom_offsets, geom_xy)
+    seg = np.hypot(np.diff(coords[:, 0]), np.diff(coords[:, 1]))
+    seg_edge = np.repeat(np.arange(edge_u.size), n_coords)[:-1]
+    keep = np.ones(seg.size, dtype=bool)
+    keep[np.cumsum(n_coords)[:-1] - 1] = False  # the jumps from one edge to the next
+    return np.bincount(seg_edge[keep], weights=seg[keep], minlength=edge_u.size)

@@ -1,0 +1,544 @@
+"""Snapping and the walking-time engine: one bounded multi-source Dijkstra per query.
+
+Snapping (:func:`snap`) puts every facility and home on the nearest point of the nearest
+walkable edge, keeping the position along that edge (``pos_m``, from the edge's ``u`` end)
+and the straight access leg from the point to the street (``access_m``). Points farther
+than ``max_snap_m`` from every street are kept and reported as off-network.
+
+The search (:func:`travel_times`, :func:`network_distances`) adds one virtual node per
+facility, joined to both ends of the facility's edge with the partial-edge cost plus the
+facility's access leg, and runs ONE Dijkstra seeded from all of them at once
+(``scipy.sparse.csgraph.dijkstra`` with ``min_only=True``, compiled code), bounded by the
+cutoff. It yields, for every node, the cost to the nearest facility and which facility
+that is. A point then costs its access leg plus the cheaper of walking to either end of its
+edge and on from there, or -- when a facility sits on the same edge -- walking straight
+along the edge to it.
+
+By default costs run *to* the facility (people walk to the canteen); with asymmetric
+per-arc costs (slope) the search runs on the reversed arcs, so that direction is right.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import csgraph, csr_matrix
+
+from service_circle._errors import InputError
+from service_circle.compiled import WalkNetwork
+from service_circle.profiles import Profile, get_profile
+
+logger = logging.getLogger(__name__)
+
+#: Default largest distance from a point to the street it snaps to, in metres.
+DEFAULT_MAX_SNAP_M = 300.0
+
+Direction = Literal["to_facility", "from_facility"]
+
+
+# ====================================================================== snapping
+@dataclass(frozen=True, eq=False)
+class Snapped:
+    """Points placed on a network's edges.
+
+    Attributes
+    ----------
+    point_id
+        The caller's id of each point (from the id column, else the row number).
+    edge
+        Index of the edge each point snapped to; ``-1`` when off-network or without
+        geometry.
+    pos_m
+        Distance along the edge from its ``u`` end to the snapped spot, in metres.
+    access_m
+        Straight-line distance from the point to the snapped spot, in metres.
+    x, y
+        The point in the network's CRS (NaN without geometry).
+    status
+        ``"ok"``, ``"off_network"`` (farther than ``max_snap_m`` from every street) or
+        ``"no_geometry"``.
+    max_snap_m
+        The snapping distance used.
+    """
+
+    point_id: np.ndarray
+    edge: np.ndarray
+    pos_m: np.ndarray
+    access_m: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    status: np.ndarray
+    max_snap_m: float
+
+    def __len__(self) -> int:
+        return int(self.edge.size)
+
+    @property
+    def on_network(self) -> np.ndarray:
+        """Mask of the points that snapped to an edge."""
+        return self.edge >= 0
+
+    @property
+    def off_network_ids(self) -> np.ndarray:
+        """Ids of the points that did not snap (off-network or without geometry)."""
+        return self.point_id[~self.on_network]
+
+    def take(self, mask: np.ndarray) -> Snapped:
+        """The subset of points selected by a boolean mask or index array."""
+        return Snapped(
+            point_id=self.point_id[mask],
+            edge=self.edge[mask],
+            pos_m=self.pos_m[mask],
+            access_m=self.access_m[mask],
+            x=self.x[mask],
+            y=self.y[mask],
+            status=self.status[mask],
+            max_snap_m=self.max_snap_m,
+        )
+
+
+def snap(
+    net: WalkNetwork,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    id_column: str | None = "id",
+    what: str = "points",
+) -> Snapped:
+    """Snap points to the nearest point of the nearest walkable edge (vectorised).
+
+    Parameters
+    ----------
+    net
+        The network.
+    points
+        Points with a CRS; polygons (buildings, school grounds) are represented by a point
+        inside them. They are reprojected to the network's CRS.
+    max_snap_m
+        Points farther than this from every edge are kept with status ``"off_network"``.
+    id_column
+        Column holding the point ids; the row number is used when it is absent.
+    what
+        Name of the input for messages, e.g. a file name.
+
+    Raises
+    ------
+    InputError
+        If ``points`` has no CRS, or not one point lies within ``max_snap_m`` of the
+        network (a wrong CRS or swapped coordinates, most often).
+    """
+    if not (np.isfinite(max_snap_m) and max_snap_m > 0):
+        raise InputError(f"max_snap_m must be a positive number of metres, got {max_snap_m!r}")
+    if isinstance(points, gpd.GeoSeries):
+        points = gpd.GeoDataFrame(geometry=points)
+    if points.crs is None:
+        raise InputError(f"{what} have no CRS: set one (e.g. gdf.set_crs('EPSG:4326'))")
+    n = len(points)
+    if id_column is not None and id_column in points.columns:
+        point_id = points[id_column].to_numpy()
+    else:
+        point_id = np.arange(n)
+    geoms = points.to_crs(net.crs).geometry.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    not_point = ~missing & (shapely.get_type_id(geoms) != 0)
+    geoms = geoms.copy()
+    geoms[not_point] = shapely.point_on_surface(geoms[not_point])
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    x[~missing] = shapely.get_x(geoms[~missing])
+    y[~missing] = shapely.get_y(geoms[~missing])
+    edge = np.full(n, -1, dtype=np.int32)
+    pos_m = np.full(n, np.nan)
+    access_m = np.full(n, np.nan)
+    status = np.where(missing, "no_geometry", "off_network").astype(object)
+
+    present = np.flatnonzero(~missing)
+    if present.size:
+        (which, hit), dist = net.edge_tree().query_nearest(
+            geoms[present], max_distance=max_snap_m, return_distance=True, all_matches=False
+        )
+        rows = present[which]
+        lines = net.edge_geometries()[hit]
+        edge[rows] = hit
+        pos_m[rows] = shapely.line_locate_point(lines, geoms[rows])
+        access_m[rows] = dist
+        status[rows] = "ok"
+        if rows.size == 0:
+            minx, miny, maxx, maxy = net.bounds
+            px, py = np.nanmedian(x), np.nanmedian(y)
+            raise InputError(
+                f"none of the {present.size} {what} lies within {max_snap_m:g} m of the "
+                f"network (network extent x {minx:.0f}..{maxx:.0f}, y {miny:.0f}..{maxy:.0f} "
+                f"in {net.crs.to_string()}; the points centre on x {px:.0f}, y {py:.0f}): "
+                "are they in another CRS, or lon/lat swapped?"
+            )
+    n_off = int((status == "off_network").sum())
+    if n_off or missing.any():
+        logger.warning(
+            "%s: %d of %d off-network (> %g m from a street), %d without geometry",
+            what,
+            n_off,
+            n,
+            max_snap_m,
+            int(missing.sum()),
+        )
+    return Snapped(
+        point_id=point_id,
+        edge=edge,
+        pos_m=pos_m,
+        access_m=access_m,
+        x=x,
+        y=y,
+        status=status,
+        max_snap_m=float(max_snap_m),
+    )
+
+
+# ====================================================================== search
+@dataclass(frozen=True, eq=False)
+class TravelTimes:
+    """The result of one search: cost to the nearest facility for nodes and points.
+
+    Costs are seconds (``unit == "s"``, from :func:`travel_times`) or metres
+    (``unit == "m"``, from :func:`network_distances`). ``inf`` is beyond the cutoff or
+    unreachable; facility indices are ``-1`` there.
+
+    Attributes
+    ----------
+    node_cost
+        Cost from each network node to its nearest facility.
+    node_facility
+        Index (into ``facilities``) of that facility.
+    point_cost, point_facility
+        The same for each point of ``points`` (empty when no points were given).
+    facilities, points
+        The snapped inputs.
+    unit
+        ``"s"`` or ``"m"``.
+    cutoff
+        The search bound in ``unit`` (``inf`` for none).
+    profile
+        The walking profile (for times), else ``None``.
+    direction
+        ``"to_facility"`` or ``"from_facility"``.
+    """
+
+    node_cost: np.ndarray
+    node_facility: np.ndarray
+    point_cost: np.ndarray
+    point_facility: np.ndarray
+    facilities: Snapped
+    points: Snapped | None
+    unit: Literal["s", "m"]
+    cutoff: float
+    profile: Profile | None
+    direction: Direction
+    point_status: np.ndarray
+
+    @property
+    def cost_column(self) -> str:
+        """``"time_s"`` or ``"distance_m"``."""
+        return "time_s" if self.unit == "s" else "distance_m"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point: ``point_id``, cost, ``facility_id``, ``snap_m``, ``status``.
+
+        ``status`` is ``ok``, ``beyond_cutoff`` (reachable, but not within the cutoff),
+        ``unreachable`` (on a piece of the network with no facility), ``off_network`` or
+        ``no_geometry``; the cost is empty (NaN) unless it is ``ok``.
+        """
+        if self.points is None:
+            raise InputError("no points were given to the search")
+        cost = np.where(np.isfinite(self.point_cost), self.point_cost, np.nan)
+        fac = self.point_facility
+        fac_id = np.where(fac >= 0, self.facilities.point_id[np.maximum(fac, 0)], None)
+        return pd.DataFrame(
+            {
+                "point_id": self.points.point_id,
+                self.cost_column: cost,
+                "facility_id": pd.array(fac_id, dtype=object),
+                "snap_m": self.points.access_m,
+                "status": self.point_status,
+            }
+        )
+
+
+def travel_times(
+    net: WalkNetwork,
+    facilities: Snapped | gpd.GeoDataFrame,
+    points: Snapped | gpd.GeoDataFrame | None = None,
+    *,
+    profile: str | Profile | None = None,
+    cutoff_s: float | None = None,
+    direction: Direction = "to_facility",
+) -> TravelTimes:
+    """Walking time in seconds from every node and point to the nearest facility.
+
+    Parameters
+    ----------
+    net
+        The compiled network.
+    facilities
+        The facilities of one category (snapped, or a GeoDataFrame to snap).
+    points
+        Optional demand points (snapped, or a GeoDataFrame to snap).
+    profile
+        A walking profile or its name (default ``"adult"``).
+    cutoff_s
+        Stop searching beyond this many seconds (``None``: no bound).
+    direction
+        ``"to_facility"`` (people walk to the facility) or ``"from_facility"``.
+    """
+    prof = get_profile(profile)
+    facilities = _as_snapped(net, facilities, "facilities")
+    pts = None if points is None else _as_snapped(net, points, "points")
+    return _nearest(
+        net,
+        facilities,
+        pts,
+        arc_cost=prof.arc_cost_s(net),
+        symmetric=prof.is_flat,
+        access_cost=prof.access_cost_s,
+        cutoff=cutoff_s,
+        unit="s",
+        profile=prof,
+        direction=direction,
+    )
+
+
+def network_distances(
+    net: WalkNetwork,
+    facilities: Snapped | gpd.GeoDataFrame,
+    points: Snapped | gpd.GeoDataFrame | None = None,
+    *,
+    cutoff_m: float | None = None,
+) -> TravelTimes:
+    """Network walking distance in metres to the nearest facility (GB 50180 thresholds)."""
+    facilities = _as_snapped(net, facilities, "facilities")
+    pts = None if points is None else _as_snapped(net, points, "points")
+    return _nearest(
+        net,
+        facilities,
+        pts,
+        arc_cost=net.arc_length_m,
+        symmetric=True,
+        access_cost=lambda a: np.asarray(a, dtype=np.float64),
+        cutoff=cutoff_m,
+        unit="m",
+        profile=None,
+        direction="to_facility",
+    )
+
+
+def _as_snapped(net: WalkNetwork, value: Snapped | gpd.GeoDataFrame, what: str) -> Snapped:
+    if isinstance(value, Snapped):
+        return value
+    if isinstance(value, gpd.GeoDataFrame | gpd.GeoSeries):
+        return snap(net, value, what=what)
+    raise InputError(f"{what} must be a GeoDataFrame or a Snapped, got {type(value).__name__}")
+
+
+def _edge_costs(net: WalkNetwork, arc_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-edge cost of walking it ``u → v`` (forward) and ``v → u`` (backward)."""
+    forward = np.empty(net.n_edges)
+    backward = np.empty(net.n_edges)
+    fwd = net.arc_forward
+    forward[net.arc_edge[fwd]] = arc_cost[fwd]
+    backward[net.arc_edge[~fwd]] = arc_cost[~fwd]
+    return forward, backward
+
+
+def _fraction(pos_m: np.ndarray, length_m: np.ndarray) -> np.ndarray:
+    """Share of the edge length from ``u`` to ``pos_m`` (0 on zero-length edges)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(length_m > 0, pos_m / length_m, 0.0)
+    return np.clip(frac, 0.0, 1.0)
+
+
+def _nearest(
+    net: WalkNetwork,
+    facilities: Snapped,
+    points: Snapped | None,
+    *,
+    arc_cost: np.ndarray,
+    symmetric: bool,
+    access_cost,
+    cutoff: float | None,
+    unit: Literal["s", "m"],
+    profile: Profile | None,
+    direction: Direction,
+) -> TravelTimes:
+    if direction not in ("to_facility", "from_facility"):
+        raise InputError(f"direction must be 'to_facility' or 'from_facility', got {direction!r}")
+    limit = np.inf if cutoff is None else float(cutoff)
+    if not limit > 0:
+        raise InputError(f"cutoff must be positive, got {cutoff!r}")
+    to_facility = direction == "to_facility"
+    forward, backward = _edge_costs(net, arc_cost)
+
+    # --- one virtual source node per snapped facility, joined to both edge ends
+    fac_rows = np.flatnonzero(facilities.on_network)
+    n = net.n_nodes
+    k = fac_rows.size
+    node_cost = np.full(n, np.inf)
+    node_fac = np.full(n, -1, dtype=np.int64)
+    if k:
+        f_edge = facilities.edge[fac_rows]
+        frac = _fraction(facilities.pos_m[fac_rows], net.edge_length_m[f_edge])
+        f_access = access_cost(facilities.access_m[fac_rows])
+        # cost between the facility spot and each end, in the direction people walk
+        if to_facility:  # from u forward to the spot, from v backward to it
+            to_u = forward[f_edge] * frac + f_access
+            to_v = backward[f_edge] * (1.0 - frac) + f_access
+        else:  # from the spot backward to u, forward to v
+            to_u = backward[f_edge] * frac + f_access
+            to_v = forward[f_edge] * (1.0 - frac) + f_access
+        f_u = net.edge_u[f_edge]
+        f_v = net.edge_v[f_edge]
+        loop = f_u == f_v
+        two = np.where(loop, 1, 2)
+        link_head = np.column_stack([f_u, f_v]).ravel()
+        link_cost = np.column_stack([np.where(loop, np.minimum(to_u, to_v), to_u), to_v]).ravel()
+        keep_link = np.column_stack([np.ones(k, bool), ~loop]).ravel()
+        # searching on reversed arcs: the arc tail→head costs what walking head→tail costs
+        data = arc_cost[net.arc_twin] if (to_facility and not symmetric) else arc_cost
+        indptr = np.concatenate([net.indptr, net.indptr[-1] + np.cumsum(two)])
+        graph = csr_matrix(
+            (
+                np.concatenate([data, link_cost[keep_link]]),
+                np.concatenate([net.arc_head, link_head[keep_link].astype(np.int32)]),
+                indptr,
+            ),
+            shape=(n + k, n + k),
+        )
+        dist, _, source = csgraph.dijkstra(
+            graph,
+            directed=True,
+            indices=np.arange(n, n + k),
+            min_only=True,
+            limit=limit,
+            return_predecessors=True,
+        )
+        node_cost = dist[:n]
+        reached = np.isfinite(node_cost)
+        node_fac[reached] = fac_rows[source[:n][reached] - n]
+    else:
+        logger.warning("no facility snapped to the network: every point is unreachable")
+
+    if points is None:
+        empty = np.empty(0)
+        return TravelTimes(
+            node_cost=node_cost,
+            node_facility=node_fac,
+            point_cost=empty,
+            point_facility=empty.astype(np.int64),
+            facilities=facilities,
+            points=None,
+            unit=unit,
+            cutoff=limit,
+            profile=profile,
+            direction=direction,
+            point_status=empty.astype(object),
+        )
+
+    point_cost, point_fac = _point_costs(
+        net, facilities, points, node_cost, node_fac, forward, backward, access_cost, to_facility
+    )
+    over = point_cost > limit
+    point_cost[over] = np.inf
+    point_fac[over] = -1
+    status = _point_status(net, facilities, points, point_cost)
+    return TravelTimes(
+        node_cost=node_cost,
+        node_facility=node_fac,
+        point_cost=point_cost,
+        point_facility=point_fac,
+        facilities=facilities,
+        points=points,
+        unit=unit,
+        cutoff=limit,
+        profile=profile,
+        direction=direction,
+        point_status=status,
+    )
+
+
+def _point_costs(
+    net: WalkNetwork,
+    facilities: Snapped,
+    points: Snapped,
+    node_cost: np.ndarray,
+    node_fac: np.ndarray,
+    forward: np.ndarray,
+    backward: np.ndarray,
+    access_cost,
+    to_facility: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edge-exact cost of each point: via either end of its edge, or along it."""
+    m = len(points)
+    cost = np.full(m, np.inf)
+    fac = np.full(m, -1, dtype=np.int64)
+    rows = np.flatnonzero(points.on_network)
+    if rows.size == 0:
+        return cost, fac
+    e = points.edge[rows]
+    frac = _fraction(points.pos_m[rows], net.edge_length_m[e])
+    access = access_cost(points.access_m[rows])
+    u, v = net.edge_u[e], net.edge_v[e]
+    if to_facility:  # the point walks backward to u, forward to v
+        via_u = backward[e] * frac + node_cost[u]
+        via_v = forward[e] * (1.0 - frac) + node_cost[v]
+    else:  # arriving from u walks forward to the point, from v backward
+        via_u = node_cost[u] + forward[e] * frac
+        via_v = node_cost[v] + backward[e] * (1.0 - frac)
+    best = np.minimum(via_u, via_v)
+    best_fac = np.where(via_u <= via_v, node_fac[u], node_fac[v])
+
+    # facilities on the same edge: walk straight along it
+    f_rows = np.flatnonzero(facilities.on_network)
+    f_edge = facilities.edge[f_rows]
+    order = np.argsort(f_edge, kind="stable")
+    sorted_edge = f_edge[order]
+    lo = np.searchsorted(sorted_edge, e, side="left")
+    hi = np.searchsorted(sorted_edge, e, side="right")
+    count = hi - lo
+    if count.any():
+        pair_pt = np.repeat(np.arange(rows.size), count)
+        rank = np.arange(pair_pt.size) - np.repeat(np.cumsum(count) - count, count)
+        pair_fac = f_rows[order[lo[pair_pt] + rank]]
+        pe = e[pair_pt]
+        f_frac = _fraction(facilities.pos_m[pair_fac], net.edge_length_m[pe])
+        p_frac = frac[pair_pt]
+        ahead = f_frac >= p_frac  # the facility lies towards v from the point
+        if to_facility:
+            along = np.where(ahead, forward[pe], backward[pe]) * np.abs(f_frac - p_frac)
+        else:
+            along = np.where(ahead, backward[pe], forward[pe]) * np.abs(f_frac - p_frac)
+        along = along + access_cost(facilities.access_m[pair_fac])
+        # the cheapest pair per point (ties: the earlier facility)
+        first = np.lexsort((pair_fac, along, pair_pt))
+        take = first[np.r_[True, pair_pt[first][1:] != pair_pt[first][:-1]]]
+        better = along[take] < best[pair_pt[take]]
+        best[pair_pt[take][better]] = along[take][better]
+        best_fac[pair_pt[take][better]] = pair_fac[take][better]
+    cost[rows] = best + access
+    fac[rows] = np.where(np.isfinite(best), best_fac, -1)
+    return cost, fac
+
+
+def _point_status(
+    net: WalkNetwork, facilities: Snapped, points: Snapped, point_cost: np.ndarray
+) -> np.ndarray:
+    status = points.status.copy()
+    rows = np.flatnonzero(points.on_network & ~np.isfinite(point_cost))
+    if rows.size:
+        served = np.unique(net.node_component[net.edge_u[facilities.edge[facilities.on_network]]])
+        comp = net.node_component[net.edge_u[points.edge[rows]]]
+        status[rows] = np.where(np.isin(comp, served), "beyond_cutoff", "unreachable")
+    return status

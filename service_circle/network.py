@@ -1,0 +1,635 @@
+"""Street networks in: OSM files, GraphML, road centre-lines, networkx graphs, online OSM.
+
+Every source ends in the same place: the walkable ways (see :mod:`._walkable`), projected
+to a metric CRS suited to the area (local UTM unless the caller names an EPSG), compiled to
+a :class:`~service_circle.compiled.WalkNetwork`. Disconnected pieces are kept; points that
+land on them and cannot reach a facility are reported by the engine as unreachable.
+
+=====================  ==========================================  =====================
+source                 how                                         reader
+=====================  ==========================================  =====================
+``.osm.pbf``           OSM nodes and ways, split at every node     pyrosm
+``.osm``/``.osm.bz2``  OSM XML, split at every node                osmnx ``graph_from_xml``
+``.graphml``           a saved (osmnx) graph                       osmnx ``load_graphml``
+``.geojson`` ``.gpkg`` road centre-lines without topology, noded   geopandas + shapely
+``.shp`` ``.parquet``  where lines cross or meet
+``.npz``               a network compiled and saved before         :func:`load_compiled`
+networkx graph         nodes with ``x``/``y``, ``graph["crs"]``    in memory
+place / bbox / point   online OSM                                  osmnx (Overpass)
+=====================  ==========================================  =====================
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from service_circle._errors import (
+    CRSError,
+    EmptyNetworkError,
+    InputError,
+    InputNotFoundError,
+    NetworkDownloadError,
+)
+from service_circle._walkable import TAG_COLUMNS, walkable_mask
+from service_circle.compiled import WalkNetwork, load_compiled
+
+logger = logging.getLogger(__name__)
+
+WGS84 = pyproj.CRS.from_epsg(4326)
+LINE_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet")
+#: Centre-line vertices are rounded to this grid before noding, so that ends that differ
+#: by floating-point noise meet.
+DEFAULT_GRID_M = 0.01
+
+NetworkSource = str | os.PathLike | nx.Graph | WalkNetwork
+
+
+def load_network(
+    source: NetworkSource,
+    *,
+    crs: str | int | pyproj.CRS | None = None,
+    source_crs: str | int | pyproj.CRS | None = None,
+) -> WalkNetwork:
+    """Load a walking network from a file or a networkx graph and compile it.
+
+    Parameters
+    ----------
+    source
+        A path (``.osm.pbf``, ``.osm``, ``.osm.bz2``, ``.graphml``, a road centre-line
+        file ``.geojson``/``.gpkg``/``.shp``/``.parquet``, or a compiled ``.npz``), a
+        networkx graph with node ``x``/``y`` attributes, or a compiled network (returned
+        as is).
+    crs
+        The metric CRS to work in, e.g. ``"EPSG:4543"``. Default: the local UTM zone.
+    source_crs
+        The CRS of a centre-line file or graph that does not say (e.g. a shapefile
+        without ``.prj``). Ignored for OSM files, which are WGS-84.
+
+    Returns
+    -------
+    WalkNetwork
+        The compiled network, in metres.
+
+    Raises
+    ------
+    InputNotFoundError
+        If the path does not exist.
+    EmptyNetworkError
+        If the source has no walkable way.
+    CRSError
+        If ``crs`` is not a metric CRS for the area, or a source's CRS is unknown.
+    InputError
+        If the file cannot be read.
+    """
+    if isinstance(source, WalkNetwork):
+        return source
+    if isinstance(source, nx.Graph):
+        return network_from_graph(source, crs=crs, source_crs=source_crs)
+    path = Path(source)
+    if not path.exists():
+        raise InputNotFoundError(f"network file {path} does not exist")
+    if path.is_dir():
+        raise InputError(f"network source {path} is a folder: give a file")
+    name = path.name.lower()
+    if path.stat().st_size == 0:
+        raise EmptyNetworkError(f"network file {path} is empty")
+    if name.endswith(".npz"):
+        return load_compiled(path)
+    if name.endswith(".pbf"):
+        return _from_pbf(path, crs=crs)
+    if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
+        return _from_osm_xml(path, crs=crs)
+    if name.endswith(".graphml"):
+        return _from_graphml(path, crs=crs, source_crs=source_crs)
+    if name.endswith(LINE_SUFFIXES):
+        return network_from_lines(path, crs=crs, source_crs=source_crs)
+    raise InputError(
+        f"cannot tell the format of network file {path}: use .osm.pbf, .osm, .osm.bz2, "
+        f".graphml, .npz or a line file ({', '.join(LINE_SUFFIXES)})"
+    )
+
+
+# ---------------------------------------------------------------------- online (osmnx)
+def network_from_place(
+    query: str | dict, *, crs: str | int | pyproj.CRS | None = None
+) -> WalkNetwork:
+    """Download the walking network of a place from OSM (geocoded by Nominatim)."""
+    import osmnx as ox
+
+    graph = _download(ox.graph_from_place, query, what=f"place {query!r}")
+    return network_from_graph(graph, crs=crs, source=f"OSM place {query!r}")
+
+
+def network_from_bbox(
+    bbox: tuple[float, float, float, float], *, crs: str | int | pyproj.CRS | None = None
+) -> WalkNetwork:
+    """Download the walking network inside ``(west, south, east, north)`` (WGS-84)."""
+    import osmnx as ox
+
+    west, south, east, north = _check_bbox(bbox)
+    graph = _download(ox.graph_from_bbox, (west, south, east, north), what=f"bbox {bbox}")
+    return network_from_graph(graph, crs=crs, source=f"OSM bbox {bbox}")
+
+
+def network_from_point(
+    lat_lon: tuple[float, float], dist_m: float = 1500, *, crs: str | int | pyproj.CRS | None = None
+) -> WalkNetwork:
+    """Download the walking network within ``dist_m`` of a ``(lat, lon)`` point."""
+    import osmnx as ox
+
+    lat, lon = lat_lon
+    _check_bbox((lon, lat, lon, lat))
+    graph = _download(ox.graph_from_point, (lat, lon), what=f"point {lat_lon}", dist=float(dist_m))
+    return network_from_graph(graph, crs=crs, source=f"OSM point {lat_lon} ±{dist_m:g} m")
+
+
+def _download(func: Callable[..., nx.MultiDiGraph], arg: Any, *, what: str, **kw: Any) -> Any:
+    try:
+        return func(arg, network_type="walk", simplify=False, retain_all=True, **kw)
+    except (ValueError, TypeError) as exc:
+        # osmnx's InsufficientResponseError is a ValueError: nothing walkable came back
+        raise EmptyNetworkError(f"OSM has no walkable ways for {what}: {exc}") from None
+    except Exception as exc:  # requests / Overpass / Nominatim failures
+        raise NetworkDownloadError(
+            f"downloading the OSM network for {what} failed ({type(exc).__name__}: {exc}). "
+            "Without internet, download an .osm.pbf extract elsewhere and pass the file"
+        ) from None
+
+
+def _check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    west, south, east, north = (float(v) for v in bbox)
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise InputError(
+            f"bbox {bbox} is not (west, south, east, north) in degrees: is it (lat, lon)?"
+        )
+    return west, south, east, north
+
+
+# ---------------------------------------------------------------------- OSM files
+def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None) -> WalkNetwork:
+    import pyrosm
+
+    try:
+        osm = pyrosm.OSM(str(path))
+        result = osm.get_network(
+            network_type="all", nodes=True, extra_attributes=["foot", "access", "area"]
+        )
+    except Exception as exc:  # pyrosm raises bare Exceptions on corrupt files
+        raise InputError(
+            f"cannot read {path} as an OSM PBF file ({type(exc).__name__}: {exc})"
+        ) from None
+    if result is None:
+        raise EmptyNetworkError(f"{path} contains no ways with a highway tag")
+    nodes, edges = result
+    segments = pd.DataFrame(
+        {
+            "u": edges["u"].to_numpy(np.int64),
+            "v": edges["v"].to_numpy(np.int64),
+            "osmid": edges["id"].to_numpy(np.int64),
+            **{k: edges.get(k, None) for k in TAG_COLUMNS},
+        }
+    )
+    node_table = pd.DataFrame(
+        {"id": nodes["id"].to_numpy(np.int64), "lon": nodes["lon"], "lat": nodes["lat"]}
+    )
+    return _from_osm_segments(segments, node_table, crs=crs, source=str(path))
+
+
+def _from_osm_xml(path: Path, *, crs: str | int | pyproj.CRS | None) -> WalkNetwork:
+    import osmnx as ox
+
+    tags = list(ox.settings.useful_tags_way)
+    try:
+        ox.settings.useful_tags_way = sorted(set(tags) | set(TAG_COLUMNS))
+        graph = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+    except Exception as exc:  # ParseError, osmnx graph errors, bz2 errors
+        raise InputError(f"cannot read {path} as OSM XML ({type(exc).__name__}: {exc})") from None
+    finally:
+        ox.settings.useful_tags_way = tags
+    if graph.number_of_edges() == 0:
+        raise EmptyNetworkError(f"{path} contains no ways")
+    rows = [
+        (u, v, _first(d.get("osmid", -1)), *(d.get(k) for k in TAG_COLUMNS))
+        for u, v, d in graph.edges(data=True)
+    ]
+    segments = pd.DataFrame(rows, columns=["u", "v", "osmid", *TAG_COLUMNS])
+    node_table = pd.DataFrame(
+        [(n, d["x"], d["y"]) for n, d in graph.nodes(data=True)], columns=["id", "lon", "lat"]
+    )
+    return _from_osm_segments(segments, node_table, crs=crs, source=str(path))
+
+
+def _from_osm_segments(
+    segments: pd.DataFrame,
+    nodes: pd.DataFrame,
+    *,
+    crs: str | int | pyproj.CRS | None,
+    source: str,
+) -> WalkNetwork:
+    """Compile OSM node-to-node segments (ids ``u``/``v``) with lon/lat node positions."""
+    n_ways = len(segments)
+    keep = walkable_mask(segments)
+    segments = segments[keep]
+    if segments.empty:
+        raise EmptyNetworkError(
+            f"{source} has no walkable ways ({n_ways} highway segments, none walkable): "
+            "is it an extract of a built-up area?"
+        )
+    u_id = segments["u"].to_numpy(np.int64)
+    v_id = segments["v"].to_numpy(np.int64)
+    # one edge per node pair (duplicate OSM ways and both directions collapse)
+    lo, hi = np.minimum(u_id, v_id), np.maximum(u_id, v_id)
+    pairs = np.unique(np.column_stack([lo, hi]), axis=0, return_index=True)[1]
+    pairs = np.sort(pairs[lo[pairs] != hi[pairs]])
+    segments, lo, hi = segments.iloc[pairs], lo[pairs], hi[pairs]
+    node_ids, inverse = np.unique(np.concatenate([lo, hi]), return_inverse=True)
+    nodes = nodes.drop_duplicates("id").set_index("id")
+    missing = np.setdiff1d(node_ids, nodes.index.to_numpy())
+    if missing.size:
+        raise InputError(
+            f"{source} references {missing.size} nodes that it does not contain "
+            f"(e.g. {missing[:3].tolist()}): was the extract clipped without complete ways?"
+        )
+    lon = nodes.loc[node_ids, "lon"].to_numpy(np.float64)
+    lat = nodes.loc[node_ids, "lat"].to_numpy(np.float64)
+    target = choose_crs(lon, lat, crs)
+    x, y = pyproj.Transformer.from_crs(WGS84, target, always_xy=True).transform(lon, lat)
+    n = lo.size
+    net = WalkNetwork.from_edges(
+        crs=target,
+        node_x=x,
+        node_y=y,
+        node_id=node_ids,
+        edge_u=inverse[:n],
+        edge_v=inverse[n:],
+        edge_osmid=segments["osmid"].to_numpy(np.int64),
+        edge_highway=segments["highway"].map(_first).astype(str).to_numpy(),
+        source=source,
+    )
+    _log_loaded(net)
+    return net
+
+
+# ---------------------------------------------------------------------- graphs
+def _from_graphml(
+    path: Path, *, crs: str | int | pyproj.CRS | None, source_crs: str | int | pyproj.CRS | None
+) -> WalkNetwork:
+    import osmnx as ox
+
+    try:
+        graph = ox.load_graphml(path)
+    except Exception as exc:
+        raise InputError(f"cannot read {path} as GraphML ({type(exc).__name__}: {exc})") from None
+    return network_from_graph(graph, crs=crs, source_crs=source_crs, source=str(path))
+
+
+def network_from_graph(
+    graph: nx.Graph,
+    *,
+    crs: str | int | pyproj.CRS | None = None,
+    source_crs: str | int | pyproj.CRS | None = None,
+    source: str = "networkx graph",
+) -> WalkNetwork:
+    """Compile a networkx graph (osmnx-style or plain) into a walking network.
+
+    Nodes need ``x`` and ``y``; the graph's CRS is ``graph.graph["crs"]`` (osmnx sets it),
+    else ``source_crs``. Edges may carry ``geometry`` (a LineString), ``length`` is ignored
+    in favour of the projected geometry, and when edges carry ``highway`` tags the walkable
+    rule is applied. Direction and parallel duplicates collapse to one undirected edge per
+    distinct geometry.
+    """
+    if graph.number_of_nodes() == 0 or graph.number_of_edges() == 0:
+        raise EmptyNetworkError(f"{source} has no edges")
+    graph_crs = graph.graph.get("crs") or source_crs
+    if graph_crs is None:
+        raise CRSError(f"{source} does not say its CRS: set graph.graph['crs'] or pass source_crs")
+    graph_crs = _parse_crs(graph_crs, what=f"the CRS of {source}")
+    try:
+        node_ids = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes())
+    except (TypeError, ValueError):
+        node_ids = np.arange(graph.number_of_nodes(), dtype=np.int64)
+    index = {n: i for i, n in enumerate(graph.nodes)}
+    try:
+        xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=np.float64)
+    except KeyError:
+        raise InputError(f"every node of {source} needs 'x' and 'y' attributes") from None
+    edges = list(graph.edges(data=True))
+    table = pd.DataFrame(
+        {
+            "u": [index[u] for u, _, _ in edges],
+            "v": [index[v] for _, v, _ in edges],
+            "osmid": [_first(d.get("osmid", -1)) for _, _, d in edges],
+            **{k: [d.get(k) for _, _, d in edges] for k in TAG_COLUMNS},
+        }
+    )
+    geoms = [d.get("geometry") for _, _, d in edges]
+    if table["highway"].notna().any():
+        keep = walkable_mask(table)
+        table, geoms = table[keep], [g for g, k in zip(geoms, keep, strict=True) if k]
+        if table.empty:
+            raise EmptyNetworkError(f"{source} has no walkable edges")
+    lines = np.array(
+        [
+            g if g is not None else shapely.linestrings([xy[u], xy[v]])
+            for g, u, v in zip(geoms, table["u"], table["v"], strict=True)
+        ],
+        dtype=object,
+    )
+    lon, lat = _to_lonlat(xy[:, 0], xy[:, 1], graph_crs)
+    target = choose_crs(lon, lat, crs)
+    to_target = pyproj.Transformer.from_crs(graph_crs, target, always_xy=True)
+    node_x, node_y = to_target.transform(xy[:, 0], xy[:, 1])
+    lines = shapely.transform(
+        lines, lambda c: np.column_stack(to_target.transform(c[:, 0], c[:, 1]))
+    )
+    net = _compile_lines(
+        lines,
+        table["u"].to_numpy(np.int64),
+        table["v"].to_numpy(np.int64),
+        node_x=np.asarray(node_x),
+        node_y=np.asarray(node_y),
+        node_id=node_ids,
+        osmid=table["osmid"].to_numpy(np.int64),
+        highway=table["highway"].map(_first).astype(str).to_numpy(),
+        crs=target,
+        source=source,
+    )
+    _log_loaded(net)
+    return net
+
+
+# ---------------------------------------------------------------------- centre-lines
+def network_from_lines(
+    lines: str | os.PathLike | gpd.GeoDataFrame,
+    *,
+    crs: str | int | pyproj.CRS | None = None,
+    source_crs: str | int | pyproj.CRS | None = None,
+    grid_m: float = DEFAULT_GRID_M,
+) -> WalkNetwork:
+    """Build a network from road centre-lines that have no topology.
+
+    Lines are split ("noded") wherever they cross or touch, so that two streets drawn
+    across each other meet at a junction; vertices are first rounded to ``grid_m`` so that
+    ends that miss each other by floating-point noise meet. Files have no way to say that
+    one line passes *over* another, so bridges are joined to what they cross: split such
+    lines yourself, or use OSM data. When the file has a ``highway`` column the walkable
+    rule of OSM applies to it; otherwise every line is walkable.
+
+    Parameters
+    ----------
+    lines
+        A path to a GeoJSON / GeoPackage / Shapefile / GeoParquet, or a GeoDataFrame.
+    crs
+        The metric CRS to work in (default: local UTM).
+    source_crs
+        The CRS of the file when it does not declare one.
+    grid_m
+        Rounding grid in metres applied before noding.
+    """
+    source = str(lines) if not isinstance(lines, gpd.GeoDataFrame) else "road lines"
+    frame = lines if isinstance(lines, gpd.GeoDataFrame) else _read_frame(Path(lines))
+    if frame.empty:
+        raise EmptyNetworkError(f"{source} has no features")
+    if frame.crs is None:
+        if source_crs is None:
+            raise CRSError(
+                f"{source} does not declare a CRS: pass source_crs (e.g. EPSG:4326, or "
+                "--network-crs on the command line)"
+            )
+        frame = frame.set_crs(_parse_crs(source_crs, what="source_crs"))
+    frame = frame[frame.geometry.notna()].explode(index_parts=False, ignore_index=True)
+    is_line = frame.geom_type.isin(["LineString", "LinearRing"]).to_numpy()
+    if not is_line.any():
+        kinds = ", ".join(sorted(set(frame.geom_type.dropna())))
+        raise InputError(f"{source} has no line geometries (found {kinds or 'none'})")
+    if not is_line.all():
+        logger.warning("%s: ignored %d non-line features", source, int((~is_line).sum()))
+    frame = frame[is_line]
+    if "highway" in frame.columns:
+        frame = frame[walkable_mask(frame)]
+        if frame.empty:
+            raise EmptyNetworkError(f"{source} has no walkable lines (by its highway column)")
+    lon, lat = _to_lonlat(*_sample_xy(frame.geometry.values), frame.crs)
+    target = choose_crs(lon, lat, crs)
+    projected = shapely.set_precision(frame.to_crs(target).geometry.values, grid_m)
+    present = ~shapely.is_empty(projected)
+    frame, projected = frame[present], projected[present]
+    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(projected)))
+    noded = noded[shapely.length(noded) > 0]
+    if noded.size == 0:
+        raise EmptyNetworkError(f"{source} has only zero-length lines")
+    # carry the source attributes onto each piece: the line nearest its midpoint
+    mid = shapely.line_interpolate_point(noded, 0.5, normalized=True)
+    attrs = frame.iloc[shapely.STRtree(projected).query_nearest(mid, all_matches=False)[1]]
+    ends = shapely.get_coordinates(
+        np.concatenate([shapely.get_point(noded, 0), shapely.get_point(noded, -1)])
+    )
+    key = np.round(ends / grid_m).astype(np.int64)
+    uniq, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    n = noded.size
+    highway = (
+        attrs["highway"].map(_first).astype(str).to_numpy()
+        if "highway" in attrs.columns
+        else np.full(n, "line", dtype=object)
+    )
+    osmid = (
+        pd.to_numeric(attrs["osmid"], errors="coerce").fillna(-1).to_numpy(np.int64)
+        if "osmid" in attrs.columns
+        else np.full(n, -1, dtype=np.int64)
+    )
+    net = _compile_lines(
+        noded,
+        inverse[:n].astype(np.int64),
+        inverse[n:].astype(np.int64),
+        node_x=ends[first, 0],
+        node_y=ends[first, 1],
+        node_id=np.arange(uniq.shape[0], dtype=np.int64),
+        osmid=osmid,
+        highway=highway,
+        crs=target,
+        source=source,
+    )
+    _log_loaded(net)
+    return net
+
+
+def _read_frame(path: Path) -> gpd.GeoDataFrame:
+    if not path.exists():
+        raise InputNotFoundError(f"file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise InputError(f"file {path} is empty")
+    try:
+        if path.suffix.lower() in (".parquet", ".geoparquet"):
+            return gpd.read_parquet(path)
+        return gpd.read_file(path)
+    except Exception as exc:  # pyogrio DataSourceError, JSON errors, missing geometry …
+        raise InputError(f"cannot read {path} ({type(exc).__name__}: {exc})") from None
+
+
+def _sample_xy(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    coords = shapely.get_coordinates(geoms)
+    return coords[:, 0], coords[:, 1]
+
+
+# ---------------------------------------------------------------------- compiling
+def _compile_lines(
+    lines: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    *,
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    node_id: np.ndarray,
+    osmid: np.ndarray,
+    highway: np.ndarray,
+    crs: pyproj.CRS,
+    source: str,
+) -> WalkNetwork:
+    """Compile edges given as projected LineStrings between node indices ``u`` and ``v``.
+
+    Geometries are oriented from ``u`` to ``v``; self-loops of zero length and exact
+    duplicates (same ends, same length to the millimetre) are dropped.
+    """
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    counts = np.bincount(index, minlength=lines.size)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    first = coords[starts]
+    d_u = np.hypot(first[:, 0] - node_x[u], first[:, 1] - node_y[u])
+    d_v = np.hypot(first[:, 0] - node_x[v], first[:, 1] - node_y[v])
+    flip = d_v < d_u
+    lines = lines.copy()
+    lines[flip] = shapely.reverse(lines[flip])
+    length = shapely.length(lines)
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    key = np.column_stack([lo, hi, np.round(length * 1000).astype(np.int64)])
+    keep = np.unique(key, axis=0, return_index=True)[1]
+    keep.sort()
+    keep = keep[(u[keep] != v[keep]) | (length[keep] > 0)]
+    lines, u, v, length = lines[keep], u[keep], v[keep], length[keep]
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    counts = np.bincount(index, minlength=lines.size)
+    inner = np.ones(coords.shape[0], dtype=bool)
+    ends = np.cumsum(counts)
+    inner[ends - 1] = False
+    inner[ends - counts] = False
+    offsets = np.concatenate([[0], np.cumsum(counts - 2)])
+    return WalkNetwork.from_edges(
+        crs=crs,
+        node_x=node_x,
+        node_y=node_y,
+        node_id=node_id,
+        edge_u=u,
+        edge_v=v,
+        edge_length_m=length,
+        edge_osmid=osmid[keep],
+        edge_highway=highway[keep],
+        geom_offsets=offsets,
+        geom_xy=coords[inner],
+        source=source,
+    )
+
+
+# ---------------------------------------------------------------------- CRS
+def _parse_crs(value: str | int | pyproj.CRS, *, what: str) -> pyproj.CRS:
+    try:
+        return pyproj.CRS.from_user_input(value)
+    except pyproj.exceptions.CRSError:
+        raise CRSError(f"{what} {value!r} is not a CRS pyproj knows (e.g. 'EPSG:32650')") from None
+
+
+def _to_lonlat(x: np.ndarray, y: np.ndarray, crs: pyproj.CRS) -> tuple[np.ndarray, np.ndarray]:
+    if crs.is_geographic:
+        lon, lat = np.asarray(x), np.asarray(y)
+    else:
+        lon, lat = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True).transform(x, y)
+        lon, lat = np.asarray(lon), np.asarray(lat)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any() or np.abs(lat[ok]).max() > 90 or np.abs(lon[ok]).max() > 180:
+        raise CRSError(
+            f"coordinates do not fit their declared CRS {crs.to_string()}: are x and y "
+            "swapped, or is the file in another CRS?"
+        )
+    return lon[ok], lat[ok]
+
+
+def utm_crs(lon: float, lat: float) -> pyproj.CRS:
+    """The WGS-84 UTM zone CRS containing ``(lon, lat)``."""
+    zone = min(math.floor((lon + 180) / 6) + 1, 60)
+    return pyproj.CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def choose_crs(
+    lon: np.ndarray, lat: np.ndarray, crs: str | int | pyproj.CRS | None = None
+) -> pyproj.CRS:
+    """The metric CRS to work in: the caller's, checked against the data, or local UTM.
+
+    Raises
+    ------
+    CRSError
+        If ``crs`` is unknown, geographic (degrees), not in metres, or made for another
+        part of the world than the data.
+    """
+    lon_c = float(np.median(lon))
+    lat_c = float(np.median(lat))
+    if crs is None:
+        return utm_crs(lon_c, lat_c)
+    parsed = _parse_crs(crs, what="crs")
+    suggestion = utm_crs(lon_c, lat_c).to_string()
+    if not parsed.is_projected:
+        raise CRSError(
+            f"crs {parsed.to_string()} is in degrees, but metric work needs a projected CRS "
+            f"in metres: use {suggestion} (local UTM) or leave crs unset"
+        )
+    unit = parsed.axis_info[0].unit_name if parsed.axis_info else ""
+    if unit not in ("metre", "meter"):
+        raise CRSError(
+            f"crs {parsed.to_string()} measures in {unit!r}, not metres: use {suggestion}"
+        )
+    area = parsed.area_of_use
+    if area is not None:
+        west, south, east, north = area.bounds
+        margin = 1.0  # degrees of tolerance around the published area of use
+        inside = (
+            (west - margin <= lon_c <= east + margin)
+            if west <= east
+            else (lon_c >= west - margin or lon_c <= east + margin)
+        ) and south - margin <= lat_c <= north + margin
+        if not inside:
+            raise CRSError(
+                f"crs {parsed.to_string()} ({parsed.name}) is made for {area.name} "
+                f"({west:g}..{east:g}°E, {south:g}..{north:g}°N), but the network lies at "
+                f"{lon_c:.3f}°E, {lat_c:.3f}°N: use {suggestion} or leave crs unset"
+            )
+    return parsed
+
+
+# ---------------------------------------------------------------------- helpers
+def _first(value: Any) -> Any:
+    """First element of an osmnx list-valued attribute, or the value itself."""
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value
+
+
+def _log_loaded(net: WalkNetwork) -> None:
+    logger.info(
+        "%s: %d nodes, %d edges, %.1f km, %d pieces, %s",
+        net.source,
+        net.n_nodes,
+        net.n_edges,
+        net.total_length_m / 1000,
+        net.n_components,
+        net.crs.to_string(),
+    )

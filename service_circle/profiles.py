@@ -1,0 +1,216 @@
+"""Walking profiles and thresholds: the one place where units are converted.
+
+A :class:`Profile` is a flat walking speed with an optional per-arc factor (slope comes
+later as such a factor: Tobler's function gives a different factor uphill and downhill, so
+the factor is per *arc*, i.e. per direction of an edge). A :class:`Threshold` is a number of
+minutes under a profile or a number of metres of network distance (the GB 50180-2018
+distances); :meth:`Threshold.cost_limit` turns either into the unit the engine searches in.
+
+Default speeds are the medians measured in Helsinki by Willberg, Fink & Toivonen (2023),
+*The 15-minute city for all? Measuring individual and temporal variations in walking
+accessibility*, Journal of Transport Geography 106, 103521,
+doi:10.1016/j.jtrangeo.2022.103521. They are editable defaults, not truths: pass your own
+with :meth:`Profile.custom` or ``--speed`` on the command line.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from service_circle._errors import InputError, UnknownProfileError
+
+if TYPE_CHECKING:
+    from service_circle.compiled import WalkNetwork
+
+logger = logging.getLogger(__name__)
+
+#: A per-arc speed factor: called with a network, returns one factor > 0 per arc
+#: (``net.arc_edge`` order). 1 means the flat speed; 0.84 means 16 % slower.
+ArcFactor = Callable[["WalkNetwork"], np.ndarray]
+
+_WILLBERG = (
+    "Willberg, Fink & Toivonen (2023), J. Transport Geography 106:103521, "
+    "doi:10.1016/j.jtrangeo.2022.103521"
+)
+
+
+def minutes_to_seconds(minutes: float) -> float:
+    """Convert minutes to seconds."""
+    return float(minutes) * 60.0
+
+
+def seconds_to_minutes(seconds: float | np.ndarray) -> float | np.ndarray:
+    """Convert seconds to minutes (scalars or arrays)."""
+    return seconds / 60.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A walking profile: a flat speed and an optional per-arc factor.
+
+    Parameters
+    ----------
+    name
+        Short key, e.g. ``"adult"``.
+    speed_m_s
+        Flat-ground walking speed in metres per second.
+    description
+        Who walks at this speed.
+    source
+        Where the speed comes from.
+    arc_factor
+        Optional per-arc speed factor (see :data:`ArcFactor`); ``None`` is flat.
+    """
+
+    name: str
+    speed_m_s: float
+    description: str = ""
+    source: str = ""
+    arc_factor: ArcFactor | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.speed_m_s) and self.speed_m_s > 0):
+            raise InputError(
+                f"walking speed must be a positive number of m/s, got {self.speed_m_s!r} "
+                f"for profile {self.name!r}"
+            )
+        if self.speed_m_s > 5:
+            raise InputError(
+                f"walking speed {self.speed_m_s} m/s for profile {self.name!r} is faster than "
+                "running (~5 m/s): is it in km/h? Divide km/h by 3.6 to get m/s"
+            )
+
+    @classmethod
+    def custom(cls, speed_m_s: float, *, name: str | None = None) -> Profile:
+        """A user-defined flat profile, e.g. ``Profile.custom(1.0)``."""
+        return cls(
+            name=name or f"custom_{speed_m_s:g}m_s",
+            speed_m_s=float(speed_m_s),
+            description="user-defined speed",
+            source="user",
+        )
+
+    @property
+    def is_flat(self) -> bool:
+        """Whether every arc is walked at the flat speed (then costs are symmetric)."""
+        return self.arc_factor is None
+
+    def arc_cost_s(self, net: WalkNetwork) -> np.ndarray:
+        """Seconds to walk each arc of ``net`` (``net.arc_length_m`` order)."""
+        speed = np.full(net.n_arcs, self.speed_m_s)
+        if self.arc_factor is not None:
+            factor = np.asarray(self.arc_factor(net), dtype=np.float64)
+            if factor.shape != (net.n_arcs,) or not np.all(factor > 0):
+                raise InputError(
+                    f"profile {self.name!r}: arc_factor must return {net.n_arcs} positive "
+                    f"factors, got shape {factor.shape}"
+                )
+            speed = speed * factor
+        return net.arc_length_m / speed
+
+    def access_cost_s(self, access_m: np.ndarray) -> np.ndarray:
+        """Seconds to walk the access legs (point to street), at the flat speed."""
+        return np.asarray(access_m, dtype=np.float64) / self.speed_m_s
+
+
+#: The built-in profiles. Keys are the names accepted by ``--profile``.
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("adult", 1.43, "adult, dry season (Helsinki median)", _WILLBERG),
+        Profile("adult_winter", 1.34, "adult, winter (Helsinki median)", _WILLBERG),
+        Profile("elderly", 1.18, "older people, dry season (Helsinki median)", _WILLBERG),
+        Profile("elderly_winter", 1.08, "older people, winter (Helsinki median)", _WILLBERG),
+        Profile("slow", 0.95, "slow walker (walk_slo), e.g. with small children", _WILLBERG),
+    )
+}
+
+DEFAULT_PROFILE = "adult"
+
+
+def get_profile(name: str | Profile | None = None, *, speed_m_s: float | None = None) -> Profile:
+    """Return a profile by name, or a custom one when ``speed_m_s`` is given.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`PROFILES`, a :class:`Profile` (returned as is) or ``None`` for
+        the default (``"adult"``).
+    speed_m_s
+        A user-defined flat speed; takes precedence over ``name``.
+
+    Raises
+    ------
+    UnknownProfileError
+        If ``name`` is not a known profile.
+    """
+    if speed_m_s is not None:
+        return Profile.custom(speed_m_s)
+    if isinstance(name, Profile):
+        return name
+    key = DEFAULT_PROFILE if name is None else str(name).strip().lower()
+    try:
+        return PROFILES[key]
+    except KeyError:
+        known = ", ".join(PROFILES)
+        raise UnknownProfileError(
+            f"unknown walking profile {name!r}: use one of {known}, or give a speed in m/s"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A walking threshold: minutes under a profile, or metres of network distance.
+
+    Examples
+    --------
+    >>> Threshold.minutes(15).label
+    '15 min'
+    >>> Threshold.metres(500).cost_limit(PROFILES["adult"])
+    500.0
+    """
+
+    value: float
+    unit: Literal["min", "m"]
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("min", "m"):
+            raise InputError(f"threshold unit must be 'min' or 'm', got {self.unit!r}")
+        if not (math.isfinite(self.value) and self.value > 0):
+            raise InputError(f"threshold must be a positive number, got {self.value!r}")
+
+    @classmethod
+    def minutes(cls, value: float) -> Threshold:
+        """A threshold in minutes of walking."""
+        return cls(float(value), "min")
+
+    @classmethod
+    def metres(cls, value: float) -> Threshold:
+        """A threshold in metres of network distance."""
+        return cls(float(value), "m")
+
+    @property
+    def is_time(self) -> bool:
+        """Whether the threshold is a time (searched in seconds) rather than a distance."""
+        return self.unit == "min"
+
+    @property
+    def label(self) -> str:
+        """Human label, e.g. ``"15 min"`` or ``"500 m"``."""
+        return f"{self.value:g} {self.unit}"
+
+    def cost_limit(self, profile: Profile) -> float:
+        """The search limit: seconds for a time threshold, metres for a distance one.
+
+        The profile is unused for metres (network distance does not depend on speed) and
+        kept in the signature so that callers never branch on the unit.
+        """
+        if self.is_time:
+            return minutes_to_seconds(self.value)
+        return float(self.value)
