@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +32,7 @@ import shapely
 from scipy.sparse import csgraph, csr_matrix
 
 from service_circle._errors import EmptyNetworkError, InputError, InputNotFoundError
+from service_circle.io import atomic_write
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -263,11 +263,24 @@ class WalkNetwork:
             self._cache["geoms"] = shapely.linestrings(coords, indices=index)
         return self._cache["geoms"]
 
-    def edge_tree(self) -> shapely.STRtree:
-        """A spatial index over the edge geometries (cached)."""
-        if "tree" not in self._cache:
-            self._cache["tree"] = shapely.STRtree(self.edge_geometries())
-        return self._cache["tree"]
+    @cached_property
+    def piece_length_m(self) -> np.ndarray:
+        """Total edge length of the connected piece each edge belongs to, in metres."""
+        piece = self.node_component[self.edge_u]
+        return np.bincount(piece, weights=self.edge_length_m)[piece]
+
+    def edge_tree(self, min_piece_m: float = 0.0) -> tuple[shapely.STRtree, np.ndarray]:
+        """A spatial index over the edges on pieces at least ``min_piece_m`` long (cached).
+
+        The longest piece always qualifies. Returns the tree and the edge indices it holds
+        (tree item ``i`` is edge ``edges[i]``).
+        """
+        min_piece_m = min(float(min_piece_m), float(self.piece_length_m.max()))
+        key = ("tree", min_piece_m)
+        if key not in self._cache:
+            edges = np.flatnonzero(self.piece_length_m >= min_piece_m)
+            self._cache[key] = (shapely.STRtree(self.edge_geometries()[edges]), edges)
+        return self._cache[key]
 
     def to_geodataframes(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
         """Nodes and edges as GeoDataFrames in the network's CRS, for inspection."""
@@ -312,15 +325,8 @@ class WalkNetwork:
             "source": self.source,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, "wb") as fh:
+            np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
         logger.info("saved %s (%d nodes, %d edges)", path, self.n_nodes, self.n_edges)
         return path
 

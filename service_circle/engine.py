@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 
 #: Default largest distance from a point to the street it snaps to, in metres.
 DEFAULT_MAX_SNAP_M = 300.0
+#: Pieces of the network shorter than this in total are not snapped to: in OSM they are
+#: almost always entrance steps or indoor corridors that the mapper did not join to the
+#: street, and a home snapped to one would look cut off from everything.
+DEFAULT_MIN_PIECE_M = 100.0
 
 Direction = Literal["to_facility", "from_facility"]
 
@@ -108,6 +112,7 @@ def snap(
     points: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    min_piece_m: float = DEFAULT_MIN_PIECE_M,
     id_column: str | None = "id",
     what: str = "points",
 ) -> Snapped:
@@ -122,6 +127,10 @@ def snap(
         inside them. They are reprojected to the network's CRS.
     max_snap_m
         Points farther than this from every edge are kept with status ``"off_network"``.
+    min_piece_m
+        Only edges on connected pieces at least this long (in total) are snap targets; the
+        smaller pieces stay in the network. ``0`` snaps to every piece. Points on a
+        larger piece without a facility are reported as unreachable by the search.
     id_column
         Column holding the point ids; the row number is used when it is absent.
     what
@@ -160,10 +169,12 @@ def snap(
 
     present = np.flatnonzero(~missing)
     if present.size:
-        (which, hit), dist = net.edge_tree().query_nearest(
+        tree, tree_edges = net.edge_tree(min_piece_m)
+        (which, item), dist = tree.query_nearest(
             geoms[present], max_distance=max_snap_m, return_distance=True, all_matches=False
         )
         rows = present[which]
+        hit = tree_edges[item]
         lines = net.edge_geometries()[hit]
         edge[rows] = hit
         pos_m[rows] = shapely.line_locate_point(lines, geoms[rows])

@@ -7,6 +7,7 @@ from the facility nodes. Directed: arc costs may differ per direction (slope fac
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import networkx as nx
@@ -47,7 +48,7 @@ def reference_costs(
     for e in range(net.n_edges):
         u, v = int(net.edge_u[e]), int(net.edge_v[e])
         chain = [(0.0, u), *sorted(on_edge.get(e, []), key=lambda t: t[0]), (1.0, v)]
-        for (fa, a), (fb, b) in zip(chain[:-1], chain[1:], strict=True):
+        for (fa, a), (fb, b) in itertools.pairwise(chain):
             _add_min(graph, a, b, forward[e] * (fb - fa))
             _add_min(graph, b, a, backward[e] * (fb - fa))
     sources = [("F", int(i)) for i in np.flatnonzero(facilities.on_network)]

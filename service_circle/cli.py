@@ -1,0 +1,274 @@
+"""The ``service-circle`` command.
+
+Every command prints one readable line and exits non-zero on bad input (exit code 2),
+never a traceback. Results are written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from service_circle._errors import InputError, ServiceCircleError
+from service_circle.compiled import WalkNetwork
+from service_circle.engine import DEFAULT_MAX_SNAP_M, DEFAULT_MIN_PIECE_M, snap, travel_times
+from service_circle.io import read_points, write_csv, write_geojson
+from service_circle.network import load_network, network_from_bbox, network_from_place
+from service_circle.profiles import PROFILES, get_profile, minutes_to_seconds
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(
+    name="service-circle",
+    help="Plan the 15-minute convenience living circle (一刻钟便民生活圈) on real streets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# wide enough for the tables when the output goes to a file or a pipe
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+DEMO_THRESHOLDS_MIN = (5, 10, 15)
+MinPiece = Annotated[
+    float, typer.Option(help="Do not snap to network pieces shorter than this in total (m)")
+]
+
+
+def _network(source: str, crs: str | None) -> WalkNetwork:
+    """A network from a path, ``place:NAME`` or ``bbox:W,S,E,N`` (online OSM)."""
+    if source.startswith("place:"):
+        return network_from_place(source.removeprefix("place:"), crs=crs)
+    if source.startswith("bbox:"):
+        try:
+            bbox = tuple(float(v) for v in source.removeprefix("bbox:").split(","))
+        except ValueError:
+            bbox = ()
+        if len(bbox) != 4:
+            raise InputError(f"--network {source!r}: write bbox:WEST,SOUTH,EAST,NORTH in degrees")
+        return network_from_bbox(bbox, crs=crs)  # type: ignore[arg-type]
+    return load_network(source, crs=crs)
+
+
+def _describe(net: WalkNetwork) -> str:
+    return (
+        f"{net.n_nodes:,} nodes, {net.n_edges:,} edges, {net.total_length_m / 1000:.1f} km, "
+        f"{net.n_components} piece(s), {net.crs.to_string()}"
+    )
+
+
+@app.command()
+def times(
+    network: Annotated[
+        str,
+        typer.Option(help="Network: .osm.pbf/.osm/.graphml/.npz/lines, place:NAME, bbox:W,S,E,N"),
+    ],
+    facilities: Annotated[Path, typer.Option(help="Facilities: GeoJSON/GPKG, or CSV with lon,lat")],
+    points: Annotated[Path, typer.Option(help="Points: GeoJSON/GPKG, or CSV with lon,lat")],
+    out: Annotated[Path, typer.Option(help="Output CSV")],
+    profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
+    speed: Annotated[
+        float | None, typer.Option(help="Walking speed in m/s (overrides --profile)")
+    ] = None,
+    cutoff_min: Annotated[
+        float | None, typer.Option(help="Stop searching beyond N minutes")
+    ] = None,
+    max_snap_m: Annotated[
+        float, typer.Option(help="Largest distance from a point to a street")
+    ] = DEFAULT_MAX_SNAP_M,
+    min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
+    crs: Annotated[
+        str | None, typer.Option(help="Metric CRS to work in (default: local UTM)")
+    ] = None,
+) -> None:
+    """Walking time from every point to its nearest facility, one CSV row per point.
+
+    Columns: point_id, time_s (empty when unreachable within the cutoff), facility_id,
+    snap_m (distance from the point to its street), status.
+    """
+    prof = get_profile(profile, speed_m_s=speed)
+    net = _network(network, crs)
+    err_console.print(f"network {network}: {_describe(net)}")
+    fac = read_points(facilities)
+    pts = read_points(points)
+    err_console.print(
+        f"assumed CRS: facilities {fac.crs.to_string()}, points {pts.crs.to_string()}"
+    )
+    fac_snapped = snap(
+        net, fac, max_snap_m=max_snap_m, min_piece_m=min_piece_m, what=f"facilities in {facilities}"
+    )
+    pts_snapped = snap(
+        net, pts, max_snap_m=max_snap_m, min_piece_m=min_piece_m, what=f"points in {points}"
+    )
+    cutoff_s = None if cutoff_min is None else minutes_to_seconds(cutoff_min)
+    result = travel_times(net, fac_snapped, pts_snapped, profile=prof, cutoff_s=cutoff_s)
+    table = result.to_frame()
+    write_csv(table, out)
+    counts = table["status"].value_counts()
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+    console.print(
+        f"wrote {out}: {len(table)} points ({summary}); profile {prof.name} {prof.speed_m_s} m/s"
+    )
+    _report_unplaced(fac_snapped.off_network_ids, f"facilities in {facilities}")
+    _report_unplaced(pts_snapped.off_network_ids, f"points in {points}")
+
+
+def _report_unplaced(ids: np.ndarray, what: str) -> None:
+    if ids.size:
+        shown = ", ".join(map(str, ids[:10])) + (" …" if ids.size > 10 else "")
+        err_console.print(f"[yellow]{ids.size} {what} not on the network[/]: {shown}")
+
+
+@app.command()
+def network(
+    source: Annotated[str, typer.Argument(help="Network source (file, place:NAME, bbox:W,S,E,N)")],
+    out: Annotated[Path, typer.Option(help="Compiled network file (.npz)")],
+    crs: Annotated[str | None, typer.Option(help="Metric CRS (default: local UTM)")] = None,
+) -> None:
+    """Compile a street network once and save it; reload it in a fraction of a second."""
+    net = _network(source, crs)
+    path = net.save(out)
+    console.print(f"wrote {path}: {_describe(net)}, {net.nbytes / 1e6:.1f} MB of arrays")
+
+
+@app.command()
+def profiles() -> None:
+    """List the walking profiles."""
+    table = Table(title="walking profiles")
+    for col in ("name", "speed m/s", "who", "source"):
+        table.add_column(col)
+    for p in PROFILES.values():
+        table.add_row(p.name, f"{p.speed_m_s:.2f}", p.description, p.source)
+    console.print(table)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the outputs")] = Path("service-circle-out"),
+    profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
+    max_snap_m: Annotated[
+        float, typer.Option(help="Largest distance from a point to a street")
+    ] = DEFAULT_MAX_SNAP_M,
+    min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
+) -> None:
+    """Run the bundled Helsinki sample end to end (no download) and print walking times."""
+    from service_circle.sample import ATTRIBUTION, SAMPLE_CATEGORIES, load_sample
+
+    prof = get_profile(profile)
+    with console.status("loading the Helsinki sample (network, POIs, buildings)…"):
+        sample = load_sample()
+    net = sample.network
+    console.print(f"network: {_describe(net)}")
+    demand = snap(
+        net, sample.demand, max_snap_m=max_snap_m, min_piece_m=min_piece_m, what="sample buildings"
+    )
+    rows, long = [], []
+    missing = []
+    for category in SAMPLE_CATEGORIES:
+        key = category.key
+        group = sample.facilities[sample.facilities["category"] == key]
+        if group.empty:
+            missing.append(key)
+            continue
+        fac = snap(
+            net, group, max_snap_m=max_snap_m, min_piece_m=min_piece_m, what=f"{key} facilities"
+        )
+        result = travel_times(net, fac, demand, profile=prof)
+        frame = result.to_frame().assign(category=key)
+        long.append(frame)
+        t_min = frame["time_s"].to_numpy() / 60
+        ok = np.isfinite(t_min)
+        rows.append(
+            {
+                "category": key,
+                "facilities": int(fac.on_network.sum()),
+                "median_min": float(np.median(t_min[ok])) if ok.any() else np.nan,
+                "p90_min": float(np.percentile(t_min[ok], 90)) if ok.any() else np.nan,
+                **{
+                    f"within_{m}_min": float(np.mean(np.where(ok, t_min, np.inf) <= m))
+                    for m in DEMO_THRESHOLDS_MIN
+                },
+                "unreachable": int((frame["status"] == "unreachable").sum()),
+                "off_network": int((frame["status"] == "off_network").sum()),
+            }
+        )
+    summary = pd.DataFrame(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    net.save(out / "network.npz")
+    write_geojson(sample.facilities, out / "facilities.geojson")
+    write_geojson(sample.demand, out / "demand.geojson")
+    write_csv(pd.concat(long, ignore_index=True), out / "times.csv")
+    write_csv(summary, out / "summary.csv")
+
+    table = Table(
+        title=f"Walking time to the nearest facility — Helsinki sample, {len(sample.demand)} "
+        f"buildings, profile {prof.name} ({prof.speed_m_s} m/s)"
+    )
+    for col in (
+        "category",
+        "facilities",
+        "median",
+        "p90",
+        "≤5 min",
+        "≤10 min",
+        "≤15 min",
+        "unreachable",
+    ):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for r in rows:
+        table.add_row(
+            r["category"],
+            str(r["facilities"]),
+            f"{r['median_min']:.1f} min",
+            f"{r['p90_min']:.1f} min",
+            *(f"{r[f'within_{m}_min']:.0%}" for m in DEMO_THRESHOLDS_MIN),
+            str(r["unreachable"]),
+        )
+    console.print(table)
+    if missing:
+        console.print(f"no facility in the sample for: {', '.join(missing)}")
+    unreachable = max((r["unreachable"] for r in rows), default=0)
+    if unreachable:
+        console.print(
+            f"up to {unreachable} buildings lie on pieces of the network that are not joined to "
+            "a facility (courtyards, the extract's edge): reported as unreachable."
+        )
+    off = int(np.sum(~demand.on_network))
+    console.print(
+        f"{off} of {len(demand)} buildings lie farther than {max_snap_m:g} m from a walkable "
+        "street and count as not covered."
+    )
+    console.print(
+        f"wrote {out}/: network.npz, facilities.geojson, demand.geojson, times.csv, summary.csv"
+    )
+    console.print(f"Data: {ATTRIBUTION}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning expected errors into one line and exit code 2."""
+    try:
+        app(args=argv, prog_name="service-circle")
+    except SystemExit as exc:  # click's standalone mode ends every run with one
+        return exc.code if isinstance(exc.code, int) else 0
+    except ServiceCircleError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except PermissionError as exc:
+        err_console.print(f"[bold red]error:[/] cannot write {exc.filename}: permission denied")
+        return 2
+    except OSError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Reading point files and writing results atomically.
+
+Points (facilities, homes) come as GeoJSON, GeoPackage, Shapefile, GeoParquet, or CSV with
+longitude/latitude columns in WGS-84. Results are written to a temporary file beside the
+target and renamed over it, so that a reader never sees half a file and a failed run
+leaves the previous result in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from service_circle._errors import InputError, InputNotFoundError
+
+logger = logging.getLogger(__name__)
+
+LON_NAMES = ("lon", "lng", "longitude", "x")
+LAT_NAMES = ("lat", "latitude", "y")
+VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb")
+
+
+def read_points(path: str | os.PathLike, *, what: str | None = None) -> gpd.GeoDataFrame:
+    """Read points from a vector file or a CSV with lon/lat columns (WGS-84).
+
+    Rows whose coordinates are missing or not numbers are kept with an empty geometry, so
+    that they are reported (status ``no_geometry``) rather than silently dropped.
+
+    Parameters
+    ----------
+    path
+        ``.csv`` (columns ``lon``/``lat``, or ``lng``/``longitude``/``x`` and
+        ``latitude``/``y``), or a vector file (``.geojson``, ``.gpkg``, ``.shp``,
+        ``.parquet``).
+    what
+        Name for messages (default: the path).
+
+    Raises
+    ------
+    InputNotFoundError
+        If the file does not exist.
+    InputError
+        If it is empty, unreadable, has no geometry or no lon/lat columns.
+    """
+    path = Path(path)
+    what = what or str(path)
+    if not path.exists():
+        raise InputNotFoundError(f"{what} does not exist")
+    if path.stat().st_size == 0:
+        raise InputError(f"{what} is empty")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        return _read_csv_points(path, what)
+    if suffix not in VECTOR_SUFFIXES:
+        raise InputError(
+            f"cannot tell the format of {what}: use .csv (lon, lat columns) or "
+            f"{', '.join(VECTOR_SUFFIXES)}"
+        )
+    try:
+        if suffix in (".parquet", ".geoparquet"):
+            frame = gpd.read_parquet(path)
+        else:
+            frame = gpd.read_file(path)
+    except Exception as exc:  # pyogrio / JSON errors: name the file, not the stack
+        raise InputError(f"cannot read {what} ({type(exc).__name__}: {exc})") from None
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.isna().all():
+        raise InputError(
+            f"{what} has no geometry: give points (GeoJSON/GeoPackage) or a CSV with "
+            "lon and lat columns"
+        )
+    if frame.crs is None:
+        logger.warning("%s declares no CRS: assuming WGS-84 (EPSG:4326)", what)
+        frame = frame.set_crs("EPSG:4326")
+    if frame.empty:
+        raise InputError(f"{what} has no features")
+    return frame
+
+
+def _read_csv_points(path: Path, what: str) -> gpd.GeoDataFrame:
+    try:
+        table = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what} as CSV ({exc})") from None
+    if table.empty:
+        raise InputError(f"{what} has a header but no rows")
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
+    lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
+    if lon_col is None or lat_col is None:
+        raise InputError(
+            f"{what} has no lon/lat columns (found {', '.join(map(str, table.columns))}): "
+            "name them lon and lat (WGS-84 degrees)"
+        )
+    lon = pd.to_numeric(table[lon_col], errors="coerce").to_numpy(np.float64)
+    lat = pd.to_numeric(table[lat_col], errors="coerce").to_numpy(np.float64)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    if bad.all():
+        raise InputError(f"{what}: no row has numeric lon/lat in degrees")
+    if bad.any():
+        rows = (np.flatnonzero(bad) + 2).tolist()  # +2: header line, 1-based
+        logger.warning("%s: %d rows without usable lon/lat (lines %s)", what, bad.sum(), rows[:10])
+    geometry = shapely.points(np.where(bad, np.nan, lon), np.where(bad, np.nan, lat))
+    geometry[bad] = None
+    return gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it over ``path`` on success.
+
+    Examples
+    --------
+    >>> with atomic_write("out.csv") as fh:  # doctest: +SKIP
+    ...     frame.to_csv(fh, index=False)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write a table as UTF-8 CSV, atomically."""
+    with atomic_write(path, "w") as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n")
+    return Path(path)
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: str | os.PathLike) -> Path:
+    """Write RFC 7946 GeoJSON (WGS-84 lon/lat), atomically."""
+    out = frame.to_crs("EPSG:4326") if frame.crs is not None else frame
+    text = out.to_json(drop_id=True, to_wgs84=False)
+    with atomic_write(path, "w") as fh:
+        fh.write(text)
+    return Path(path)
