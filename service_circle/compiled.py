@@ -264,6 +264,14 @@ class WalkNetwork:
         return self._cache["geoms"]
 
     @cached_property
+    def edge_arc(self) -> np.ndarray:
+        """Index of each edge's forward arc (``u → v``); its twin is the backward arc."""
+        out = np.empty(self.n_edges, dtype=np.int64)
+        forward = np.flatnonzero(self.arc_forward)
+        out[self.arc_edge[forward]] = forward
+        return out
+
+    @cached_property
     def piece_length_m(self) -> np.ndarray:
         """Total edge length of the connected piece each edge belongs to, in metres."""
         piece = self.node_component[self.edge_u]

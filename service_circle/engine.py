@@ -357,12 +357,8 @@ def _as_snapped(net: WalkNetwork, value: Snapped | gpd.GeoDataFrame, what: str) 
 
 def _edge_costs(net: WalkNetwork, arc_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-edge cost of walking it ``u → v`` (forward) and ``v → u`` (backward)."""
-    forward = np.empty(net.n_edges)
-    backward = np.empty(net.n_edges)
-    fwd = net.arc_forward
-    forward[net.arc_edge[fwd]] = arc_cost[fwd]
-    backward[net.arc_edge[~fwd]] = arc_cost[~fwd]
-    return forward, backward
+    forward_arc = net.edge_arc
+    return arc_cost[forward_arc], arc_cost[net.arc_twin[forward_arc]]
 
 
 def _fraction(pos_m: np.ndarray, length_m: np.ndarray) -> np.ndarray:

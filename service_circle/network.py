@@ -608,8 +608,8 @@ def choose_crs(
         ) and south - margin <= lat_c <= north + margin
         if not inside:
             raise CRSError(
-                f"crs {parsed.to_string()} ({parsed.name}) is made for {area.name} "
-                f"({west:g}..{east:g}°E, {south:g}..{north:g}°N), but the network lies at "
+                f"crs {parsed.to_string()} ({parsed.name}) is made for {west:g}..{east:g}°E, "
+                f"{south:g}..{north:g}°N, but the network lies at "
                 f"{lon_c:.3f}°E, {lat_c:.3f}°N: use {suggestion} or leave crs unset"
             )
     return parsed

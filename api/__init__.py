@@ -1,0 +1,1 @@
+"""The service-circle HTTP API (FastAPI): thin routers over the library."""

@@ -1,0 +1,149 @@
+"""The service-circle command, in-process and through the installed entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import BEIJING, shared_file
+
+from service_circle.cli import main
+
+
+def _write_points_csv(path, lon, lat, ids=None):
+    ids = ids if ids is not None else [f"p{i}" for i in range(len(lon))]
+    pd.DataFrame({"id": ids, "lon": lon, "lat": lat}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def beijing_inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(3)
+    fac = _write_points_csv(
+        folder / "kindergartens.csv", rng.uniform(116.34, 116.36, 5), rng.uniform(40.0, 40.015, 5)
+    )
+    lon = np.r_[rng.uniform(116.335, 116.365, 60), 116.50]  # the last one is far away
+    lat = np.r_[rng.uniform(39.995, 40.018, 60), 40.20]
+    pts = _write_points_csv(folder / "homes.csv", lon, lat)
+    return shared_file(f"{BEIJING}.osm.pbf"), fac, pts, folder
+
+
+def test_times_writes_one_row_per_point(beijing_inputs, capsys):
+    network, fac, pts, folder = beijing_inputs
+    out = folder / "times.csv"
+    rc = main(
+        ["times", "--network", str(network), "--facilities", str(fac), "--points", str(pts),
+         "--out", str(out), "--profile", "elderly"]
+    )  # fmt: skip
+    assert rc == 0
+    table = pd.read_csv(out)
+    assert table.columns.tolist() == ["point_id", "time_s", "facility_id", "snap_m", "status"]
+    assert len(table) == 61
+    assert table["point_id"].tolist() == [f"p{i}" for i in range(61)]
+    last = table.iloc[-1]
+    assert last["status"] == "off_network" and np.isnan(last["time_s"])
+    ok = table[table["status"] == "ok"]
+    assert len(ok) >= 30 and (ok["time_s"] > 0).all()
+    assert set(table["status"]) <= {"ok", "unreachable", "off_network"}
+    assert set(ok["facility_id"]) <= {f"p{i}" for i in range(5)}
+    err = capsys.readouterr().err
+    assert "p60" in err and "not on the network" in err
+    assert "assumed CRS" in err
+
+
+def test_cutoff_and_speed(beijing_inputs):
+    network, fac, pts, folder = beijing_inputs
+    base = ["times", "--network", str(network), "--facilities", str(fac), "--points", str(pts)]
+    assert main([*base, "--out", str(folder / "a.csv"), "--speed", "1.0"]) == 0
+    assert main([*base, "--out", str(folder / "b.csv"), "--speed", "1.0", "--cutoff-min", "4"]) == 0
+    a = pd.read_csv(folder / "a.csv")
+    b = pd.read_csv(folder / "b.csv")
+    within = a["time_s"] <= 240
+    np.testing.assert_allclose(b["time_s"][within], a["time_s"][within])
+    assert b["time_s"][~within].isna().all()
+    assert set(b["status"][~within & a["time_s"].notna()]) == {"beyond_cutoff"}
+
+
+def test_compiled_network_gives_the_same_answer(beijing_inputs):
+    network, fac, pts, folder = beijing_inputs
+    npz = folder / "beijing.npz"
+    assert main(["network", str(network), "--out", str(npz)]) == 0
+    for src, name in ((network, "from_pbf.csv"), (npz, "from_npz.csv")):
+        rc = main(["times", "--network", str(src), "--facilities", str(fac),
+                   "--points", str(pts), "--out", str(folder / name)])  # fmt: skip
+        assert rc == 0
+    pd.testing.assert_frame_equal(
+        pd.read_csv(folder / "from_pbf.csv"), pd.read_csv(folder / "from_npz.csv")
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"--network": "missing.osm.pbf"}, "does not exist"),
+        ({"--profile": "jogger"}, "unknown walking profile"),
+        ({"--network": "bbox:1,2,3"}, "bbox:WEST,SOUTH,EAST,NORTH"),
+        ({"--crs": "EPSG:4326"}, "in degrees"),
+        ({"--speed": "5.5"}, "km/h"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(beijing_inputs, capsys, change, message):
+    network, fac, pts, folder = beijing_inputs
+    args = {
+        "--network": str(network),
+        "--facilities": str(fac),
+        "--points": str(pts),
+        "--out": str(folder / "never.csv"),
+        **change,
+    }
+    rc = main(["times", *[x for kv in args.items() for x in kv]])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert err.strip().count("\n") == 0 or "network" in err.splitlines()[0]
+    assert not (folder / "never.csv").exists()
+
+
+def test_points_file_problems(beijing_inputs, tmp_path, capsys):
+    network, fac, _, _ = beijing_inputs
+    nocols = tmp_path / "nocols.csv"
+    nocols.write_text("name\nA\n")
+    far = _write_points_csv(tmp_path / "far.csv", [100.0, 100.1], [30.0, 30.1])
+    for bad, message in ((nocols, "no lon/lat columns"), (far, "none of the 2 points")):
+        rc = main(["times", "--network", str(network), "--facilities", str(fac),
+                   "--points", str(bad), "--out", str(tmp_path / "o.csv")])  # fmt: skip
+        err = capsys.readouterr().err
+        assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_profiles_lists_the_sources(capsys):
+    assert main(["profiles"]) == 0
+    out = capsys.readouterr().out
+    assert "elderly" in out and "1.18" in out and "Willberg" in out
+
+
+@pytest.mark.slow
+def test_demo_through_the_installed_command(tmp_path):
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [sys.executable, "-m", "service_circle.cli", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "convenience_store" in proc.stdout and "≤15 min" in proc.stdout
+    assert "OpenStreetMap contributors" in proc.stdout
+    for name in ("network.npz", "facilities.geojson", "demand.geojson", "times.csv", "summary.csv"):
+        assert (out / name).stat().st_size > 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"pharmacy", "convenience_store", "clinic"} <= set(summary["category"])
+    assert (summary["within_15_min"] >= summary["within_5_min"]).all()
+    times = pd.read_csv(out / "times.csv")
+    assert len(times) == len(summary) * 486  # every building, every category

@@ -1,0 +1,177 @@
+"""Point files in, snapping, atomic writes, profiles and thresholds."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from service_circle import (
+    InputError,
+    InputNotFoundError,
+    Profile,
+    Threshold,
+    UnknownProfileError,
+    get_profile,
+    snap,
+)
+from service_circle.io import read_points, write_csv, write_geojson
+from service_circle.synthetic import grid_network, random_points
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return grid_network(20, drop=0.0)
+
+
+def _lonlat(net, xy):
+    pts = gpd.GeoSeries(shapely.points(xy), crs=net.crs).to_crs(4326)
+    return pts.x.to_numpy(), pts.y.to_numpy()
+
+
+def test_csv_points_with_lon_lat(tmp_path, grid):
+    lon, lat = _lonlat(grid, [[440_500, 4_420_500], [440_700, 4_420_300]])
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "id,name,Longitude,Latitude\n"
+        f"a,一号,{lon[0]},{lat[0]}\n"
+        "b,bad,,\n"
+        f"c,三号,{lon[1]},{lat[1]}\n"
+        "d,text,east,north\n"
+    )
+    frame = read_points(path)
+    assert frame.crs.to_epsg() == 4326
+    assert len(frame) == 4  # the unreadable rows are kept, not dropped
+    s = snap(grid, frame)
+    assert s.status.tolist() == ["ok", "no_geometry", "ok", "no_geometry"]
+    assert s.off_network_ids.tolist() == ["b", "d"]
+
+
+def test_geojson_points_and_polygons(tmp_path, grid):
+    polygon = shapely.box(440_480, 4_420_480, 440_520, 4_420_520)
+    frame = gpd.GeoDataFrame(
+        {"id": [1, 2]},
+        geometry=[shapely.Point(440_300, 4_420_300), polygon],
+        crs=grid.crs,
+    ).to_crs(4326)
+    path = tmp_path / "p.geojson"
+    frame.to_file(path)
+    s = snap(grid, read_points(path))
+    assert s.on_network.all()
+    assert shapely.contains_xy(polygon, s.x[1], s.y[1])  # a point inside the building
+
+
+def test_bad_point_files(tmp_path):
+    with pytest.raises(InputNotFoundError):
+        read_points(tmp_path / "missing.csv")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(InputError, match="empty"):
+        read_points(empty)
+    header = tmp_path / "header.csv"
+    header.write_text("lon,lat\n")
+    with pytest.raises(InputError, match="no rows"):
+        read_points(header)
+    nocols = tmp_path / "nocols.csv"
+    nocols.write_text("name,address\nA,B\n")
+    with pytest.raises(InputError, match="no lon/lat columns"):
+        read_points(nocols)
+    nogeom = tmp_path / "nogeom.geojson"
+    nogeom.write_text(
+        '{"type":"FeatureCollection","features":['
+        '{"type":"Feature","properties":{"id":1},"geometry":null}]}'
+    )
+    with pytest.raises(InputError, match="no geometry"):
+        read_points(nogeom)
+    broken = tmp_path / "broken.geojson"
+    broken.write_text('{"type": "FeatureCollection", "features": [')
+    with pytest.raises(InputError, match=r"broken\.geojson"):
+        read_points(broken)
+    odd = tmp_path / "points.xyz"
+    odd.write_text("1 2 3")
+    with pytest.raises(InputError, match="cannot tell the format"):
+        read_points(odd)
+
+
+def test_points_far_from_every_street(grid):
+    pts = random_points(grid, 50, seed=1)
+    far = gpd.GeoDataFrame(
+        {"id": [100, 101]},
+        geometry=shapely.points([[450_000, 4_430_000], [430_000, 4_410_000]]),
+        crs=grid.crs,
+    )
+    s = snap(grid, gpd.pd.concat([pts, far], ignore_index=True))
+    assert s.off_network_ids.tolist() == [100, 101]
+    with pytest.raises(InputError, match="lon/lat swapped"):
+        snap(grid, far)
+
+
+def test_swapped_lon_lat_is_caught(grid):
+    lon, lat = _lonlat(grid, [[440_500, 4_420_500]])
+    swapped = gpd.GeoDataFrame(geometry=shapely.points([[lat[0], lon[0]]]), crs=4326)
+    with pytest.raises(InputError, match="another CRS"):
+        snap(grid, swapped)
+
+
+def test_points_without_crs(grid):
+    with pytest.raises(InputError, match="no CRS"):
+        snap(grid, gpd.GeoDataFrame(geometry=shapely.points([[0, 0]])))
+    with pytest.raises(InputError, match="max_snap_m"):
+        snap(grid, random_points(grid, 3), max_snap_m=0)
+
+
+def test_small_pieces_are_not_snapped_to():
+    from service_circle import WalkNetwork
+
+    # a 1 km street and, 20 m off it, a 10 m fragment (entrance steps)
+    net = WalkNetwork.from_edges(
+        crs="EPSG:32650",
+        node_x=np.array([440_000.0, 441_000.0, 440_500.0, 440_500.0]),
+        node_y=np.array([4_420_000.0, 4_420_000.0, 4_420_020.0, 4_420_030.0]),
+        edge_u=np.array([0, 2]),
+        edge_v=np.array([1, 3]),
+    )
+    home = gpd.GeoDataFrame(geometry=shapely.points([[440_500, 4_420_035]]), crs=net.crs)
+    assert snap(net, home).edge.tolist() == [0]
+    assert snap(net, home, min_piece_m=0).edge.tolist() == [1]
+
+
+def test_atomic_writes_leave_no_partial_file(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"a": [1]}, geometry=shapely.points([[440_000, 4_420_000]]), crs="EPSG:32650"
+    )
+    path = write_geojson(frame, tmp_path / "x.geojson")
+    text = path.read_text()
+    assert '"coordinates": [116.29' in text  # RFC 7946: lon/lat
+    write_csv(frame.drop(columns="geometry"), tmp_path / "x.csv")
+    assert (tmp_path / "x.csv").read_text() == "a\n1\n"
+
+    class Boom:
+        def to_csv(self, fh, **kw):
+            fh.write("half")
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_csv(Boom(), tmp_path / "x.csv")  # type: ignore[arg-type]
+    assert (tmp_path / "x.csv").read_text() == "a\n1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.geojson"]
+
+
+def test_profiles_and_thresholds():
+    assert get_profile().name == "adult"
+    assert get_profile("Elderly").speed_m_s == 1.18
+    assert get_profile("adult", speed_m_s=1.0).speed_m_s == 1.0
+    with pytest.raises(UnknownProfileError, match="adult, adult_winter"):
+        get_profile("jogger")
+    with pytest.raises(InputError, match="km/h"):
+        Profile.custom(5.4)
+    with pytest.raises(InputError, match="positive"):
+        Profile.custom(0)
+    assert Threshold.minutes(15).cost_limit(get_profile()) == 900
+    assert Threshold.metres(500).cost_limit(get_profile("slow")) == 500
+    assert Threshold.metres(300).label == "300 m"
+    with pytest.raises(InputError):
+        Threshold.minutes(-1)
+    with pytest.raises(InputError):
+        Threshold(5, "h")  # type: ignore[arg-type]
