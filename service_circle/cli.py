@@ -21,7 +21,12 @@ from service_circle._errors import InputError, ServiceCircleError
 from service_circle.compiled import WalkNetwork
 from service_circle.engine import DEFAULT_MAX_SNAP_M, DEFAULT_MIN_PIECE_M, snap, travel_times
 from service_circle.io import read_points, write_csv, write_geojson
-from service_circle.network import load_network, network_from_bbox, network_from_place
+from service_circle.network import (
+    barriers_from_osm,
+    load_network,
+    network_from_bbox,
+    network_from_place,
+)
 from service_circle.profiles import PROFILES, get_profile, minutes_to_seconds
 
 logger = logging.getLogger(__name__)
@@ -38,6 +43,13 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DEMO_THRESHOLDS_MIN = (5, 10, 15)
+Barriers = Annotated[
+    str,
+    typer.Option(
+        help="Water an access leg may not cross: auto (from an OSM network file), none, "
+        "or a GeoJSON/GPKG of lines/polygons"
+    ),
+]
 MinPiece = Annotated[
     float, typer.Option(help="Do not snap to network pieces shorter than this in total (m)")
 ]
@@ -56,6 +68,19 @@ def _network(source: str, crs: str | None) -> WalkNetwork:
             raise InputError(f"--network {source!r}: write bbox:WEST,SOUTH,EAST,NORTH in degrees")
         return network_from_bbox(bbox, crs=crs)  # type: ignore[arg-type]
     return load_network(source, crs=crs)
+
+
+def _barriers(option: str, network: str):
+    """Water barriers: ``auto`` (from the network's OSM file), ``none``, or a file."""
+    if option == "none":
+        return None
+    if option == "auto":
+        name = network.lower()
+        if name.endswith((".pbf", ".osm", ".osm.bz2", ".osm.xml")) and Path(network).exists():
+            return barriers_from_osm(network)
+        return None
+    frame = read_points(Path(option), what=f"barriers file {option}")
+    return frame.geometry
 
 
 def _describe(net: WalkNetwork) -> str:
@@ -85,6 +110,7 @@ def times(
         float, typer.Option(help="Largest distance from a point to a street")
     ] = DEFAULT_MAX_SNAP_M,
     min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
+    barriers: Barriers = "auto",
     crs: Annotated[
         str | None, typer.Option(help="Metric CRS to work in (default: local UTM)")
     ] = None,
@@ -102,12 +128,12 @@ def times(
     err_console.print(
         f"assumed CRS: facilities {fac.crs.to_string()}, points {pts.crs.to_string()}"
     )
-    fac_snapped = snap(
-        net, fac, max_snap_m=max_snap_m, min_piece_m=min_piece_m, what=f"facilities in {facilities}"
-    )
-    pts_snapped = snap(
-        net, pts, max_snap_m=max_snap_m, min_piece_m=min_piece_m, what=f"points in {points}"
-    )
+    walls = _barriers(barriers, network)
+    if walls is not None:
+        err_console.print(f"barriers: {len(walls)} water features that access legs may not cross")
+    snap_options = {"max_snap_m": max_snap_m, "min_piece_m": min_piece_m, "barriers": walls}
+    fac_snapped = snap(net, fac, what=f"facilities in {facilities}", **snap_options)
+    pts_snapped = snap(net, pts, what=f"points in {points}", **snap_options)
     cutoff_s = None if cutoff_min is None else minutes_to_seconds(cutoff_min)
     result = travel_times(net, fac_snapped, pts_snapped, profile=prof, cutoff_s=cutoff_s)
     table = result.to_frame()
@@ -167,9 +193,9 @@ def demo(
         sample = load_sample()
     net = sample.network
     console.print(f"network: {_describe(net)}")
-    demand = snap(
-        net, sample.demand, max_snap_m=max_snap_m, min_piece_m=min_piece_m, what="sample buildings"
-    )
+    walls = barriers_from_osm(sample.pbf_path)
+    snap_options = {"max_snap_m": max_snap_m, "min_piece_m": min_piece_m, "barriers": walls}
+    demand = snap(net, sample.demand, what="sample buildings", **snap_options)
     rows, long = [], []
     missing = []
     for category in SAMPLE_CATEGORIES:
@@ -178,9 +204,7 @@ def demo(
         if group.empty:
             missing.append(key)
             continue
-        fac = snap(
-            net, group, max_snap_m=max_snap_m, min_piece_m=min_piece_m, what=f"{key} facilities"
-        )
+        fac = snap(net, group, what=f"{key} facilities", **snap_options)
         result = travel_times(net, fac, demand, profile=prof)
         frame = result.to_frame().assign(category=key)
         long.append(frame)
@@ -241,11 +265,15 @@ def demo(
             f"up to {unreachable} buildings lie on pieces of the network that are not joined to "
             "a facility (courtyards, the extract's edge): reported as unreachable."
         )
-    off = int(np.sum(~demand.on_network))
-    console.print(
-        f"{off} of {len(demand)} buildings lie farther than {max_snap_m:g} m from a walkable "
-        "street and count as not covered."
-    )
+    unplaced = pd.Series(demand.status[~demand.on_network]).value_counts()
+    if len(unplaced):
+        reasons = {
+            "off_network": f"farther than {max_snap_m:g} m from a walkable street",
+            "blocked": "across water from every street within reach",
+            "no_geometry": "without a location",
+        }
+        said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in unplaced.items())
+        console.print(f"not placed on the network, so not covered: {said}.")
     console.print(
         f"wrote {out}/: network.npz, facilities.geojson, demand.geojson, times.csv, summary.csv"
     )

@@ -5,14 +5,16 @@ walkable edge, keeping the position along that edge (``pos_m``, from the edge's 
 and the straight access leg from the point to the street (``access_m``). Points farther
 than ``max_snap_m`` from every street are kept and reported as off-network.
 
-The search (:func:`travel_times`, :func:`network_distances`) adds one virtual node per
-facility, joined to both ends of the facility's edge with the partial-edge cost plus the
-facility's access leg, and runs ONE Dijkstra seeded from all of them at once
-(``scipy.sparse.csgraph.dijkstra`` with ``min_only=True``, compiled code), bounded by the
-cutoff. It yields, for every node, the cost to the nearest facility and which facility
-that is. A point then costs its access leg plus the cheaper of walking to either end of its
-edge and on from there, or -- when a facility sits on the same edge -- walking straight
-along the edge to it.
+The search (:func:`travel_times`, :func:`network_distances`) seeds both ends of every
+facility's edge with the partial-edge cost plus the facility's access leg, and runs ONE
+Dijkstra from all of them at once, bounded by the cutoff. It is compiled code: the C
+extension ``service_circle._dijkstra`` (a 4-ary heap over the CSR arrays, GIL released),
+or -- where the package was built without a C compiler -- ``scipy.sparse.csgraph.dijkstra``
+with one virtual node per facility and ``min_only=True``; both give the same costs and are
+tested against networkx. It yields, for every node, the cost to the nearest facility and
+which facility that is. A point then costs its access leg plus the cheaper of walking to
+either end of its edge and on from there, or -- when a facility sits on the same edge --
+walking straight along the edge to it.
 
 By default costs run *to* the facility (people walk to the canteen); with asymmetric
 per-arc costs (slope) the search runs on the reversed arcs, so that direction is right.
@@ -31,6 +33,12 @@ import shapely
 from scipy.sparse import csgraph, csr_matrix
 
 from service_circle._errors import InputError
+
+try:  # the compiled search, built with the package
+    from service_circle import _dijkstra
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _dijkstra = None
+    logging.getLogger(__name__).info("compiled search missing: using scipy.sparse.csgraph")
 from service_circle.compiled import WalkNetwork
 from service_circle.profiles import Profile, get_profile
 
@@ -65,7 +73,8 @@ class Snapped:
     x, y
         The point in the network's CRS (NaN without geometry).
     status
-        ``"ok"``, ``"off_network"`` (farther than ``max_snap_m`` from every street) or
+        ``"ok"``, ``"off_network"`` (farther than ``max_snap_m`` from every street),
+        ``"blocked"`` (every street within reach lies across a barrier such as a river) or
         ``"no_geometry"``.
     max_snap_m
         The snapping distance used.
@@ -113,6 +122,7 @@ def snap(
     *,
     max_snap_m: float = DEFAULT_MAX_SNAP_M,
     min_piece_m: float = DEFAULT_MIN_PIECE_M,
+    barriers: gpd.GeoSeries | gpd.GeoDataFrame | None = None,
     id_column: str | None = "id",
     what: str = "points",
 ) -> Snapped:
@@ -131,6 +141,11 @@ def snap(
         Only edges on connected pieces at least this long (in total) are snap targets; the
         smaller pieces stay in the network. ``0`` snaps to every piece. Points on a
         larger piece without a facility are reported as unreachable by the search.
+    barriers
+        Lines or polygons (rivers, open water, the coastline; see
+        :func:`service_circle.network.barriers_from_osm`) that the access leg from a point
+        to its street may not cross. Such a point snaps to the nearest street on its own
+        side within ``max_snap_m``, or gets status ``"blocked"``.
     id_column
         Column holding the point ids; the row number is used when it is absent.
     what
@@ -180,6 +195,11 @@ def snap(
         pos_m[rows] = shapely.line_locate_point(lines, geoms[rows])
         access_m[rows] = dist
         status[rows] = "ok"
+        if barriers is not None and len(barriers):
+            _respect_barriers(
+                net, geoms, rows, edge, pos_m, access_m, status, barriers, tree, tree_edges,
+                max_snap_m,
+            )  # fmt: skip
         if rows.size == 0:
             minx, miny, maxx, maxy = net.bounds
             px, py = np.nanmedian(x), np.nanmedian(y)
@@ -190,6 +210,9 @@ def snap(
                 "are they in another CRS, or lon/lat swapped?"
             )
     n_off = int((status == "off_network").sum())
+    n_blocked = int((status == "blocked").sum())
+    if n_blocked:
+        logger.warning("%s: %d blocked by barriers (water) from every street", what, n_blocked)
     if n_off or missing.any():
         logger.warning(
             "%s: %d of %d off-network (> %g m from a street), %d without geometry",
@@ -209,6 +232,56 @@ def snap(
         status=status,
         max_snap_m=float(max_snap_m),
     )
+
+
+def _respect_barriers(
+    net: WalkNetwork,
+    geoms: np.ndarray,
+    rows: np.ndarray,
+    edge: np.ndarray,
+    pos_m: np.ndarray,
+    access_m: np.ndarray,
+    status: np.ndarray,
+    barriers: gpd.GeoSeries | gpd.GeoDataFrame,
+    tree: shapely.STRtree,
+    tree_edges: np.ndarray,
+    max_snap_m: float,
+) -> None:
+    """Re-snap, in place, the points whose access leg crosses a barrier."""
+    lines = net.edge_geometries()
+    walls = np.asarray(barriers.to_crs(net.crs).geometry.to_numpy())
+    walls = walls[~(shapely.is_missing(walls) | shapely.is_empty(walls))]
+    if walls.size == 0:
+        return
+    wall_tree = shapely.STRtree(walls)
+
+    def crosses(points: np.ndarray, spots: np.ndarray) -> np.ndarray:
+        legs = shapely.linestrings(
+            np.stack([shapely.get_coordinates(points), shapely.get_coordinates(spots)], axis=1)
+        )
+        leg, wall = wall_tree.query(legs, predicate="intersects")
+        # a point standing in the water (a pier, a moored ship) walks out of it
+        inside = shapely.contains(walls[wall], points[leg])
+        hit = np.zeros(legs.size, dtype=bool)
+        hit[leg[~inside]] = True
+        return hit
+
+    spots = shapely.line_interpolate_point(lines[edge[rows]], pos_m[rows])
+    for row in rows[crosses(geoms[rows], spots)]:
+        point = geoms[row]
+        items = tree.query(point, predicate="dwithin", distance=max_snap_m)
+        cand = tree_edges[items]
+        dist = shapely.distance(lines[cand], point)
+        order = np.argsort(dist, kind="stable")
+        cand, dist = cand[order], dist[order]
+        pos = shapely.line_locate_point(lines[cand], point)
+        ok = ~crosses(np.repeat(point, cand.size), shapely.line_interpolate_point(lines[cand], pos))
+        if ok.any():
+            best = np.flatnonzero(ok)[0]
+            edge[row], pos_m[row], access_m[row] = cand[best], pos[best], dist[best]
+        else:
+            edge[row], pos_m[row], access_m[row] = -1, np.nan, np.nan
+            status[row] = "blocked"
 
 
 # ====================================================================== search
@@ -388,55 +461,15 @@ def _nearest(
         raise InputError(f"cutoff must be positive, got {cutoff!r}")
     to_facility = direction == "to_facility"
     forward, backward = _edge_costs(net, arc_cost)
-
-    # --- one virtual source node per snapped facility, joined to both edge ends
-    fac_rows = np.flatnonzero(facilities.on_network)
-    n = net.n_nodes
-    k = fac_rows.size
-    node_cost = np.full(n, np.inf)
-    node_fac = np.full(n, -1, dtype=np.int64)
-    if k:
-        f_edge = facilities.edge[fac_rows]
-        frac = _fraction(facilities.pos_m[fac_rows], net.edge_length_m[f_edge])
-        f_access = access_cost(facilities.access_m[fac_rows])
-        # cost between the facility spot and each end, in the direction people walk
-        if to_facility:  # from u forward to the spot, from v backward to it
-            to_u = forward[f_edge] * frac + f_access
-            to_v = backward[f_edge] * (1.0 - frac) + f_access
-        else:  # from the spot backward to u, forward to v
-            to_u = backward[f_edge] * frac + f_access
-            to_v = forward[f_edge] * (1.0 - frac) + f_access
-        f_u = net.edge_u[f_edge]
-        f_v = net.edge_v[f_edge]
-        loop = f_u == f_v
-        two = np.where(loop, 1, 2)
-        link_head = np.column_stack([f_u, f_v]).ravel()
-        link_cost = np.column_stack([np.where(loop, np.minimum(to_u, to_v), to_u), to_v]).ravel()
-        keep_link = np.column_stack([np.ones(k, bool), ~loop]).ravel()
-        # searching on reversed arcs: the arc tail→head costs what walking head→tail costs
-        data = arc_cost[net.arc_twin] if (to_facility and not symmetric) else arc_cost
-        indptr = np.concatenate([net.indptr, net.indptr[-1] + np.cumsum(two)])
-        graph = csr_matrix(
-            (
-                np.concatenate([data, link_cost[keep_link]]),
-                np.concatenate([net.arc_head, link_head[keep_link].astype(np.int32)]),
-                indptr,
-            ),
-            shape=(n + k, n + k),
-        )
-        dist, _, source = csgraph.dijkstra(
-            graph,
-            directed=True,
-            indices=np.arange(n, n + k),
-            min_only=True,
-            limit=limit,
-            return_predecessors=True,
-        )
-        node_cost = dist[:n]
-        reached = np.isfinite(node_cost)
-        node_fac[reached] = fac_rows[source[:n][reached] - n]
-    else:
+    # --- the search starts at both ends of every facility's edge, at the partial-edge cost
+    seed_node, seed_cost, seed_source = _seeds(
+        net, facilities, forward, backward, access_cost, to_facility
+    )
+    if seed_node.size == 0:
         logger.warning("no facility snapped to the network: every point is unreachable")
+    # searching on reversed arcs: the arc tail→head costs what walking head→tail costs
+    data = arc_cost[net.arc_twin] if (to_facility and not symmetric) else arc_cost
+    node_cost, node_fac = _search(net, data, seed_node, seed_cost, seed_source, limit)
 
     if points is None:
         empty = np.empty(0)
@@ -474,6 +507,104 @@ def _nearest(
         direction=direction,
         point_status=status,
     )
+
+
+def _seeds(
+    net: WalkNetwork,
+    facilities: Snapped,
+    forward: np.ndarray,
+    backward: np.ndarray,
+    access_cost,
+    to_facility: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the search starts: both ends of each facility's edge, with their costs.
+
+    The cost of an end is the partial edge between it and the facility's spot, walked in
+    the direction people walk, plus the facility's access leg.
+    """
+    rows = np.flatnonzero(facilities.on_network)
+    edge = facilities.edge[rows]
+    frac = _fraction(facilities.pos_m[rows], net.edge_length_m[edge])
+    access = access_cost(facilities.access_m[rows])
+    if to_facility:  # from u forward to the spot, from v backward to it
+        cost_u = forward[edge] * frac + access
+        cost_v = backward[edge] * (1.0 - frac) + access
+    else:  # from the spot backward to u, forward to v
+        cost_u = backward[edge] * frac + access
+        cost_v = forward[edge] * (1.0 - frac) + access
+    return (
+        np.concatenate([net.edge_u[edge], net.edge_v[edge]]).astype(np.int32),
+        np.concatenate([cost_u, cost_v]),
+        np.concatenate([rows, rows]).astype(np.int64),
+    )
+
+
+def _search(
+    net: WalkNetwork,
+    arc_cost: np.ndarray,
+    seed_node: np.ndarray,
+    seed_cost: np.ndarray,
+    seed_source: np.ndarray,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One multi-source Dijkstra: cost and source of the cheapest seed for every node."""
+    n = net.n_nodes
+    node_cost = np.empty(n, dtype=np.float64)
+    node_source = np.empty(n, dtype=np.int64)
+    if _dijkstra is not None:
+        _dijkstra.multi_source(
+            np.ascontiguousarray(net.indptr, dtype=np.int64),
+            np.ascontiguousarray(net.arc_head, dtype=np.int32),
+            np.ascontiguousarray(arc_cost, dtype=np.float64),
+            seed_node,
+            np.ascontiguousarray(seed_cost, dtype=np.float64),
+            seed_source,
+            float(limit),
+            node_cost,
+            node_source,
+        )
+        return node_cost, node_source
+    return _search_scipy(net, arc_cost, seed_node, seed_cost, seed_source, limit)
+
+
+def _search_scipy(
+    net: WalkNetwork,
+    arc_cost: np.ndarray,
+    seed_node: np.ndarray,
+    seed_cost: np.ndarray,
+    seed_source: np.ndarray,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same search with scipy: one virtual node per source, then ``min_only``."""
+    n = net.n_nodes
+    node_cost = np.full(n, np.inf)
+    node_source = np.full(n, -1, dtype=np.int64)
+    if seed_node.size == 0:
+        return node_cost, node_source
+    # one link per (source, node), the cheapest; rows of the virtual nodes in source order
+    order = np.lexsort((seed_cost, seed_node, seed_source))
+    src, node, cost = seed_source[order], seed_node[order], seed_cost[order]
+    first = np.r_[True, (src[1:] != src[:-1]) | (node[1:] != node[:-1])]
+    src, node, cost = src[first], node[first], cost[first]
+    sources, per_source = np.unique(src, return_counts=True)
+    k = sources.size
+    indptr = np.concatenate([net.indptr, net.indptr[-1] + np.cumsum(per_source)])
+    graph = csr_matrix(
+        (np.concatenate([arc_cost, cost]), np.concatenate([net.arc_head, node]), indptr),
+        shape=(n + k, n + k),
+    )
+    dist, _, start = csgraph.dijkstra(
+        graph,
+        directed=True,
+        indices=np.arange(n, n + k),
+        min_only=True,
+        limit=limit,
+        return_predecessors=True,
+    )
+    node_cost = dist[:n]
+    reached = np.isfinite(node_cost)
+    node_source[reached] = sources[start[:n][reached] - n]
+    return node_cost, node_source
 
 
 def _point_costs(

@@ -177,6 +177,52 @@ def _check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, 
     return west, south, east, north
 
 
+# ---------------------------------------------------------------------- barriers
+#: OSM features that no one walks across to reach a street: open water, rivers, the sea.
+WATER_TAGS: dict[str, list[str]] = {
+    "natural": ["water", "coastline"],
+    "waterway": ["river", "canal", "riverbank"],
+}
+
+
+def barriers_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
+    """Water that an access leg may not cross, from an OSM file (WGS-84).
+
+    Polygons of ``natural=water`` and ``waterway=riverbank``, and the lines of rivers,
+    canals and the coastline. Pass them to :func:`service_circle.engine.snap` as
+    ``barriers`` so that a home on one bank is not snapped to the street on the other.
+    Streams and ditches are left out: culverts and footbridges cross them everywhere.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"OSM file {path} does not exist")
+    try:
+        if path.name.lower().endswith(".pbf"):
+            import pyrosm
+
+            found = pyrosm.OSM(str(path)).get_data_by_custom_criteria(
+                custom_filter=WATER_TAGS, filter_type="keep", keep_nodes=False
+            )
+        else:
+            import osmnx as ox
+
+            found = ox.features_from_xml(path, tags=WATER_TAGS)
+    except ValueError as exc:
+        if "No matching features" in str(exc) or "No data elements" in str(exc):
+            found = None
+        else:
+            raise InputError(f"cannot read water features from {path} ({exc})") from None
+    except Exception as exc:
+        raise InputError(
+            f"cannot read water features from {path} ({type(exc).__name__}: {exc})"
+        ) from None
+    if found is None or len(found) == 0:
+        return gpd.GeoSeries([], crs=WGS84)
+    geoms = found.geometry
+    keep = geoms.geom_type.isin(["Polygon", "MultiPolygon", "LineString", "MultiLineString"])
+    return gpd.GeoSeries(geoms[keep].to_numpy(), crs=found.crs or WGS84).reset_index(drop=True)
+
+
 # ---------------------------------------------------------------------- OSM files
 def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None) -> WalkNetwork:
     import pyrosm

@@ -53,7 +53,7 @@ def reference_costs(
             _add_min(graph, b, a, backward[e] * (fb - fa))
     sources = [("F", int(i)) for i in np.flatnonzero(facilities.on_network)]
     search = graph.reverse(copy=False) if to_facility else graph
-    dist = nx.multi_source_dijkstra_path_length(search, sources, weight="weight")
+    dist = nx.multi_source_dijkstra_path_length(search, sources, weight="weight") if sources else {}
     node_cost = np.array([dist.get(n, np.inf) for n in range(net.n_nodes)])
     point_cost = np.array([dist.get(("P", i), np.inf) for i in range(len(points))])
     return node_cost, point_cost

@@ -89,6 +89,7 @@ def test_compiled_network_gives_the_same_answer(beijing_inputs):
         ({"--network": "bbox:1,2,3"}, "bbox:WEST,SOUTH,EAST,NORTH"),
         ({"--crs": "EPSG:4326"}, "in degrees"),
         ({"--speed": "5.5"}, "km/h"),
+        ({"--barriers": "missing.geojson"}, "does not exist"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(beijing_inputs, capsys, change, message):
@@ -119,6 +120,18 @@ def test_points_file_problems(beijing_inputs, tmp_path, capsys):
                    "--points", str(bad), "--out", str(tmp_path / "o.csv")])  # fmt: skip
         err = capsys.readouterr().err
         assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_barriers_option(beijing_inputs, capsys):
+    network, fac, pts, folder = beijing_inputs
+    base = ["times", "--network", str(network), "--facilities", str(fac), "--points", str(pts)]
+    assert main([*base, "--out", str(folder / "auto.csv")]) == 0
+    assert "water features" in capsys.readouterr().err  # read from the OSM file itself
+    assert main([*base, "--out", str(folder / "none.csv"), "--barriers", "none"]) == 0
+    assert "water features" not in capsys.readouterr().err
+    auto = pd.read_csv(folder / "auto.csv")
+    plain = pd.read_csv(folder / "none.csv")
+    assert len(auto) == len(plain)
 
 
 def test_profiles_lists_the_sources(capsys):

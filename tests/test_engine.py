@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 import shapely
@@ -9,12 +12,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import reference_costs
 
-from service_circle import InputError, Snapped, WalkNetwork, get_profile, snap
+from service_circle import InputError, Snapped, WalkNetwork, engine, get_profile, snap
 from service_circle.engine import network_distances, travel_times
 from service_circle.profiles import Profile
 from service_circle.synthetic import grid_network, random_points
 
 RTOL = 1e-6
+BACKENDS = ["compiled", "scipy"]
+
+
+@contextmanager
+def backend(name: str):
+    """Run the engine on the compiled search or on scipy's csgraph."""
+    if name == "compiled":
+        assert engine._dijkstra is not None, "the C extension was not built"
+        yield
+    else:
+        with patch.object(engine, "_dijkstra", None):
+            yield
 
 
 def assert_costs_equal(ours: np.ndarray, ref: np.ndarray) -> None:
@@ -35,7 +50,8 @@ def points_beside_facilities(net: WalkNetwork, fac: Snapped, n: int, seed: int):
 
 
 @pytest.mark.parametrize("which", ["helsinki_net", "beijing_net", "guixi_net"])
-def test_times_match_networkx_on_real_networks(which, request):
+@pytest.mark.parametrize("impl", BACKENDS)
+def test_times_match_networkx_on_real_networks(which, impl, request):
     import geopandas as gpd
 
     net: WalkNetwork = request.getfixturevalue(which)
@@ -46,7 +62,8 @@ def test_times_match_networkx_on_real_networks(which, request):
     assert (pts.edge[-60:][:, None] == fac.edge[None, :]).any(axis=1).sum() > 30
     for name in ("adult", "elderly"):
         profile = get_profile(name)
-        result = travel_times(net, fac, pts, profile=profile)
+        with backend(impl):
+            result = travel_times(net, fac, pts, profile=profile)
         ref_nodes, ref_points = reference_costs(
             net, fac, pts, profile.arc_cost_s(net), 1 / profile.speed_m_s
         )
@@ -229,7 +246,7 @@ def _random_net(u, v, length) -> WalkNetwork:
     )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_instance(), st.sampled_from(["to_facility", "from_facility"]), st.booleans())
 def test_property_engine_equals_networkx_on_random_graphs(instance, direction, sloped):
     u, v, length, fac, pts, factors = instance
@@ -251,16 +268,31 @@ def test_property_engine_equals_networkx_on_random_graphs(instance, direction, s
     assert np.all(result.point_facility[~reached] == -1)
 
 
-@settings(max_examples=60, deadline=None)
-@given(random_instance(), st.floats(1, 600))
-def test_property_cutoff_keeps_exactly_the_costs_within_it(instance, cutoff):
+@settings(max_examples=80, deadline=None)
+@given(random_instance(), st.floats(1, 600), st.sampled_from(BACKENDS))
+def test_property_cutoff_keeps_exactly_the_costs_within_it(instance, cutoff, impl):
     u, v, length, fac, pts, _ = instance
     net = _random_net(u, v, length)
-    full = travel_times(net, fac, pts)
-    cut = travel_times(net, fac, pts, cutoff_s=cutoff)
+    with backend(impl):
+        full = travel_times(net, fac, pts)
+        cut = travel_times(net, fac, pts, cutoff_s=cutoff)
     within = full.point_cost <= cutoff
     np.testing.assert_allclose(cut.point_cost[within], full.point_cost[within], rtol=1e-12)
     assert np.all(np.isinf(cut.point_cost[~within]))
+
+
+def test_compiled_and_scipy_searches_agree_on_a_large_grid():
+    net = grid_network(120, drop=0.1, seed=3)
+    fac = snap(net, random_points(net, 40, seed=2))
+    pts = snap(net, random_points(net, 2000, seed=5))
+    with backend("compiled"):
+        ours = travel_times(net, fac, pts, cutoff_s=600)
+    with backend("scipy"):
+        ref = travel_times(net, fac, pts, cutoff_s=600)
+    assert_costs_equal(ours.node_cost, ref.node_cost)
+    assert_costs_equal(ours.point_cost, ref.point_cost)
+    same = ours.point_cost == ref.point_cost
+    assert (ours.point_facility[same] == ref.point_facility[same]).mean() > 0.99
 
 
 def test_grid_network_search_reaches_every_node_of_a_connected_grid():

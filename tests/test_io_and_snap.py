@@ -175,3 +175,71 @@ def test_profiles_and_thresholds():
         Threshold.minutes(-1)
     with pytest.raises(InputError):
         Threshold(5, "h")  # type: ignore[arg-type]
+
+
+def _two_banks():
+    from service_circle import WalkNetwork
+
+    # street A along y=0, street B along y=100, a river line along y=40
+    net = WalkNetwork.from_edges(
+        crs="EPSG:32650",
+        node_x=np.array([440_000.0, 441_000.0, 440_000.0, 441_000.0]),
+        node_y=np.array([4_420_000.0, 4_420_000.0, 4_420_100.0, 4_420_100.0]),
+        edge_u=np.array([0, 2]),
+        edge_v=np.array([1, 3]),
+    )
+    river = gpd.GeoSeries(
+        [shapely.LineString([(439_900, 4_420_040), (441_100, 4_420_040)])], crs=net.crs
+    )
+    return net, river
+
+
+def test_barriers_keep_points_on_their_own_bank():
+    net, river = _two_banks()
+    # 45 m north of A (across the river), 55 m south of B (same bank)
+    home = gpd.GeoDataFrame(geometry=shapely.points([[440_500, 4_420_045]]), crs=net.crs)
+    assert snap(net, home).edge.tolist() == [0]
+    s = snap(net, home, barriers=river)
+    assert s.edge.tolist() == [1]
+    assert s.access_m[0] == pytest.approx(55.0)
+    # a point beyond the reach of B is blocked, not snapped across the water
+    s = snap(net, home, barriers=river, max_snap_m=50)
+    assert s.status.tolist() == ["blocked"]
+    assert s.off_network_ids.tolist() == [0]
+
+
+def test_a_point_standing_in_water_walks_out_of_it():
+    net, _ = _two_banks()
+    pond = gpd.GeoSeries([shapely.box(440_400, 4_420_010, 440_600, 4_420_060)], crs=net.crs)
+    pier = gpd.GeoDataFrame(geometry=shapely.points([[440_500, 4_420_020]]), crs=net.crs)
+    assert snap(net, pier, barriers=pond).edge.tolist() == [0]
+    behind = gpd.GeoDataFrame(geometry=shapely.points([[440_500, 4_420_070]]), crs=net.crs)
+    assert snap(net, behind, barriers=pond).edge.tolist() == [1]
+
+
+def test_water_of_a_real_city_is_respected(guixi_net):
+    from conftest import GUIXI, shared_file
+
+    from service_circle.network import barriers_from_osm
+
+    water = barriers_from_osm(shared_file(f"{GUIXI}.osm.pbf"))
+    assert len(water) >= 10 and set(water.geom_type) >= {"Polygon"}
+    same = barriers_from_osm(shared_file(f"{GUIXI}.osm"))
+    assert len(same) > 0
+    pts = random_points(guixi_net, 3000, seed=11)
+    plain = snap(guixi_net, pts)
+    walled = snap(guixi_net, pts, barriers=water)
+    moved = plain.edge != walled.edge
+    assert moved.sum() > 0
+    # no access leg of the walled snap crosses water, unless it starts in it
+    lines = guixi_net.edge_geometries()
+    ok = walled.on_network
+    spots = shapely.line_interpolate_point(lines[walled.edge[ok]], walled.pos_m[ok])
+    origin = shapely.points(walled.x[ok], walled.y[ok])
+    legs = shapely.linestrings(
+        np.stack([shapely.get_coordinates(origin), shapely.get_coordinates(spots)], axis=1)
+    )
+    walls = water.to_crs(guixi_net.crs).to_numpy()
+    for leg, start in zip(legs, origin, strict=True):
+        crossing = [w for w in walls if leg.intersects(w) and not w.contains(start)]
+        assert not crossing
