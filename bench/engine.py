@@ -127,7 +127,7 @@ def bench_network(
         del graph
     if net.n_nodes <= pandana_max_nodes:
         t_pdna, (pdna_build, pdna_dist) = median_time(
-            lambda: _pandana(net, cost, fac_nodes), max(1, repeat // 2)
+            lambda: _pandana(net, cost, fac_nodes), max(1, repeat // 3)
         )
         row |= {
             "pandana_s": t_pdna,

@@ -272,6 +272,11 @@ class WalkNetwork:
         return out
 
     @cached_property
+    def edge_arc_back(self) -> np.ndarray:
+        """Index of each edge's backward arc (``v → u``)."""
+        return self.arc_twin[self.edge_arc]
+
+    @cached_property
     def piece_length_m(self) -> np.ndarray:
         """Total edge length of the connected piece each edge belongs to, in metres."""
         piece = self.node_component[self.edge_u]

@@ -8,7 +8,7 @@ than ``max_snap_m`` from every street are kept and reported as off-network.
 The search (:func:`travel_times`, :func:`network_distances`) seeds both ends of every
 facility's edge with the partial-edge cost plus the facility's access leg, and runs ONE
 Dijkstra from all of them at once, bounded by the cutoff. It is compiled code: the C
-extension ``service_circle._dijkstra`` (a 4-ary heap over the CSR arrays, GIL released),
+extension ``service_circle._dijkstra`` (a radix heap over the CSR arrays, GIL released),
 or -- where the package was built without a C compiler -- ``scipy.sparse.csgraph.dijkstra``
 with one virtual node per facility and ``min_only=True``; both give the same costs and are
 tested against networkx. It yields, for every node, the cost to the nearest facility and
@@ -248,6 +248,8 @@ def _respect_barriers(
     max_snap_m: float,
 ) -> None:
     """Re-snap, in place, the points whose access leg crosses a barrier."""
+    if barriers.crs is None:
+        raise InputError("barriers have no CRS: set one (e.g. .set_crs('EPSG:4326'))")
     lines = net.edge_geometries()
     walls = np.asarray(barriers.to_crs(net.crs).geometry.to_numpy())
     walls = walls[~(shapely.is_missing(walls) | shapely.is_empty(walls))]
@@ -428,10 +430,20 @@ def _as_snapped(net: WalkNetwork, value: Snapped | gpd.GeoDataFrame, what: str) 
     raise InputError(f"{what} must be a GeoDataFrame or a Snapped, got {type(value).__name__}")
 
 
-def _edge_costs(net: WalkNetwork, arc_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+class _EdgeCost:
+    """Cost of walking edges in one direction, looked up only for the edges asked for."""
+
+    def __init__(self, arc_cost: np.ndarray, arc_of_edge: np.ndarray) -> None:
+        self._arc_cost = arc_cost
+        self._arc_of_edge = arc_of_edge
+
+    def __getitem__(self, edges: np.ndarray) -> np.ndarray:
+        return self._arc_cost[self._arc_of_edge[edges]]
+
+
+def _edge_costs(net: WalkNetwork, arc_cost: np.ndarray) -> tuple[_EdgeCost, _EdgeCost]:
     """Per-edge cost of walking it ``u → v`` (forward) and ``v → u`` (backward)."""
-    forward_arc = net.edge_arc
-    return arc_cost[forward_arc], arc_cost[net.arc_twin[forward_arc]]
+    return _EdgeCost(arc_cost, net.edge_arc), _EdgeCost(arc_cost, net.edge_arc_back)
 
 
 def _fraction(pos_m: np.ndarray, length_m: np.ndarray) -> np.ndarray:
@@ -512,8 +524,8 @@ def _nearest(
 def _seeds(
     net: WalkNetwork,
     facilities: Snapped,
-    forward: np.ndarray,
-    backward: np.ndarray,
+    forward: _EdgeCost,
+    backward: _EdgeCost,
     access_cost,
     to_facility: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -613,8 +625,8 @@ def _point_costs(
     points: Snapped,
     node_cost: np.ndarray,
     node_fac: np.ndarray,
-    forward: np.ndarray,
-    backward: np.ndarray,
+    forward: _EdgeCost,
+    backward: _EdgeCost,
     access_cost,
     to_facility: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
