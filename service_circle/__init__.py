@@ -23,7 +23,15 @@ from service_circle._errors import (
 )
 from service_circle.compiled import WalkNetwork
 from service_circle.engine import Snapped, TravelTimes, network_distances, snap, travel_times
-from service_circle.network import load_network
+from service_circle.network import (
+    barriers_from_osm,
+    load_network,
+    network_from_bbox,
+    network_from_graph,
+    network_from_lines,
+    network_from_place,
+    network_from_point,
+)
 from service_circle.profiles import PROFILES, Profile, Threshold, get_profile
 
 __version__ = "0.1.0"
@@ -43,9 +51,15 @@ __all__ = [
     "UnknownProfileError",
     "WalkNetwork",
     "__version__",
+    "barriers_from_osm",
     "get_profile",
     "load_network",
     "network_distances",
+    "network_from_bbox",
+    "network_from_graph",
+    "network_from_lines",
+    "network_from_place",
+    "network_from_point",
     "snap",
     "travel_times",
 ]

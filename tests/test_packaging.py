@@ -32,3 +32,31 @@ def test_console_script_and_packages_are_declared():
     assert meta["project"]["scripts"]["service-circle"] == "service_circle.cli:main"
     assert "pandana" in " ".join(meta["project"]["optional-dependencies"]["bench"])
     assert meta["tool"]["setuptools"]["packages"]["find"]["include"] == ["service_circle*", "api*"]
+
+
+def test_readme_python_tour_runs(tmp_path, monkeypatch):
+    """The README's Python example, run on the Beijing extract."""
+    import numpy as np
+    import pandas as pd
+    from conftest import BEIJING, shared_file
+
+    from service_circle.io import read_points
+
+    pbf = shared_file(f"{BEIJING}.osm.pbf")
+    rng = np.random.default_rng(0)
+    for name, n in (("homes", 200), ("clinics", 4)):
+        csv = tmp_path / f"{name}.csv"
+        pd.DataFrame(
+            {"lon": rng.uniform(116.34, 116.36, n), "lat": rng.uniform(40.0, 40.015, n)}
+        ).to_csv(csv, index=False)
+        read_points(csv).to_file(tmp_path / f"{name}.geojson")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.+?)\n```", text, re.S).group(1)
+    code = code.replace('"haidian.osm.pbf"', repr(str(pbf)))
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    frame = scope["result"].to_frame()
+    assert len(frame) == 200
+    assert (tmp_path / "haidian.npz").exists()
+    assert frame["status"].isin(["ok", "beyond_cutoff", "unreachable", "off_network"]).all()
