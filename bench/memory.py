@@ -1,0 +1,45 @@
+"""Memory of a compiled 1M-node network, and of the geometry cache that snapping builds.
+
+Run ``python bench/memory.py``. Resident memory is read from ``/proc/self/status`` (Linux).
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+from pathlib import Path
+
+from service_circle import snap, travel_times
+from service_circle.compiled import load_compiled
+from service_circle.synthetic import grid_network, random_points
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = grid_network(1000).save(Path(tmp) / "grid.npz")
+        gc.collect()
+        base = rss_mb()
+        net = load_compiled(path)
+        loaded = rss_mb()
+        fac_points = random_points(net, 500, seed=1)
+        result = travel_times(net, snap(net, fac_points, min_piece_m=0))
+        after = rss_mb()
+    print(f"network: {net.n_nodes:,} nodes, {net.n_edges:,} edges")
+    print(f"compiled arrays (WalkNetwork.nbytes): {net.nbytes / 1e6:.0f} MB")
+    print(f"process growth after loading the .npz: {loaded - base:.0f} MB")
+    print(
+        f"process growth after snapping + one search: {after - base:.0f} MB "
+        f"(edge geometries and their spatial index are built on the first snap and cached)"
+    )
+    print(f"nodes reached: {int((result.node_facility >= 0).sum()):,}")
+
+
+if __name__ == "__main__":
+    main()
