@@ -280,8 +280,21 @@ def demo(
     console.print(f"Data: {ATTRIBUTION}")
 
 
+def _configure_logging() -> None:
+    """Show the library's warnings (off-network points, blocked points) on stderr."""
+    from rich.logging import RichHandler
+
+    root = logging.getLogger("service_circle")
+    if not root.handlers:
+        handler = RichHandler(console=err_console, show_time=False, show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning expected errors into one line and exit code 2."""
+    _configure_logging()
     try:
         app(args=argv, prog_name="service-circle")
     except SystemExit as exc:  # click's standalone mode ends every run with one
