@@ -143,7 +143,7 @@ class WalkNetwork:
         n_edges = edge_u.size
         if n_edges == 0 or n_nodes == 0:
             raise EmptyNetworkError(f"network from {source or 'arrays'} has no edges")
-        if edge_u.min() < 0 or max(edge_u.max(), edge_v.max()) >= n_nodes:
+        if min(edge_u.min(), edge_v.min()) < 0 or max(edge_u.max(), edge_v.max()) >= n_nodes:
             raise InputError("edge_u/edge_v must be node indices in 0..n_nodes-1")
         if geom_offsets is None:
             geom_offsets = np.zeros(n_edges + 1, dtype=np.int64)

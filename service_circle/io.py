@@ -8,6 +8,7 @@ leaves the previous result in place.
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import tempfile
@@ -89,7 +90,7 @@ def read_points(path: str | os.PathLike, *, what: str | None = None) -> gpd.GeoD
 def _read_csv_points(path: Path, what: str) -> gpd.GeoDataFrame:
     try:
         table = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read {what} as CSV ({exc})") from None
     if table.empty:
         raise InputError(f"{what} has a header but no rows")
@@ -145,7 +146,7 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
 def write_geojson(frame: gpd.GeoDataFrame, path: str | os.PathLike) -> Path:
     """Write RFC 7946 GeoJSON (WGS-84 lon/lat), atomically."""
     out = frame.to_crs("EPSG:4326") if frame.crs is not None else frame
-    text = out.to_json(drop_id=True, to_wgs84=False)
+    text = out.to_json(drop_id=True, to_wgs84=False, ensure_ascii=False)
     with atomic_write(path, "w") as fh:
         fh.write(text)
     return Path(path)
