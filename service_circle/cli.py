@@ -111,6 +111,13 @@ def times(
     ] = DEFAULT_MAX_SNAP_M,
     min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
     barriers: Barriers = "auto",
+    input_crs: Annotated[
+        str,
+        typer.Option(
+            help="Coordinates of the facility and point files: wgs84, gcj02 (Amap, Tencent), "
+            "bd09 (Baidu) or EPSG:n; converted to WGS-84"
+        ),
+    ] = "wgs84",
     crs: Annotated[
         str | None, typer.Option(help="Metric CRS to work in (default: local UTM)")
     ] = None,
@@ -123,10 +130,11 @@ def times(
     prof = get_profile(profile, speed_m_s=speed)
     net = _network(network, crs)
     err_console.print(f"network {network}: {_describe(net)}")
-    fac = read_points(facilities)
-    pts = read_points(points)
+    fac = read_points(facilities, crs=input_crs)
+    pts = read_points(points, crs=input_crs)
     err_console.print(
-        f"assumed CRS: facilities {fac.crs.to_string()}, points {pts.crs.to_string()}"
+        f"assumed coordinates: facilities and points in {input_crs}"
+        + (" (converted to WGS-84)" if input_crs.lower() in ("gcj02", "bd09") else "")
     )
     walls = _barriers(barriers, network)
     if walls is not None:

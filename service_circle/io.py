@@ -20,9 +20,11 @@ from typing import IO
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
-from service_circle._errors import InputError, InputNotFoundError
+from service_circle._errors import CRSError, InputError, InputNotFoundError
+from service_circle.coords import chinese_crs, convert
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +33,10 @@ LAT_NAMES = ("lat", "latitude", "y")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb")
 
 
-def read_points(path: str | os.PathLike, *, what: str | None = None) -> gpd.GeoDataFrame:
-    """Read points from a vector file or a CSV with lon/lat columns (WGS-84).
+def read_points(
+    path: str | os.PathLike, *, crs: str | None = None, what: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read points from a vector file or a CSV with lon/lat columns, as WGS-84.
 
     Rows whose coordinates are missing or not numbers are kept with an empty geometry, so
     that they are reported (status ``no_geometry``) rather than silently dropped.
@@ -43,8 +47,18 @@ def read_points(path: str | os.PathLike, *, what: str | None = None) -> gpd.GeoD
         ``.csv`` (columns ``lon``/``lat``, or ``lng``/``longitude``/``x`` and
         ``latitude``/``y``), or a vector file (``.geojson``, ``.gpkg``, ``.shp``,
         ``.parquet``).
+    crs
+        The coordinate system of the file's coordinates: ``"wgs84"`` (the default for CSV
+        and for files that declare none), ``"gcj02"`` (Amap, Tencent), ``"bd09"`` (Baidu),
+        or an EPSG code such as ``"EPSG:4547"`` (CSV ``x``/``y`` columns in metres). The
+        Chinese systems are converted to WGS-84; it overrides what a file declares.
     what
         Name for messages (default: the path).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The rows, with geometry in WGS-84 (EPSG:4326) unless ``crs`` names another EPSG.
 
     Raises
     ------
@@ -61,7 +75,7 @@ def read_points(path: str | os.PathLike, *, what: str | None = None) -> gpd.GeoD
         raise InputError(f"{what} is empty")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
-        return _read_csv_points(path, what)
+        return _declare(_read_csv_points(path, what, degrees=_in_degrees(crs)), crs, what)
     if suffix not in VECTOR_SUFFIXES:
         raise InputError(
             f"cannot tell the format of {what}: use .csv (lon, lat columns) or "
@@ -79,15 +93,54 @@ def read_points(path: str | os.PathLike, *, what: str | None = None) -> gpd.GeoD
             f"{what} has no geometry: give points (GeoJSON/GeoPackage) or a CSV with "
             "lon and lat columns"
         )
-    if frame.crs is None:
-        logger.warning("%s declares no CRS: assuming WGS-84 (EPSG:4326)", what)
-        frame = frame.set_crs("EPSG:4326")
     if frame.empty:
         raise InputError(f"{what} has no features")
-    return frame
+    if frame.crs is None and crs is None:
+        logger.warning("%s declares no CRS: assuming WGS-84 (EPSG:4326)", what)
+        frame = frame.set_crs("EPSG:4326")
+    return _declare(frame, crs, what)
 
 
-def _read_csv_points(path: Path, what: str) -> gpd.GeoDataFrame:
+def _declare(frame: gpd.GeoDataFrame, crs: str | None, what: str) -> gpd.GeoDataFrame:
+    """Apply the caller's statement of the coordinate system, converting to WGS-84."""
+    if crs is None:
+        return frame
+    system = chinese_crs(crs)
+    if system is None:
+        try:
+            return frame.set_crs(crs, allow_override=True)
+        except Exception:
+            raise CRSError(
+                f"{what}: unknown coordinate system {crs!r}: use wgs84, gcj02, bd09 or an "
+                "EPSG code such as EPSG:4547"
+            ) from None
+    frame = frame.set_crs("EPSG:4326", allow_override=True)
+    if system == "wgs84":
+        return frame
+    geoms = frame.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    out = geoms.copy()
+    out[present] = shapely.transform(
+        geoms[present], lambda xy: np.column_stack(convert(xy[:, 0], xy[:, 1], system))
+    )
+    logger.info("%s: converted %d features from %s to WGS-84", what, int(present.sum()), system)
+    return frame.set_geometry(gpd.GeoSeries(out, index=frame.index, crs="EPSG:4326"))
+
+
+def _in_degrees(crs: str | None) -> bool:
+    """Whether coordinates in ``crs`` are longitude/latitude degrees."""
+    if crs is None or chinese_crs(crs) is not None:
+        return True
+    try:
+        return pyproj.CRS.from_user_input(crs).is_geographic
+    except pyproj.exceptions.CRSError:
+        raise CRSError(
+            f"unknown coordinate system {crs!r}: use wgs84, gcj02, bd09 or an EPSG code "
+            "such as EPSG:4547"
+        ) from None
+
+
+def _read_csv_points(path: Path, what: str, *, degrees: bool = True) -> gpd.GeoDataFrame:
     try:
         table = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
@@ -104,9 +157,12 @@ def _read_csv_points(path: Path, what: str) -> gpd.GeoDataFrame:
         )
     lon = pd.to_numeric(table[lon_col], errors="coerce").to_numpy(np.float64)
     lat = pd.to_numeric(table[lat_col], errors="coerce").to_numpy(np.float64)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat))
+    if degrees:
+        bad |= (np.abs(lat) > 90) | (np.abs(lon) > 180)
     if bad.all():
-        raise InputError(f"{what}: no row has numeric lon/lat in degrees")
+        unit = "in degrees" if degrees else ""
+        raise InputError(f"{what}: no row has numeric coordinates {unit}".rstrip())
     if bad.any():
         rows = (np.flatnonzero(bad) + 2).tolist()  # +2: header line, 1-based
         logger.warning("%s: %d rows without usable lon/lat (lines %s)", what, bad.sum(), rows[:10])

@@ -52,7 +52,7 @@ def test_times_writes_one_row_per_point(beijing_inputs, capsys):
     assert set(ok["facility_id"]) <= {f"p{i}" for i in range(5)}
     err = capsys.readouterr().err
     assert "p60" in err and "not on the network" in err
-    assert "assumed CRS" in err
+    assert "assumed coordinates: facilities and points in wgs84" in err
 
 
 def test_cutoff_and_speed(beijing_inputs):
@@ -90,6 +90,7 @@ def test_compiled_network_gives_the_same_answer(beijing_inputs):
         ({"--crs": "EPSG:4326"}, "in degrees"),
         ({"--speed": "5.5"}, "km/h"),
         ({"--barriers": "missing.geojson"}, "does not exist"),
+        ({"--input-crs": "mars"}, "unknown coordinate system"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(beijing_inputs, capsys, change, message):
@@ -132,6 +133,31 @@ def test_barriers_option(beijing_inputs, capsys):
     auto = pd.read_csv(folder / "auto.csv")
     plain = pd.read_csv(folder / "none.csv")
     assert len(auto) == len(plain)
+
+
+def test_gcj02_inputs_give_the_wgs84_answer(beijing_inputs, tmp_path):
+    from service_circle.coords import wgs84_to_gcj02
+
+    network, fac, pts, _ = beijing_inputs
+    shifted = []
+    for path in (fac, pts):
+        table = pd.read_csv(path)
+        table["lon"], table["lat"] = wgs84_to_gcj02(table["lon"], table["lat"])
+        table.to_csv(tmp_path / path.name, index=False)
+        shifted.append(tmp_path / path.name)
+    base = ["times", "--network", str(network)]
+    assert main([*base, "--facilities", str(fac), "--points", str(pts),
+                 "--out", str(tmp_path / "wgs.csv")]) == 0  # fmt: skip
+    assert main([*base, "--facilities", str(shifted[0]), "--points", str(shifted[1]),
+                 "--input-crs", "gcj02", "--out", str(tmp_path / "gcj.csv")]) == 0  # fmt: skip
+    wgs = pd.read_csv(tmp_path / "wgs.csv")
+    gcj = pd.read_csv(tmp_path / "gcj.csv")
+    np.testing.assert_allclose(gcj["time_s"], wgs["time_s"], atol=0.01)
+    # read as if WGS-84, the same file is ~500 m off and the answer changes
+    assert main([*base, "--facilities", str(shifted[0]), "--points", str(shifted[1]),
+                 "--out", str(tmp_path / "wrong.csv")]) == 0  # fmt: skip
+    wrong = pd.read_csv(tmp_path / "wrong.csv")
+    assert not np.allclose(wrong["time_s"].fillna(-1), wgs["time_s"].fillna(-1), atol=1)
 
 
 def test_profiles_lists_the_sources(capsys):
