@@ -106,7 +106,13 @@ def load_network(
     if path.stat().st_size == 0:
         raise EmptyNetworkError(f"network file {path} is empty")
     if name.endswith(".npz"):
-        return load_compiled(path)
+        net = load_compiled(path)
+        if crs is not None and _parse_crs(crs, what="crs") != net.crs:
+            raise CRSError(
+                f"{path} was compiled in {net.crs.to_string()}, not {crs}: compile it again "
+                f"with `service-circle network SOURCE --crs {crs} --out {path.name}`"
+            )
+        return net
     if name.endswith(".pbf"):
         return _from_pbf(path, crs=crs)
     if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):

@@ -92,6 +92,9 @@ def test_compiled_network_round_trips(tmp_path, helsinki_net):
     assert again.crs == helsinki_net.crs
     assert again.class_names == helsinki_net.class_names
     assert load_network(path).n_edges == helsinki_net.n_edges
+    assert load_network(path, crs="EPSG:32635").n_edges == helsinki_net.n_edges
+    with pytest.raises(CRSError, match="compile it again"):
+        load_network(path, crs="EPSG:3067")
     assert not list(tmp_path.glob(".*tmp"))  # nothing left from the atomic write
 
 
