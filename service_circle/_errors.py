@@ -29,6 +29,10 @@ class CRSError(InputError):
     """A coordinate reference system is missing, unknown or does not fit the data."""
 
 
+class UnknownCategoryError(ServiceCircleError, LookupError):
+    """A facility category key is not in the catalogue."""
+
+
 class UnknownProfileError(ServiceCircleError, LookupError):
     """A walking profile name is not known."""
 

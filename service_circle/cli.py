@@ -173,6 +173,119 @@ def network(
     console.print(f"wrote {path}: {_describe(net)}, {net.nbytes / 1e6:.1f} MB of arrays")
 
 
+Lang = Annotated[str, typer.Option(help="Language of names: zh or en")]
+CatalogueFile = Annotated[
+    Path | None, typer.Option(help="Your own category catalogue (TOML, same fields)")
+]
+
+
+@app.command()
+def categories(lang: Lang = "en", catalogue: CatalogueFile = None) -> None:
+    """List the facility categories of the catalogue."""
+    from service_circle.catalogue import load_catalogue
+
+    cat = load_catalogue(catalogue)
+    table = Table(title=f"facility categories — {cat.source}")
+    for col in ("key", "name", "level", "threshold", "serves", "capacity", "basic"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("OSM / Amap", overflow="fold")
+    for c in cat:
+        osm = "; ".join(" + ".join(f"{k}={'|'.join(v)}" for k, v in rule.items()) for rule in c.osm)
+        amap = ("Amap " + ",".join(c.amap_typecodes)) if c.amap_typecodes else ""
+        table.add_row(
+            c.key,
+            c.name(lang),
+            c.level,
+            f"{c.minutes:g} min / {c.metres:g} m",
+            c.group,
+            c.capacity_unit,
+            "✓" if c.basic_guarantee else "",
+            "\n".join(s for s in (osm or "(name keywords)", amap) if s),
+        )
+    console.print(table)
+
+
+@app.command()
+def facilities(
+    out: Annotated[Path, typer.Option(help="Output GeoJSON (WGS-84)")],
+    osm: Annotated[Path | None, typer.Option(help="An .osm.pbf / .osm file")] = None,
+    file: Annotated[Path | None, typer.Option(help="A POI file: CSV, XLSX, GeoJSON, GPKG")] = None,
+    place: Annotated[str | None, typer.Option(help="Online OSM: a place name")] = None,
+    crs: Annotated[
+        str, typer.Option(help="Coordinates of --file: wgs84, gcj02, bd09 or EPSG:n")
+    ] = "wgs84",
+    catalogue: CatalogueFile = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Keep only these categories (repeatable)")
+    ] = None,
+    all_rows_are: Annotated[
+        str | None, typer.Option(help="Every row of --file is this category")
+    ] = None,
+    lon: Annotated[str | None, typer.Option(help="Longitude column")] = None,
+    lat: Annotated[str | None, typer.Option(help="Latitude column")] = None,
+    location: Annotated[str | None, typer.Option(help='"lon,lat" column (Amap)')] = None,
+    category_column: Annotated[str | None, typer.Option(help="Category column")] = None,
+    typecode_column: Annotated[str | None, typer.Option(help="Amap typecode column")] = None,
+    name_column: Annotated[str | None, typer.Option(help="Name column")] = None,
+    capacity_column: Annotated[str | None, typer.Option(help="Capacity column")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Id column")] = None,
+) -> None:
+    """Read facilities (OSM, a POI file or online OSM) and write what was understood.
+
+    Writes a GeoJSON with id, name, category, capacity and source, and prints the rows
+    that could not be used (line number and reason) and likely duplicates.
+    """
+    from service_circle.catalogue import load_catalogue
+    from service_circle.facilities import (
+        ColumnMap,
+        facilities_from_file,
+        facilities_from_osm,
+        facilities_from_place,
+    )
+
+    given = [x for x in (osm, file, place) if x is not None]
+    if len(given) != 1:
+        raise InputError("give exactly one of --osm FILE, --file FILE or --place NAME")
+    cat = load_catalogue(catalogue)
+    if osm is not None:
+        frame, report = facilities_from_osm(osm, cat, categories=category)
+        err_console.print(f"read {osm}: OSM data is WGS-84")
+    elif place is not None:
+        frame, report = facilities_from_place(place, cat, categories=category)
+    else:
+        columns = ColumnMap(
+            lon=lon,
+            lat=lat,
+            location=location,
+            category=category_column,
+            typecode=typecode_column,
+            name=name_column,
+            capacity=capacity_column,
+            id=id_column,
+        )
+        frame, report = facilities_from_file(
+            file, cat, crs=crs, columns=columns, category=all_rows_are, categories=category
+        )
+        converted = " (converted to WGS-84)" if crs.lower() in ("gcj02", "bd09") else ""
+        err_console.print(f"read {file}: coordinates assumed {crs}{converted}")
+    write_geojson(frame, out)
+    counts = frame["category"].value_counts()
+    summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
+    console.print(f"wrote {out}: {len(frame)} facilities ({summary})")
+    if len(report.problems):
+        err_console.print(f"[yellow]{len(report.problems)} rows not used[/]:")
+        for row, reason in report.problems.head(20).itertuples(index=False):
+            err_console.print(f"  line {row}: {reason}")
+        if len(report.problems) > 20:
+            err_console.print(f"  … and {len(report.problems) - 20} more")
+    if len(report.duplicates):
+        err_console.print(
+            f"[yellow]{len(report.duplicates)} likely duplicates[/] (same category within 5 m):"
+        )
+        for a, b, key, d in report.duplicates.head(20).itertuples(index=False):
+            err_console.print(f"  {a} ~ {b} ({key}, {d} m)")
+
+
 @app.command()
 def profiles() -> None:
     """List the walking profiles."""
@@ -206,8 +319,7 @@ def demo(
     demand = snap(net, sample.demand, what="sample buildings", **snap_options)
     rows, long = [], []
     missing = []
-    for category in SAMPLE_CATEGORIES:
-        key = category.key
+    for key in SAMPLE_CATEGORIES:
         group = sample.facilities[sample.facilities["category"] == key]
         if group.empty:
             missing.append(key)

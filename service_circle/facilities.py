@@ -1,10 +1,13 @@
-"""Facilities from OSM tags.
+"""Facilities by category: from OSM (tag rules and name keywords) or from POI files.
 
-A category is matched by tag rules: a rule is a mapping ``{key: values}`` that matches a
-feature when every key carries one of its values (``True`` matches any value); a category
-matches when any of its rules does. This module holds the matching and the OSM reader;
-the full category catalogue (Chinese and English names, thresholds, Amap typecodes,
-capacity units) arrives with the catalogue issue and plugs into the same rules.
+Both readers return the same normalised GeoDataFrame (WGS-84 points):
+
+``id``, ``name``, ``category``, ``capacity`` (a number or NaN), ``source`` (``osm`` or the
+file name), ``osm_id``/``osm_type`` (OSM only), ``row`` (the file's line number, files only).
+
+Nothing read is dropped silently: rows that cannot be used are listed in the
+:class:`FacilityReport` with their line number and reason, and likely duplicates (the same
+category within a few metres) are listed there too.
 """
 
 from __future__ import annotations
@@ -12,69 +15,174 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
-from service_circle._errors import InputError, InputNotFoundError
+from service_circle._errors import InputError, InputNotFoundError, NetworkDownloadError
+from service_circle.catalogue import Catalogue, load_catalogue
+from service_circle.io import read_points, read_table
 
 logger = logging.getLogger(__name__)
 
-TagRule = Mapping[str, Sequence[str] | bool]
+#: Two facilities of one category closer than this are reported as likely duplicates.
+DUPLICATE_M = 5.0
+COLUMNS = ["id", "name", "category", "capacity", "source", "osm_id", "osm_type", "row"]
+CAPACITY_TAGS = ("capacity", "beds", "seats", "capacity:persons")
 
 
 @dataclass(frozen=True)
-class Category:
-    """A facility category and the OSM tag rules that find it.
+class FacilityReport:
+    """What a facility reader could not use, and what looks duplicated.
 
-    Parameters
+    Attributes
     ----------
-    key
-        Short identifier, e.g. ``"pharmacy"``.
-    name_en, name_zh
-        Display names.
-    rules
-        Tag rules; a feature belongs to the category when any rule matches.
+    problems
+        One row per unusable input row: ``row`` (line number in the file, header = 1) and
+        ``reason``.
+    duplicates
+        Pairs of the same category closer than :data:`DUPLICATE_M`: ``id_a``, ``id_b``,
+        ``category``, ``distance_m``.
     """
 
-    key: str
-    name_en: str
-    name_zh: str
-    rules: tuple[TagRule, ...]
-
-    def osm_keys(self) -> set[str]:
-        """The OSM keys the rules look at."""
-        return {k for rule in self.rules for k in rule}
-
-    def matches(self, tags: Mapping[str, str]) -> bool:
-        """Whether a feature with these tags belongs to the category."""
-        return any(_rule_matches(rule, tags) for rule in self.rules)
+    problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "reason"]))
+    duplicates: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["id_a", "id_b", "category", "distance_m"])
+    )
 
 
-def _rule_matches(rule: TagRule, tags: Mapping[str, str]) -> bool:
-    for key, wanted in rule.items():
-        value = tags.get(key)
-        if value is None:
-            return False
-        if wanted is True:
-            continue
-        if not {v.strip() for v in str(value).split(";")} & set(wanted):
-            return False
-    return True
+def osm_ids(osm_type: Sequence[str], osm_id: Sequence[int]) -> list[str]:
+    """OSM feature ids as ``"node/123"``, ``"way/456"``, unique across element types."""
+    return [f"{t}/{int(i)}" for t, i in zip(osm_type, osm_id, strict=True)]
 
 
-def feature_tags(features: pd.DataFrame, keys: set[str]) -> list[dict[str, str]]:
-    """Tags of each pyrosm feature: its tag columns merged with its JSON ``tags`` column."""
-    out = []
+def _empty() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(columns=[*COLUMNS, "geometry"], geometry="geometry", crs="EPSG:4326")
+
+
+# ---------------------------------------------------------------------- OSM
+def facilities_from_osm(
+    path: str | os.PathLike,
+    catalogue: Catalogue | None = None,
+    *,
+    categories: Sequence[str] | None = None,
+) -> tuple[gpd.GeoDataFrame, FacilityReport]:
+    """Facilities in an ``.osm.pbf`` (pyrosm) or ``.osm``/``.osm.bz2`` (osmnx) file.
+
+    A feature belongs to every category whose tag rules it matches; a POI that matches no
+    rule is classified by the longest catalogue keyword in its name. Polygons (a school's
+    grounds) become a point inside them; the ``capacity``, ``beds`` or ``seats`` tag gives
+    the capacity.
+    """
+    catalogue = (catalogue or load_catalogue()).select(categories)
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"OSM file {path} does not exist")
+    keys = catalogue.osm_keys() | set(CAPACITY_TAGS)
+    features = _osm_features(path, {k for k in keys if k != "name" and ":" not in k})
+    return _classify(features, catalogue, keys, source=str(path))
+
+
+def _classify(
+    features: gpd.GeoDataFrame | None, catalogue: Catalogue, keys: set[str], *, source: str
+) -> tuple[gpd.GeoDataFrame, FacilityReport]:
+    if features is None or features.empty:
+        return _empty(), FacilityReport()
+    tags = _feature_tags(features, keys)
+    rows, cats = [], []
+    for i, t in enumerate(tags):
+        for key in catalogue.classify_tags(t):
+            rows.append(i)
+            cats.append(key)
+    if not rows:
+        return _empty(), FacilityReport()
+    picked = features.iloc[rows]
+    picked_tags = [tags[i] for i in rows]
+    frame = gpd.GeoDataFrame(
+        {
+            "id": osm_ids(picked["osm_type"].astype(str), picked["osm_id"]),
+            "name": [t.get("name") for t in picked_tags],
+            "category": cats,
+            "capacity": [_capacity(t) for t in picked_tags],
+            "source": "osm",
+            "osm_id": picked["osm_id"].to_numpy(np.int64),
+            "osm_type": picked["osm_type"].astype(str).to_numpy(),
+            "row": pd.array([None] * len(picked), dtype="Int64"),
+        },
+        geometry=_as_points(picked.geometry.to_numpy()),
+        crs=picked.crs or "EPSG:4326",
+    ).to_crs("EPSG:4326")
+    logger.info("%s: %d facilities in %d categories", source, len(frame), frame.category.nunique())
+    return frame, FacilityReport(duplicates=find_duplicates(frame))
+
+
+def _osm_features(path: Path, keys: set[str]) -> gpd.GeoDataFrame | None:
+    """POI-like features carrying any of ``keys``, with ``osm_id``/``osm_type`` columns."""
+    try:
+        if path.name.lower().endswith(".pbf"):
+            import pyrosm
+
+            found = pyrosm.OSM(str(path)).get_pois(custom_filter={k: True for k in keys})
+            if found is None:
+                return None
+            return found.rename(columns={"id": "osm_id"})
+        import osmnx as ox
+
+        found = ox.features_from_xml(path, tags={k: True for k in keys})
+    except ValueError as exc:
+        if "No matching features" in str(exc) or "No data elements" in str(exc):
+            return None
+        raise InputError(f"cannot read POIs from {path} ({exc})") from None
+    except Exception as exc:
+        raise InputError(f"cannot read POIs from {path} ({type(exc).__name__}: {exc})") from None
+    return _from_osmnx(found)
+
+
+def _from_osmnx(found: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Features from osmnx (indexed by element and id) with ``osm_type``/``osm_id`` columns."""
+    found = found.reset_index()
+    return found.rename(columns={"element": "osm_type", "id": "osm_id"})
+
+
+def facilities_from_place(
+    query: str | dict,
+    catalogue: Catalogue | None = None,
+    *,
+    categories: Sequence[str] | None = None,
+) -> tuple[gpd.GeoDataFrame, FacilityReport]:
+    """Facilities of a place downloaded from OSM (osmnx; needs internet)."""
+    import osmnx as ox
+
+    catalogue = (catalogue or load_catalogue()).select(categories)
+    keys = catalogue.osm_keys() | set(CAPACITY_TAGS)
+    tags = {k: True for k in keys if k != "name" and ":" not in k}
+    try:
+        found = ox.features_from_place(query, tags=tags)
+    except ValueError as exc:  # InsufficientResponseError: nothing there
+        logger.warning("OSM has no POIs for %r: %s", query, exc)
+        return _empty(), FacilityReport()
+    except Exception as exc:
+        raise NetworkDownloadError(
+            f"downloading POIs for {query!r} failed ({type(exc).__name__}: {exc}); without "
+            "internet, pass an .osm.pbf file instead"
+        ) from None
+    return _classify(_from_osmnx(found), catalogue, keys, source=f"OSM place {query!r}")
+
+
+def _feature_tags(features: pd.DataFrame, keys: set[str]) -> list[dict[str, str]]:
+    """Tags of each feature: its tag columns merged with a JSON ``tags`` column (pyrosm)."""
     columns = [k for k in keys if k in features.columns]
     n = len(features)
     extra = features["tags"].to_numpy(dtype=object) if "tags" in features else [None] * n
     records = features[columns].to_dict("records") if columns else [{}] * n
+    out = []
     for record, raw in zip(records, extra, strict=True):
         tags = {k: str(v) for k, v in record.items() if isinstance(v, str) and v}
         if isinstance(raw, str) and raw:
@@ -87,64 +195,231 @@ def feature_tags(features: pd.DataFrame, keys: set[str]) -> list[dict[str, str]]
     return out
 
 
-def osm_ids(osm_type: Sequence[str], osm_id: Sequence[int]) -> list[str]:
-    """OSM feature ids as ``"node/123"``, ``"way/456"``, unique across element types."""
-    return [f"{t}/{int(i)}" for t, i in zip(osm_type, osm_id, strict=True)]
+def _capacity(tags: dict[str, str]) -> float:
+    for key in CAPACITY_TAGS:
+        if key in tags:
+            match = re.search(r"\d+(\.\d+)?", tags[key])
+            if match:
+                return float(match.group())
+    return float("nan")
 
 
-def facilities_from_osm(
-    path: str | os.PathLike, categories: Sequence[Category]
-) -> gpd.GeoDataFrame:
-    """Facilities of the given categories from an ``.osm.pbf`` file (WGS-84).
-
-    Polygons (a school's grounds) become a point inside them. A feature that matches
-    several categories yields one row per category.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Columns ``id`` (``"node/123"``, ``"way/456"``), ``osm_id``, ``osm_type``, ``name``,
-        ``category``, and point geometry in EPSG:4326.
-    """
-    import pyrosm
-
-    path = Path(path)
-    if not path.exists():
-        raise InputNotFoundError(f"OSM file {path} does not exist")
-    keys = set().union(*(c.osm_keys() for c in categories))
-    top_keys = {k: True for k in keys if ":" not in k}
-    try:
-        pois = pyrosm.OSM(str(path)).get_pois(custom_filter=top_keys)
-    except Exception as exc:
-        raise InputError(f"cannot read POIs from {path} ({type(exc).__name__}: {exc})") from None
-    columns = ["id", "osm_id", "osm_type", "name", "category", "geometry"]
-    if pois is None or pois.empty:
-        return gpd.GeoDataFrame(columns=columns, geometry="geometry", crs="EPSG:4326")
-    tags = feature_tags(pois, keys | {"name"})
-    rows, cats = [], []
-    for i, t in enumerate(tags):
-        for cat in categories:
-            if cat.matches(t):
-                rows.append(i)
-                cats.append(cat.key)
-    picked = pois.iloc[rows]
-    geoms = picked.geometry.to_numpy()
-    not_point = shapely.get_type_id(geoms) != 0
+def _as_points(geoms: np.ndarray) -> np.ndarray:
     geoms = geoms.copy()
+    not_point = ~shapely.is_missing(geoms) & (shapely.get_type_id(geoms) != 0)
     geoms[not_point] = shapely.point_on_surface(geoms[not_point])
-    osm_type = picked["osm_type"].astype(str).to_numpy()
-    osm_id = picked["id"].to_numpy(np.int64)
-    names = picked["name"] if "name" in picked else pd.Series([None] * len(picked))
+    return geoms
+
+
+# ---------------------------------------------------------------------- files
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which columns of a POI file hold what; ``None`` means: find it by its usual names."""
+
+    lon: str | None = None
+    lat: str | None = None
+    location: str | None = None
+    category: str | None = None
+    typecode: str | None = None
+    name: str | None = None
+    capacity: str | None = None
+    id: str | None = None
+
+
+_USUAL = {
+    "location": ("location", "坐标", "经纬度"),
+    "category": ("category", "类别", "设施类型"),
+    "typecode": ("typecode", "type_code", "类型编码"),
+    "name": ("name", "名称", "设施名称"),
+    "capacity": ("capacity", "容量", "床位", "座位", "托位", "学位", "beds", "seats", "places"),
+    "id": ("id", "poi_id", "编号"),
+}
+
+
+def facilities_from_file(
+    path: str | os.PathLike,
+    catalogue: Catalogue | None = None,
+    *,
+    crs: str = "wgs84",
+    columns: ColumnMap | None = None,
+    category: str | None = None,
+    categories: Sequence[str] | None = None,
+) -> tuple[gpd.GeoDataFrame, FacilityReport]:
+    """Facilities from a CSV, XLSX, GeoJSON or GeoPackage file of POIs.
+
+    Parameters
+    ----------
+    path
+        The file. CSV/XLSX need ``lon``/``lat`` columns or one ``location`` column
+        ``"lon,lat"`` (as Amap exports it).
+    catalogue
+        The category catalogue (default: the built-in one).
+    crs
+        ``wgs84``, ``gcj02`` (Amap, Tencent), ``bd09`` (Baidu) or ``EPSG:n``.
+    columns
+        Column names, where they are not the usual ones.
+    category
+        One category for every row (a bureau's list of elderly canteens), instead of a
+        category or typecode column.
+    categories
+        Keep only these categories.
+
+    Each row's category comes from ``category``, else its category column, else its Amap
+    typecode, else the longest catalogue keyword in its name. Rows without a usable
+    location or category are reported with their line number and kept out.
+    """
+    catalogue = catalogue or load_catalogue()
+    path = Path(path)
+    columns = columns or ColumnMap()
+    table, geometry = _read_poi_table(path, crs, columns)
+    n = len(table)
+    line = np.arange(n) + 2  # header on line 1 for CSV/XLSX; feature order for vector files
+    problems: list[tuple[int, str]] = []
+
+    def col(field_name: str) -> pd.Series | None:
+        name = getattr(columns, field_name) or _find(table, _USUAL[field_name])
+        if name is None:
+            return None
+        if name not in table.columns:
+            raise InputError(f"{path} has no column {name!r} (columns: {', '.join(table.columns)})")
+        return table[name]
+
+    cats = _categories(table, catalogue, category, col("category"), col("typecode"), col("name"))
+    ok = np.ones(n, dtype=bool)
+    missing_geom = shapely.is_missing(geometry) | shapely.is_empty(geometry)
+    for i in np.flatnonzero(missing_geom):
+        problems.append((int(line[i]), "no usable location (lon/lat missing or not numbers)"))
+    ok &= ~missing_geom
+    for i, (key, why) in enumerate(cats):
+        if ok[i] and key is None:
+            problems.append((int(line[i]), why))
+            ok[i] = False
+    keys = np.array([k for k, _ in cats], dtype=object)
+    if categories:
+        for k in categories:
+            catalogue[k]  # unknown keys are an error, not an empty result
+        ok &= np.isin(keys, list(categories))
+    names = col("name")
+    ids = col("id")
+    capacity = col("capacity")
     frame = gpd.GeoDataFrame(
         {
-            "id": osm_ids(osm_type, osm_id),
-            "osm_id": osm_id,
-            "osm_type": osm_type,
-            "name": names.to_numpy(dtype=object),
-            "category": cats,
+            "id": (ids.astype(str).to_numpy() if ids is not None else line.astype(str))[ok],
+            "name": (
+                names.to_numpy(dtype=object) if names is not None else np.full(n, None, object)
+            )[ok],
+            "category": keys[ok],
+            "capacity": (
+                pd.to_numeric(capacity, errors="coerce").to_numpy(np.float64)
+                if capacity is not None
+                else np.full(n, np.nan)
+            )[ok],
+            "source": path.name,
+            "osm_id": pd.array([None] * int(ok.sum()), dtype="Int64"),
+            "osm_type": None,
+            "row": pd.array(line[ok], dtype="Int64"),
         },
-        geometry=geoms,
+        geometry=geometry[ok],
         crs="EPSG:4326",
     )
-    logger.info("%s: %d facilities in %d categories", path, len(frame), frame.category.nunique())
-    return frame
+    report = FacilityReport(
+        problems=pd.DataFrame(problems, columns=["row", "reason"]).sort_values("row"),
+        duplicates=find_duplicates(frame),
+    )
+    if len(report.problems):
+        logger.warning("%s: %d rows not used (see the report)", path, len(report.problems))
+    return frame.reset_index(drop=True), report
+
+
+def _find(table: pd.DataFrame, names: Sequence[str]) -> str | None:
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    return next((lower[n.lower()] for n in names if n.lower() in lower), None)
+
+
+def _read_poi_table(path: Path, crs: str, columns: ColumnMap) -> tuple[pd.DataFrame, np.ndarray]:
+    """The table and WGS-84 point geometry of a POI file (empty geometry where unusable)."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv", ".xlsx", ".xls"):
+        table = read_table(path)
+        location = columns.location or _find(table, _USUAL["location"])
+        if (
+            columns.lon is None
+            and columns.lat is None
+            and location is not None
+            and not (
+                _find(table, ("lon", "lng", "longitude")) and _find(table, ("lat", "latitude"))
+            )
+        ):
+            parts = table[location].astype(str).str.replace("，", ",").str.split(",", n=1)
+            table = table.assign(
+                lon=pd.to_numeric(parts.str[0].str.strip(), errors="coerce"),
+                lat=pd.to_numeric(parts.str[1].str.strip(), errors="coerce"),
+            )
+        if columns.lon or columns.lat:
+            table = table.rename(columns={columns.lon: "lon", columns.lat: "lat"})
+        points = read_points(table, crs=crs, what=str(path))
+    else:
+        points = read_points(path, crs=crs)
+        table = pd.DataFrame(points.drop(columns=points.geometry.name))
+    if points.crs is not None and not pyproj.CRS(points.crs).equals(pyproj.CRS("EPSG:4326")):
+        points = points.to_crs("EPSG:4326")
+    geoms = _as_points(points.geometry.to_numpy())
+    return table.reset_index(drop=True), geoms
+
+
+def _categories(
+    table: pd.DataFrame,
+    catalogue: Catalogue,
+    fixed: str | None,
+    category: pd.Series | None,
+    typecode: pd.Series | None,
+    name: pd.Series | None,
+) -> list[tuple[str | None, str]]:
+    """``(category key or None, reason when None)`` per row."""
+    n = len(table)
+    if fixed is not None:
+        catalogue[fixed]
+        return [(fixed, "")] * n
+    known = set(catalogue.keys())
+    out: list[tuple[str | None, str]] = []
+    for i in range(n):
+        if category is not None and isinstance(category.iloc[i], str) and category.iloc[i].strip():
+            value = category.iloc[i].strip()
+            out.append((value, "") if value in known else (None, f"unknown category {value!r}"))
+            continue
+        if typecode is not None and pd.notna(typecode.iloc[i]):
+            code = str(typecode.iloc[i]).strip().removesuffix(".0").zfill(6)
+            hits = catalogue.classify_typecode(code)
+            if hits:
+                out.append((hits[0], ""))
+                continue
+        by_name = catalogue.classify_name(str(name.iloc[i])) if name is not None else None
+        if by_name:
+            out.append((by_name, ""))
+            continue
+        code = "" if typecode is None else f" (typecode {typecode.iloc[i]!s})"
+        out.append((None, f"no category: no category, typecode or name keyword matches{code}"))
+    return out
+
+
+def find_duplicates(frame: gpd.GeoDataFrame, within_m: float = DUPLICATE_M) -> pd.DataFrame:
+    """Pairs of facilities of the same category closer than ``within_m`` metres."""
+    columns = ["id_a", "id_b", "category", "distance_m"]
+    if len(frame) < 2:
+        return pd.DataFrame(columns=columns)
+    metric = frame.to_crs(frame.estimate_utm_crs())
+    geoms = metric.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="dwithin", distance=within_m)
+    keep = (a < b) & (frame["category"].to_numpy()[a] == frame["category"].to_numpy()[b])
+    a, b = a[keep], b[keep]
+    ids = frame["id"].to_numpy()
+    return pd.DataFrame(
+        {
+            "id_a": ids[a],
+            "id_b": ids[b],
+            "category": frame["category"].to_numpy()[a],
+            "distance_m": np.round(shapely.distance(geoms[a], geoms[b]), 2),
+        },
+        columns=columns,
+    )

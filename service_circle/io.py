@@ -33,25 +33,63 @@ LAT_NAMES = ("lat", "latitude", "y")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb")
 
 
+def read_table(path: str | os.PathLike, *, what: str | None = None) -> pd.DataFrame:
+    """Read a CSV (any delimiter, UTF-8 with or without BOM) or an Excel sheet.
+
+    Raises
+    ------
+    InputNotFoundError
+        If the file does not exist.
+    InputError
+        If it is empty or cannot be parsed.
+    """
+    path = Path(path)
+    what = what or str(path)
+    if not path.exists():
+        raise InputNotFoundError(f"{what} does not exist")
+    if path.stat().st_size == 0:
+        raise InputError(f"{what} is empty")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            table = pd.read_excel(path)
+        else:
+            table = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
+    except (
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        csv.Error,
+        ValueError,
+        ImportError,
+    ) as exc:
+        raise InputError(f"cannot read {what} as a table ({exc})") from None
+    if table.empty:
+        raise InputError(f"{what} has a header but no rows")
+    return table
+
+
 def read_points(
-    path: str | os.PathLike, *, crs: str | None = None, what: str | None = None
+    source: str | os.PathLike | pd.DataFrame,
+    *,
+    crs: str | None = None,
+    what: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read points from a vector file or a CSV with lon/lat columns, as WGS-84.
+    """Read points from a vector file, or from a CSV/XLSX (or a table) with lon/lat columns.
 
     Rows whose coordinates are missing or not numbers are kept with an empty geometry, so
     that they are reported (status ``no_geometry``) rather than silently dropped.
 
     Parameters
     ----------
-    path
-        ``.csv`` (columns ``lon``/``lat``, or ``lng``/``longitude``/``x`` and
-        ``latitude``/``y``), or a vector file (``.geojson``, ``.gpkg``, ``.shp``,
-        ``.parquet``).
+    source
+        ``.csv``/``.xlsx`` (columns ``lon``/``lat``, or ``lng``/``longitude``/``x`` and
+        ``latitude``/``y``), a vector file (``.geojson``, ``.gpkg``, ``.shp``,
+        ``.parquet``), or a DataFrame with such columns.
     crs
-        The coordinate system of the file's coordinates: ``"wgs84"`` (the default for CSV
-        and for files that declare none), ``"gcj02"`` (Amap, Tencent), ``"bd09"`` (Baidu),
-        or an EPSG code such as ``"EPSG:4547"`` (CSV ``x``/``y`` columns in metres). The
-        Chinese systems are converted to WGS-84; it overrides what a file declares.
+        The coordinate system of the coordinates: ``"wgs84"`` (the default for tables
+        and for files that declare none), ``"gcj02"`` (Amap, Tencent), ``"bd09"``
+        (Baidu), or an EPSG code such as ``"EPSG:4547"`` (``x``/``y`` columns in metres).
+        The Chinese systems are converted to WGS-84; it overrides what a file declares.
     what
         Name for messages (default: the path).
 
@@ -67,18 +105,22 @@ def read_points(
     InputError
         If it is empty, unreadable, has no geometry or no lon/lat columns.
     """
-    path = Path(path)
+    if isinstance(source, pd.DataFrame):
+        what = what or "table"
+        return _declare(_points_from_table(source, what, degrees=_in_degrees(crs)), crs, what)
+    path = Path(source)
     what = what or str(path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv", ".xlsx", ".xls"):
+        table = read_table(path, what=what)
+        return _declare(_points_from_table(table, what, degrees=_in_degrees(crs)), crs, what)
     if not path.exists():
         raise InputNotFoundError(f"{what} does not exist")
     if path.stat().st_size == 0:
         raise InputError(f"{what} is empty")
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv"):
-        return _declare(_read_csv_points(path, what, degrees=_in_degrees(crs)), crs, what)
     if suffix not in VECTOR_SUFFIXES:
         raise InputError(
-            f"cannot tell the format of {what}: use .csv (lon, lat columns) or "
+            f"cannot tell the format of {what}: use .csv/.xlsx (lon, lat columns) or "
             f"{', '.join(VECTOR_SUFFIXES)}"
         )
     try:
@@ -140,13 +182,7 @@ def _in_degrees(crs: str | None) -> bool:
         ) from None
 
 
-def _read_csv_points(path: Path, what: str, *, degrees: bool = True) -> gpd.GeoDataFrame:
-    try:
-        table = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read {what} as CSV ({exc})") from None
-    if table.empty:
-        raise InputError(f"{what} has a header but no rows")
+def _points_from_table(table: pd.DataFrame, what: str, *, degrees: bool) -> gpd.GeoDataFrame:
     lower = {str(c).strip().lower(): c for c in table.columns}
     lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
     lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
@@ -168,7 +204,7 @@ def _read_csv_points(path: Path, what: str, *, degrees: bool = True) -> gpd.GeoD
         logger.warning("%s: %d rows without usable lon/lat (lines %s)", what, bad.sum(), rows[:10])
     geometry = shapely.points(np.where(bad, np.nan, lon), np.where(bad, np.nan, lat))
     geometry[bad] = None
-    return gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
+    return gpd.GeoDataFrame(table.copy(), geometry=geometry, crs="EPSG:4326")
 
 
 @contextmanager

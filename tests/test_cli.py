@@ -182,7 +182,7 @@ def test_demo_through_the_installed_command(tmp_path):
     for name in ("network.npz", "facilities.geojson", "demand.geojson", "times.csv", "summary.csv"):
         assert (out / name).stat().st_size > 0
     summary = pd.read_csv(out / "summary.csv")
-    assert {"pharmacy", "convenience_store", "clinic"} <= set(summary["category"])
+    assert {"pharmacy", "convenience_store", "health_station"} <= set(summary["category"])
     assert (summary["within_15_min"] >= summary["within_5_min"]).all()
     times = pd.read_csv(out / "times.csv")
     assert len(times) == len(summary) * 486  # every building, every category

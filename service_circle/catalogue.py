@@ -1,0 +1,259 @@
+"""The facility category catalogue: what a category is called, who it serves, how to find it.
+
+The default catalogue ships as ``service_circle/data/categories.toml`` (see its header for
+the fields and their sources). A user catalogue in the same format replaces it; a malformed
+one is refused with a message that names the entry and the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from service_circle._errors import InputError, InputNotFoundError, UnknownCategoryError
+
+logger = logging.getLogger(__name__)
+
+LEVELS = ("5min", "10min", "15min", "block")
+GROUPS = ("everyone", "60plus", "0_3", "3_6", "6_12")
+CAPACITY_UNITS = ("places", "seats", "beds", "m2", "none")
+#: The population column each demand group is counted in.
+GROUP_COLUMNS = {
+    "everyone": "population",
+    "60plus": "pop_60plus",
+    "0_3": "pop_0_3",
+    "3_6": "pop_3_6",
+    "6_12": "pop_6_12",
+}
+#: OSM keys that make a feature a POI whose name keywords may be read.
+POI_KEYS = ("amenity", "shop", "office", "healthcare", "social_facility", "leisure", "craft")
+
+TagRule = Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Category:
+    """One facility category of the catalogue (see ``data/categories.toml``)."""
+
+    key: str
+    name_zh: str
+    name_en: str
+    level: str
+    minutes: float
+    metres: float
+    group: str
+    capacity_unit: str
+    basic_guarantee: bool
+    osm: tuple[TagRule, ...]
+    keywords: tuple[str, ...]
+    amap_typecodes: tuple[str, ...]
+
+    def name(self, lang: str = "en") -> str:
+        """The display name in ``"zh"`` or ``"en"``."""
+        return self.name_zh if lang == "zh" else self.name_en
+
+    @property
+    def group_column(self) -> str:
+        """The demand column this category is measured against (``pop_60plus`` …)."""
+        return GROUP_COLUMNS[self.group]
+
+    def osm_keys(self) -> set[str]:
+        """The OSM keys its tag rules read."""
+        return {k for rule in self.osm for k in rule}
+
+    def matches_tags(self, tags: Mapping[str, str]) -> bool:
+        """Whether any tag rule matches a feature's tags."""
+        return any(_rule_matches(rule, tags) for rule in self.osm)
+
+    def keyword_hit(self, name: str | None) -> int:
+        """Length of the longest keyword found in ``name`` (0: none)."""
+        if not name:
+            return 0
+        low = name.lower()
+        return max((len(k) for k in self.keywords if k.lower() in low), default=0)
+
+    def matches_typecode(self, typecode: str) -> bool:
+        """Whether an Amap typecode (``"141204"``, or ``"141204|141203"``) belongs here."""
+        codes = [c.strip() for c in str(typecode).split("|") if c.strip()]
+        return any(c.startswith(p) for c in codes for p in self.amap_typecodes)
+
+
+def _rule_matches(rule: TagRule, tags: Mapping[str, str]) -> bool:
+    for key, wanted in rule.items():
+        value = tags.get(key)
+        if value is None:
+            return False
+        if "*" in wanted:
+            continue
+        if not {v.strip() for v in str(value).split(";")} & set(wanted) and value not in wanted:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The categories, in catalogue order, and where they came from."""
+
+    categories: tuple[Category, ...]
+    source: str
+
+    def __iter__(self):
+        return iter(self.categories)
+
+    def __len__(self) -> int:
+        return len(self.categories)
+
+    def keys(self) -> list[str]:
+        """The category keys."""
+        return [c.key for c in self.categories]
+
+    def __getitem__(self, key: str) -> Category:
+        for category in self.categories:
+            if category.key == key:
+                return category
+        raise UnknownCategoryError(
+            f"unknown category {key!r}: the catalogue ({self.source}) has {', '.join(self.keys())}"
+        )
+
+    def select(self, keys: Sequence[str] | None) -> Catalogue:
+        """A catalogue of the given keys only (all when ``keys`` is empty or ``None``)."""
+        if not keys:
+            return self
+        return Catalogue(tuple(self[k] for k in keys), self.source)
+
+    def classify_tags(self, tags: Mapping[str, str]) -> list[str]:
+        """Categories of an OSM feature: by tag rules, else by the longest name keyword."""
+        hits = [c.key for c in self.categories if c.matches_tags(tags)]
+        if hits or not any(k in tags for k in POI_KEYS):
+            return hits
+        best = self.classify_name(tags.get("name"))
+        return [best] if best else []
+
+    def classify_name(self, name: str | None) -> str | None:
+        """The category whose keyword is the longest found in ``name``, if any."""
+        scored = [(c.keyword_hit(name), -i, c.key) for i, c in enumerate(self.categories)]
+        score, _, key = max(scored, default=(0, 0, None))
+        return key if score else None
+
+    def classify_typecode(self, typecode: str) -> list[str]:
+        """Categories whose Amap typecodes match."""
+        return [c.key for c in self.categories if c.matches_typecode(typecode)]
+
+    def osm_keys(self) -> set[str]:
+        """Every OSM key the catalogue reads (tag rules, POI keys and ``name``)."""
+        return set().union(*(c.osm_keys() for c in self.categories)) | set(POI_KEYS) | {"name"}
+
+
+def load_catalogue(path: str | os.PathLike | None = None) -> Catalogue:
+    """Load a catalogue file, or the default one shipped with the package.
+
+    Raises
+    ------
+    InputError
+        If the file is not TOML, or an entry misses a field or has a wrong value; the
+        message names the entry and the field.
+    """
+    if path is None:
+        return _default_catalogue()
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"catalogue {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"catalogue {path} is not valid TOML: {exc}") from None
+    return parse_catalogue(data, source=str(path))
+
+
+@cache
+def _default_catalogue() -> Catalogue:
+    text = resources.files("service_circle").joinpath("data/categories.toml").read_text("utf-8")
+    return parse_catalogue(tomllib.loads(text), source="built-in catalogue")
+
+
+def parse_catalogue(data: Mapping[str, Any], *, source: str) -> Catalogue:
+    """Validate a parsed catalogue (a ``{"category": [...]}`` mapping)."""
+    entries = data.get("category")
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"catalogue {source} has no [[category]] entries")
+    categories = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries, start=1):
+        where = f"catalogue {source}: category #{i}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} is not a table")
+        key = entry.get("key")
+        if not isinstance(key, str) or not key.strip():
+            raise InputError(f"{where}: field 'key' is missing or not a string")
+        where = f"{where} ({key!r})"
+        if key in seen:
+            raise InputError(f"{where}: the key is used twice")
+        seen.add(key)
+        categories.append(_parse_entry(entry, key, where))
+    return Catalogue(tuple(categories), source)
+
+
+def _parse_entry(entry: dict, key: str, where: str) -> Category:
+    def text(field: str) -> str:
+        value = entry.get(field)
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"{where}: field {field!r} is missing or not a string")
+        return value
+
+    def number(field: str) -> float:
+        value = entry.get(field)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise InputError(f"{where}: field {field!r} must be a positive number, got {value!r}")
+        return float(value)
+
+    def choice(field: str, allowed: tuple[str, ...]) -> str:
+        value = text(field)
+        if value not in allowed:
+            raise InputError(
+                f"{where}: field {field!r} is {value!r}, expected one of {', '.join(allowed)}"
+            )
+        return value
+
+    def strings(field: str) -> tuple[str, ...]:
+        value = entry.get(field, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(f"{where}: field {field!r} must be a list of strings")
+        return tuple(value)
+
+    rules = entry.get("osm", [])
+    if not isinstance(rules, list) or not all(isinstance(r, dict) and r for r in rules):
+        raise InputError(f"{where}: field 'osm' must be a list of tag tables, e.g. "
+                         '[{ amenity = ["kindergarten"] }]')  # fmt: skip
+    parsed_rules = []
+    for rule in rules:
+        parsed = {}
+        for tag, values in rule.items():
+            values = [values] if isinstance(values, str) else values
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise InputError(f"{where}: field 'osm', tag {tag!r} needs a list of strings")
+            parsed[tag] = tuple(values)
+        parsed_rules.append(parsed)
+    basic = entry.get("basic_guarantee", False)
+    if not isinstance(basic, bool):
+        raise InputError(f"{where}: field 'basic_guarantee' must be true or false")
+    return Category(
+        key=key,
+        name_zh=text("name_zh"),
+        name_en=text("name_en"),
+        level=choice("level", LEVELS),
+        minutes=number("minutes"),
+        metres=number("metres"),
+        group=choice("group", GROUPS),
+        capacity_unit=choice("capacity_unit", CAPACITY_UNITS),
+        basic_guarantee=basic,
+        osm=tuple(parsed_rules),
+        keywords=strings("keywords"),
+        amap_typecodes=strings("amap_typecodes"),
+    )
