@@ -287,6 +287,111 @@ def facilities(
 
 
 @app.command()
+def demand(
+    out: Annotated[Path, typer.Option(help="Output GeoJSON of demand points (WGS-84)")],
+    buildings: Annotated[
+        Path | None, typer.Option(help="Buildings: an .osm.pbf/.osm, or polygons (GeoJSON/GPKG)")
+    ] = None,
+    polygons: Annotated[
+        Path | None, typer.Option(help="Community / census polygons with counts")
+    ] = None,
+    population_column: Annotated[
+        str, typer.Option(help="Count column of --polygons")
+    ] = "population",
+    raster: Annotated[Path | None, typer.Option(help="Population raster (GeoTIFF)")] = None,
+    hex_resolution: Annotated[
+        int | None, typer.Option("--hex", help="Sum into h3 hexagons of this resolution")
+    ] = None,
+    floor_area_per_person: Annotated[
+        float, typer.Option(help="m² of floor area per resident")
+    ] = 40.0,
+    shares: Annotated[
+        str | None,
+        typer.Option(
+            help="Age shares where the input has none, e.g. pop_60plus=0.21,pop_0_3=0.025"
+        ),
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(
+            help="Coordinates of --polygons/--buildings files: wgs84, gcj02, bd09, EPSG:n"
+        ),
+    ] = None,
+) -> None:
+    """Build demand points (population by age group) and write what was understood."""
+    from service_circle import demand as dm
+
+    share_map = _parse_shares(shares)
+    if (polygons is None) == (raster is None) and buildings is None:
+        raise InputError("give --buildings, --polygons (optionally with --buildings) or --raster")
+    if raster is not None and (polygons is not None or buildings is not None):
+        raise InputError("--raster stands alone: do not combine it with --polygons/--buildings")
+    homes = landuse = None
+    if buildings is not None:
+        homes, landuse = _buildings(buildings, crs)
+    if raster is not None:
+        points = dm.demand_from_raster(raster, shares=share_map)
+        err_console.print(f"read {raster}: its own CRS")
+    elif polygons is not None:
+        polys = read_points(polygons, crs=crs)
+        err_console.print(f"read {polygons}: coordinates assumed {crs or polys.crs.to_string()}")
+        points = dm.demand_from_polygons(
+            polys,
+            population_column=population_column,
+            buildings=homes,
+            landuse=landuse,
+            shares=share_map,
+            what=str(polygons),
+        )
+    else:
+        points = dm.demand_from_buildings(
+            homes,
+            landuse=landuse,
+            floor_area_per_person_m2=floor_area_per_person,
+            shares=share_map,
+        )
+    if hex_resolution is not None:
+        points = dm.hex_demand(points, hex_resolution)
+    write_geojson(points, out)
+    groups = ", ".join(f"{c} {points[c].sum():,.0f}" for c in dm.AGE_COLUMNS)
+    console.print(
+        f"wrote {out}: {len(points)} points, population {points['population'].sum():,.0f} "
+        f"({groups})"
+    )
+
+
+def _parse_shares(text: str | None) -> dict[str, float] | None:
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise InputError(
+                f"--shares {text!r}: write group=share, e.g. pop_60plus=0.21"
+            ) from None
+    return out
+
+
+def _buildings(path: Path, crs: str | None):
+    from service_circle import demand as dm
+
+    if path.name.lower().endswith((".pbf", ".osm", ".osm.bz2")):
+        err_console.print(f"read {path}: OSM data is WGS-84")
+        return dm.buildings_from_osm(path), dm.landuse_from_osm(path)
+    frame = read_points(path, crs=crs)
+    if "building" not in frame.columns:
+        frame["building"] = "yes"
+    levels = frame.get("levels", frame.get("building:levels"))
+    frame["levels"] = np.nan if levels is None else pd.to_numeric(levels, errors="coerce")
+    if "id" not in frame.columns:
+        frame["id"] = np.arange(len(frame)).astype(str)
+    return frame, None
+
+
+@app.command()
 def profiles() -> None:
     """List the walking profiles."""
     table = Table(title="walking profiles")

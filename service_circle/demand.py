@@ -1,0 +1,408 @@
+"""Demand: where people live and how many, by age group, as points.
+
+Every reader returns points (WGS-84) with ``id``, ``population`` and the age-group columns
+``pop_60plus``, ``pop_0_3``, ``pop_3_6``, ``pop_6_12`` (see
+:data:`service_circle.catalogue.GROUP_COLUMNS`), plus ``source``:
+
+- :func:`demand_from_buildings` — residential floor area ÷ floor area per person;
+- :func:`demand_from_polygons` — community / census counts spread onto the buildings
+  inside by floor area (dasymetric), or evenly over a grid where a polygon has no building;
+  each polygon's total is preserved exactly;
+- :func:`demand_from_raster` — the centres of a population raster's cells (WorldPop);
+- :func:`hex_demand` — any of the above summed into an h3 hexagon grid.
+
+Age groups come from columns of the input when present (``pop_60plus`` …), otherwise from
+:data:`DEFAULT_SHARES`. All defaults are editable; their sources are documented here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from service_circle._errors import InputError, InputNotFoundError
+from service_circle.catalogue import GROUP_COLUMNS
+from service_circle.facilities import osm_ids
+
+logger = logging.getLogger(__name__)
+
+#: Shares of the population by age group, used when the input has no such column.
+#: 60+: 18.70 % (7th national census, 2020). 0–3, 3–6, 6–12: the single-year birth
+#: cohorts of the NBS statistical yearbooks (2018–20: 15.2, 14.7, 12.0 M; 2015–17: 16.6,
+#: 17.9, 17.2 M; 2009–14 ≈ 16.5 M a year) over 1 412 M people — national figures (check):
+#: pass local shares from the census of your district.
+DEFAULT_SHARES: dict[str, float] = {
+    "pop_60plus": 0.187,
+    "pop_0_3": 0.030,
+    "pop_3_6": 0.037,
+    "pop_6_12": 0.070,
+}
+#: Gross floor area per resident, m² (NBS: urban per-capita housing floor area 39.8 m² in
+#: 2019). Configurable.
+FLOOR_AREA_PER_PERSON_M2 = 40.0
+#: Storeys assumed when ``building:levels`` is missing, by building type (check).
+DEFAULT_LEVELS: dict[str, float] = {
+    "apartments": 6,
+    "residential": 6,
+    "dormitory": 5,
+    "house": 2,
+    "detached": 2,
+    "semidetached_house": 2,
+    "terrace": 2,
+    "bungalow": 1,
+    "farm": 2,
+    "yes": 3,
+}
+#: ``building=*`` values that are homes.
+RESIDENTIAL = frozenset(
+    {"apartments", "residential", "dormitory", "house", "detached", "semidetached_house",
+     "terrace", "bungalow", "farm", "cabin", "static_caravan", "hut", "houseboat"}
+)  # fmt: skip
+#: Spacing of the even grid laid over a polygon that has no building, metres.
+GRID_SPACING_M = 50.0
+AGE_COLUMNS = tuple(c for c in GROUP_COLUMNS.values() if c != "population")
+
+
+# ---------------------------------------------------------------------- buildings
+def buildings_from_osm(path: str | os.PathLike) -> gpd.GeoDataFrame:
+    """Building footprints of an ``.osm.pbf`` (pyrosm) or ``.osm`` (osmnx) file, WGS-84.
+
+    Columns: ``id``, ``building``, ``levels`` (from ``building:levels``, NaN if absent) and
+    polygon geometry. Residential ``landuse`` polygons come with :func:`landuse_from_osm`.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"OSM file {path} does not exist")
+    try:
+        if path.name.lower().endswith(".pbf"):
+            import pyrosm
+
+            found = pyrosm.OSM(str(path)).get_buildings()
+            if found is None:
+                raise InputError(f"{path} has no buildings")
+            found = found.rename(columns={"id": "osm_id"})
+        else:
+            import osmnx as ox
+
+            found = ox.features_from_xml(path, tags={"building": True}).reset_index()
+            found = found.rename(columns={"element": "osm_type", "id": "osm_id"})
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"cannot read buildings from {path} ({type(exc).__name__}: {exc})"
+        ) from None
+    found = found[found.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if found.empty:
+        raise InputError(f"{path} has no building polygons")
+    levels = (
+        found["building:levels"] if "building:levels" in found else pd.Series(index=found.index)
+    )
+    return gpd.GeoDataFrame(
+        {
+            "id": osm_ids(found["osm_type"].astype(str), found["osm_id"]),
+            "building": found["building"].fillna("yes").astype(str).to_numpy(),
+            "levels": levels.map(_number).to_numpy(np.float64),
+        },
+        geometry=found.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
+
+
+def landuse_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
+    """``landuse=residential`` polygons of an OSM file (WGS-84); empty when there are none."""
+    path = Path(path)
+    try:
+        if path.name.lower().endswith(".pbf"):
+            import pyrosm
+
+            found = pyrosm.OSM(str(path)).get_landuse(custom_filter={"landuse": ["residential"]})
+        else:
+            import osmnx as ox
+
+            found = ox.features_from_xml(path, tags={"landuse": "residential"})
+    except Exception:  # nothing tagged: no landuse polygons
+        found = None
+    if found is None or len(found) == 0:
+        return gpd.GeoSeries([], crs="EPSG:4326")
+    polys = found[found.geom_type.isin(["Polygon", "MultiPolygon"])]
+    return gpd.GeoSeries(polys.geometry.to_numpy(), crs=found.crs or "EPSG:4326")
+
+
+def _number(value) -> float:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return np.nan
+    match = re.search(r"\d+(\.\d+)?", str(value))
+    return float(match.group()) if match else np.nan
+
+
+def floor_area_m2(
+    buildings: gpd.GeoDataFrame, default_levels: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """Footprint × storeys; storeys from ``levels``, else :data:`DEFAULT_LEVELS` by type."""
+    defaults = {**DEFAULT_LEVELS, **(default_levels or {})}
+    footprint = buildings.to_crs(buildings.estimate_utm_crs()).area.to_numpy()
+    levels = (
+        buildings["levels"].to_numpy(np.float64)
+        if "levels" in buildings
+        else np.full(len(buildings), np.nan)
+    )
+    fallback = buildings["building"].map(lambda b: defaults.get(b, defaults["yes"]))
+    levels = np.where(np.isfinite(levels) & (levels > 0), levels, fallback.to_numpy(np.float64))
+    return footprint * levels
+
+
+def residential_mask(
+    buildings: gpd.GeoDataFrame, landuse: gpd.GeoSeries | None = None
+) -> np.ndarray:
+    """Which buildings are homes.
+
+    Typed buildings count when their type is in :data:`RESIDENTIAL`. Untyped ones
+    (``building=yes``) count when they stand inside a residential landuse polygon; when
+    no such polygon is given, they all count (OSM in Chinese cities leaves most homes
+    untyped), and the log says so.
+    """
+    kind = buildings["building"].astype(str).to_numpy()
+    typed = np.isin(kind, list(RESIDENTIAL))
+    untyped = kind == "yes"
+    if landuse is None or len(landuse) == 0:
+        logger.info("no residential landuse polygons: untyped buildings count as homes")
+        return typed | untyped
+    inside = np.zeros(len(buildings), dtype=bool)
+    pts = shapely.point_on_surface(buildings.geometry.to_numpy())
+    areas = landuse.to_crs(buildings.crs).to_numpy()
+    idx, _ = shapely.STRtree(areas).query(pts, predicate="within")
+    inside[idx] = True
+    return typed | (untyped & inside)
+
+
+def demand_from_buildings(
+    buildings: gpd.GeoDataFrame,
+    *,
+    landuse: gpd.GeoSeries | None = None,
+    floor_area_per_person_m2: float = FLOOR_AREA_PER_PERSON_M2,
+    default_levels: Mapping[str, float] | None = None,
+    shares: Mapping[str, float] | None = None,
+) -> gpd.GeoDataFrame:
+    """People in residential buildings: floor area ÷ floor area per person.
+
+    Returns one point per residential building (a point inside its footprint) with
+    ``floor_area_m2``, ``population`` and the age-group columns.
+    """
+    if floor_area_per_person_m2 <= 0:
+        raise InputError("floor area per person must be positive (m²)")
+    homes = buildings[residential_mask(buildings, landuse)]
+    if homes.empty:
+        raise InputError("no residential building: nothing to count people in")
+    area = floor_area_m2(homes, default_levels)
+    out = gpd.GeoDataFrame(
+        {
+            "id": homes["id"].to_numpy(),
+            "building": homes["building"].to_numpy(),
+            "floor_area_m2": np.round(area, 1),
+            "population": area / floor_area_per_person_m2,
+            "source": "buildings",
+        },
+        geometry=shapely.point_on_surface(homes.geometry.to_numpy()),
+        crs=buildings.crs,
+    )
+    return _with_groups(out, shares).to_crs("EPSG:4326")
+
+
+# ---------------------------------------------------------------------- polygons
+def demand_from_polygons(
+    polygons: gpd.GeoDataFrame,
+    *,
+    population_column: str = "population",
+    buildings: gpd.GeoDataFrame | None = None,
+    landuse: gpd.GeoSeries | None = None,
+    default_levels: Mapping[str, float] | None = None,
+    grid_spacing_m: float = GRID_SPACING_M,
+    shares: Mapping[str, float] | None = None,
+    what: str = "polygons",
+) -> gpd.GeoDataFrame:
+    """Spread polygon counts onto the homes inside, by floor area (dasymetric).
+
+    A polygon with no residential building inside spreads its count evenly over a grid of
+    points ``grid_spacing_m`` apart (at least one point). Each polygon's total — and each
+    age-group column it carries — is preserved exactly.
+    """
+    if population_column not in polygons.columns:
+        raise InputError(
+            f"{what} has no column {population_column!r} "
+            f"(columns: {', '.join(map(str, polygons.columns))}): name the count column"
+        )
+    group_cols = [c for c in AGE_COLUMNS if c in polygons.columns]
+    counts = check_counts(polygons, [population_column, *group_cols], what)
+    metric_crs = polygons.estimate_utm_crs()
+    polys = polygons.to_crs(metric_crs).reset_index(drop=True)
+    pieces = []
+    homes = None
+    if buildings is not None and len(buildings):
+        homes = buildings[residential_mask(buildings, landuse)].to_crs(metric_crs)
+        homes = homes.assign(_area=floor_area_m2(homes.to_crs("EPSG:4326"), default_levels))
+        homes = homes.set_geometry(shapely.point_on_surface(homes.geometry.to_numpy()))
+    assigned = np.full(0, -1)
+    if homes is not None and len(homes):
+        home_idx, poly_idx = shapely.STRtree(polys.geometry.to_numpy()).query(
+            homes.geometry.to_numpy(), predicate="within"
+        )
+        # a home on a shared border goes to the first polygon only
+        first = np.unique(home_idx, return_index=True)[1]
+        home_idx, poly_idx = home_idx[first], poly_idx[first]
+        assigned = np.full(len(homes), -1)
+        assigned[home_idx] = poly_idx
+    for p in range(len(polys)):
+        total = counts[population_column][p]
+        mine = np.flatnonzero(assigned == p) if assigned.size else np.array([], dtype=int)
+        if mine.size and homes["_area"].to_numpy()[mine].sum() > 0:
+            weight = homes["_area"].to_numpy()[mine]
+            geoms = homes.geometry.to_numpy()[mine]
+            ids = [f"{p}:{h}" for h in homes["id"].to_numpy()[mine]]
+            how = "buildings"
+        else:
+            geoms = _grid_points(polys.geometry.iloc[p], grid_spacing_m)
+            weight = np.ones(geoms.size)
+            ids = [f"{p}:grid{i}" for i in range(geoms.size)]
+            how = "grid"
+        weight = weight / weight.sum()
+        piece = {
+            "id": ids,
+            "polygon": p,
+            "population": total * weight,
+            "source": how,
+        }
+        for col in group_cols:
+            piece[col] = counts[col][p] * weight
+        pieces.append(gpd.GeoDataFrame(piece, geometry=geoms, crs=metric_crs))
+    out = pd.concat(pieces, ignore_index=True)
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=metric_crs)
+    return _with_groups(out, shares).to_crs("EPSG:4326")
+
+
+def _grid_points(polygon, spacing_m: float) -> np.ndarray:
+    minx, miny, maxx, maxy = polygon.bounds
+    xs = np.arange(minx + spacing_m / 2, maxx, spacing_m)
+    ys = np.arange(miny + spacing_m / 2, maxy, spacing_m)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = shapely.points(gx.ravel(), gy.ravel())
+    pts = pts[shapely.contains(polygon, pts)] if pts.size else pts
+    if pts.size == 0:
+        pts = np.array([shapely.point_on_surface(polygon)])
+    return pts
+
+
+def check_counts(frame: pd.DataFrame, columns: list[str], what: str) -> dict[str, np.ndarray]:
+    """Counts as numbers; negative, missing or non-numeric values are an error naming the rows."""
+    out = {}
+    for col in columns:
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:10].tolist()
+            raise InputError(
+                f"{what}: column {col!r} has {int(bad.sum())} negative, missing or non-numeric "
+                f"values (rows {rows}): fix them or drop those rows"
+            )
+        out[col] = values
+    return out
+
+
+# ---------------------------------------------------------------------- raster
+def demand_from_raster(
+    path: str | os.PathLike, *, shares: Mapping[str, float] | None = None
+) -> gpd.GeoDataFrame:
+    """The centres of a population raster's cells (e.g. WorldPop GeoTIFF) with their values.
+
+    Cells that are nodata, zero or negative are left out (no one lives there).
+    """
+    import rasterio
+
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError(f"raster {path} does not exist")
+    try:
+        with rasterio.open(path) as src:
+            band = src.read(1, masked=True)
+            transform = src.transform
+            crs = src.crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(f"cannot read {path} as a raster ({exc})") from None
+    if crs is None:
+        raise InputError(f"raster {path} has no CRS: set one (gdal_edit.py -a_srs EPSG:4326)")
+    values = np.ma.filled(band.astype(np.float64), np.nan)
+    rows, cols = np.nonzero(np.isfinite(values) & (values > 0))
+    if rows.size == 0:
+        raise InputError(f"raster {path} has no populated cell")
+    xs, ys = rasterio.transform.xy(transform, rows, cols, offset="center")
+    out = gpd.GeoDataFrame(
+        {
+            "id": [f"r{r}c{c}" for r, c in zip(rows, cols, strict=True)],
+            "population": values[rows, cols],
+            "source": "raster",
+        },
+        geometry=shapely.points(np.asarray(xs), np.asarray(ys)),
+        crs=crs.to_wkt(),
+    )
+    return _with_groups(out, shares).to_crs("EPSG:4326")
+
+
+# ---------------------------------------------------------------------- hexagons
+def hex_demand(points: gpd.GeoDataFrame, resolution: int = 9) -> gpd.GeoDataFrame:
+    """Sum demand points into h3 hexagons; one point per hexagon at its centre.
+
+    Resolution 9 cells are ~0.1 km² (edge ~200 m), 10 ~0.015 km². Totals are preserved.
+    """
+    import h3
+
+    if not 0 <= resolution <= 15:
+        raise InputError(f"h3 resolution must be 0..15, got {resolution}")
+    pts = points.to_crs("EPSG:4326")
+    cells = [
+        h3.latlng_to_cell(y, x, resolution)
+        for x, y in zip(pts.geometry.x, pts.geometry.y, strict=True)
+    ]
+    columns = ["population", *[c for c in AGE_COLUMNS if c in pts]]
+    summed = pd.DataFrame(pts[columns]).assign(cell=cells).groupby("cell", sort=True).sum()
+    centres = [h3.cell_to_latlng(c) for c in summed.index]
+    return gpd.GeoDataFrame(
+        {
+            "id": summed.index.to_numpy(),
+            **{c: summed[c].to_numpy() for c in columns},
+            "source": "h3",
+        },
+        geometry=shapely.points([(lon, lat) for lat, lon in centres]),
+        crs="EPSG:4326",
+    )
+
+
+def hex_polygons(cells: pd.Series) -> gpd.GeoSeries:
+    """The hexagon outlines of h3 cell ids (WGS-84), e.g. to map a hex demand grid."""
+    import h3
+
+    return gpd.GeoSeries(
+        [shapely.Polygon([(lon, lat) for lat, lon in h3.cell_to_boundary(c)]) for c in cells],
+        crs="EPSG:4326",
+    )
+
+
+# ---------------------------------------------------------------------- groups
+def _with_groups(frame: gpd.GeoDataFrame, shares: Mapping[str, float] | None) -> gpd.GeoDataFrame:
+    """Add the age-group columns the frame lacks, from ``shares`` or :data:`DEFAULT_SHARES`."""
+    shares = {**DEFAULT_SHARES, **(shares or {})}
+    for col, share in shares.items():
+        if col not in AGE_COLUMNS:
+            raise InputError(f"unknown age group {col!r}: use {', '.join(AGE_COLUMNS)}")
+        if not 0 <= share <= 1:
+            raise InputError(f"share of {col} must be between 0 and 1, got {share}")
+        if col not in frame.columns:
+            frame[col] = frame["population"].to_numpy() * share
+    return frame
