@@ -381,14 +381,8 @@ def _buildings(path: Path, crs: str | None):
     if path.name.lower().endswith((".pbf", ".osm", ".osm.bz2")):
         err_console.print(f"read {path}: OSM data is WGS-84")
         return dm.buildings_from_osm(path), dm.landuse_from_osm(path)
-    frame = read_points(path, crs=crs)
-    if "building" not in frame.columns:
-        frame["building"] = "yes"
-    levels = frame.get("levels", frame.get("building:levels"))
-    frame["levels"] = np.nan if levels is None else pd.to_numeric(levels, errors="coerce")
-    if "id" not in frame.columns:
-        frame["id"] = np.arange(len(frame)).astype(str)
-    return frame, None
+    err_console.print(f"read {path}: coordinates assumed {crs or 'as the file declares'}")
+    return dm.buildings_from_file(path, crs=crs), None
 
 
 @app.command()

@@ -117,6 +117,37 @@ def buildings_from_osm(path: str | os.PathLike) -> gpd.GeoDataFrame:
     )
 
 
+def buildings_from_file(path: str | os.PathLike, *, crs: str | None = None) -> gpd.GeoDataFrame:
+    """Building footprints from a GeoJSON / GeoPackage / Shapefile (a planning office's).
+
+    Columns used when present: ``building`` (type; default ``yes``), ``levels`` or
+    ``building:levels`` (storeys), ``id``. ``crs`` as in :func:`service_circle.io.read_points`.
+    """
+    from service_circle.io import read_points
+
+    frame = read_points(path, crs=crs)
+    polygonal = frame.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not polygonal.any():
+        raise InputError(f"{path} has no polygons: buildings need footprints")
+    frame = frame[polygonal].to_crs("EPSG:4326")
+    levels = frame.get("levels", frame.get("building:levels"))
+    return gpd.GeoDataFrame(
+        {
+            "id": frame["id"].astype(str).to_numpy()
+            if "id" in frame
+            else np.arange(len(frame)).astype(str),
+            "building": frame["building"].fillna("yes").astype(str).to_numpy()
+            if "building" in frame
+            else np.full(len(frame), "yes", dtype=object),
+            "levels": np.full(len(frame), np.nan)
+            if levels is None
+            else levels.map(_number).to_numpy(np.float64),
+        },
+        geometry=frame.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
+
+
 def landuse_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
     """``landuse=residential`` polygons of an OSM file (WGS-84); empty when there are none."""
     path = Path(path)

@@ -142,3 +142,32 @@ def test_demand_command(tmp_path, capsys, helsinki_pbf):
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"x": [1]}).to_csv(bad)
     assert main(["demand", "--polygons", str(bad), "--out", str(out)]) == 2
+
+
+def test_buildings_from_a_planning_file(tmp_path, capsys):
+    from service_circle.coords import wgs84_to_bd09
+    from service_circle.demand import buildings_from_file
+
+    square = shapely.box(116.3, 40.0, 116.3 + 0.000117, 40.0 + 0.00009)
+    moved = shapely.transform(square, lambda xy: np.column_stack(wgs84_to_bd09(xy[:, 0], xy[:, 1])))
+    frame = gpd.GeoDataFrame(
+        {"楼号": ["1号楼", "2号楼"], "building": ["residential", None], "levels": ["18", "6层"]},
+        geometry=[moved, moved],
+        crs=4326,
+    )
+    path = tmp_path / "buildings.geojson"
+    frame.to_file(path)
+    buildings = buildings_from_file(path, crs="bd09")
+    assert buildings["levels"].tolist() == [18.0, 6.0]
+    assert buildings["building"].tolist() == ["residential", "yes"]
+    back = buildings.geometry.iloc[0].centroid
+    assert back.x == pytest.approx(square.centroid.x, abs=1e-6)
+    out = tmp_path / "demand.geojson"
+    rc = main(["demand", "--buildings", str(path), "--crs", "bd09", "--out", str(out)])
+    assert rc == 0
+    assert "coordinates assumed bd09" in capsys.readouterr().err
+    assert gpd.read_file(out)["population"].sum() == pytest.approx(24 * 99.9 / 40, rel=0.02)
+    points = tmp_path / "points.geojson"
+    gpd.GeoDataFrame(geometry=[square.centroid], crs=4326).to_file(points)
+    with pytest.raises(InputError, match="no polygons"):
+        buildings_from_file(points)

@@ -135,3 +135,31 @@ def test_facilities_command(tmp_path, capsys):
     assert main(["facilities", "--out", str(out)]) == 2
     assert main(["facilities", "--osm", str(path), "--file", str(path), "--out", str(out)]) == 2
     assert main(["facilities", "--file", str(path), "--category", "nope", "--out", str(out)]) == 2
+
+
+def test_online_facilities_run_osmnx_for_real(offline_overpass):
+    from service_circle.facilities import facilities_from_place
+
+    frame, _ = facilities_from_place("Haidian, Beijing", categories=["convenience_store"])
+    assert offline_overpass  # osmnx built and sent a real Overpass query
+    assert (frame["category"] == "convenience_store").all()
+    assert 5 <= len(frame) <= 18
+
+
+def test_vector_poi_file_and_times_accepts_the_output(tmp_path, capsys):
+    path = tmp_path / "amap.csv"
+    path.write_text(AMAP, encoding="utf-8")
+    facilities = tmp_path / "facilities.geojson"
+    assert (
+        main(["facilities", "--file", str(path), "--crs", "gcj02", "--out", str(facilities)]) == 0
+    )
+    frame, report = facilities_from_file(facilities)  # the written GeoJSON reads back
+    assert len(frame) == 4 and report.problems.empty
+    homes = tmp_path / "homes.csv"
+    pd.DataFrame({"lon": [116.35, 116.352], "lat": [40.003, 40.004]}).to_csv(homes, index=False)
+    out = tmp_path / "times.csv"
+    network = shared_file(f"{BEIJING}.osm.pbf")
+    rc = main(["times", "--network", str(network), "--facilities", str(facilities),
+               "--points", str(homes), "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    assert set(pd.read_csv(out)["facility_id"].dropna()) <= set(frame["id"])

@@ -241,41 +241,6 @@ def test_line_file_without_crs_needs_one(tmp_path):
 
 
 # ---------------------------------------------------------------------- online
-@pytest.fixture
-def offline_overpass(monkeypatch):
-    """Serve osmnx's Overpass and Nominatim requests from the Beijing XML file."""
-    import osmnx as ox
-    from osmnx import _nominatim, _osm_xml, _overpass
-
-    data = _osm_xml._overpass_json_from_xml(shared_file(f"{BEIJING}.osm"), "utf-8")
-    calls = []
-
-    def fake_overpass(query):
-        calls.append(query["data"])
-        return data
-
-    def fake_nominatim(query, by_osmid=False, limit=1, polygon_geojson=True):
-        box = shapely.box(116.335, 40.0, 116.36, 40.015)
-        return [
-            {
-                "importance": 1.0,
-                "geojson": shapely.geometry.mapping(box),
-                "boundingbox": ["40.0", "40.015", "116.335", "116.36"],
-                "lat": "40.007",
-                "lon": "116.347",
-                "display_name": str(query),
-                "osm_type": "relation",
-                "osm_id": 1,
-            }
-        ]
-
-    monkeypatch.setattr(_overpass, "_overpass_request", fake_overpass)
-    monkeypatch.setattr(_nominatim, "_download_nominatim_element", fake_nominatim)
-    monkeypatch.setattr(ox.settings, "use_cache", False)
-    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
-    return calls
-
-
 def test_online_bbox_point_and_place_run_osmnx_for_real(offline_overpass):
     bbox_net = network_from_bbox((116.335, 40.0, 116.36, 40.015))
     assert offline_overpass and "highway" in offline_overpass[0]  # osmnx built a real query
