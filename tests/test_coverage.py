@@ -1,0 +1,114 @@
+"""Study, coverage tables, isochrones and gaps on a real network, checked by brute force."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from conftest import BEIJING, shared_file
+from reference import reference_costs
+
+from service_circle import InputError
+from service_circle.coverage import coverage_table, demand_times, gaps, isochrones
+from service_circle.demand import buildings_from_osm, demand_from_buildings, landuse_from_osm
+from service_circle.facilities import facilities_from_osm
+from service_circle.profiles import Threshold, get_profile
+from service_circle.study import Study
+from service_circle.synthetic import random_points
+
+THRESHOLDS = [Threshold.minutes(m) for m in (5, 10, 15)]
+
+
+@pytest.fixture(scope="module")
+def beijing_study(beijing_net):
+    path = shared_file(f"{BEIJING}.osm.pbf")
+    facilities, _ = facilities_from_osm(path)
+    # no elderly canteen is mapped there: add three of our own
+    canteens = random_points(beijing_net, 3, seed=7).to_crs(4326)
+    canteens = canteens.assign(id=["c1", "c2", "c3"], category="elderly_canteen", name="助餐点")
+    facilities = gpd.GeoDataFrame(
+        gpd.pd.concat([facilities, canteens], ignore_index=True), crs="EPSG:4326"
+    )
+    demand = demand_from_buildings(buildings_from_osm(path), landuse=landuse_from_osm(path))
+    return Study.build(beijing_net, facilities, demand, name="beijing")
+
+
+@pytest.mark.parametrize("category", ["kindergarten", "convenience_store", "elderly_canteen"])
+def test_covered_population_matches_brute_force(beijing_study, category):
+    study = beijing_study
+    table = coverage_table(study, THRESHOLDS, categories=[category], profile="elderly")
+    profile = get_profile("elderly")
+    net = study.network
+    _, ref = reference_costs(
+        net, study.facilities_of(category), study.demand_snap,
+        profile.arc_cost_s(net), 1 / profile.speed_m_s,
+    )  # fmt: skip
+    pop = study.demand["population"].to_numpy()
+    group = study.demand[study.catalogue[category].group_column].to_numpy()
+    for row, threshold in zip(table.itertuples(), THRESHOLDS, strict=True):
+        inside = ref <= threshold.cost_limit(profile) * (1 + 1e-9)
+        assert row.covered == pytest.approx(pop[inside].sum())
+        assert row.group_covered == pytest.approx(group[inside].sum())
+        assert row.population == pytest.approx(pop.sum())
+    assert table["share"].is_monotonic_increasing
+
+
+def test_metre_thresholds(beijing_study):
+    table = coverage_table(beijing_study, [Threshold.metres(300), Threshold.metres(1000)],
+                           categories=["kindergarten"])  # fmt: skip
+    assert table["unit"].tolist() == ["m", "m"] and table["profile"].tolist() == ["distance"] * 2
+    assert 0 <= table["share"].iloc[0] <= table["share"].iloc[1] <= 1
+
+
+def test_isochrones_hold_every_covered_home_and_gaps_none(beijing_study):
+    study = beijing_study
+    for category in ("kindergarten", "elderly_canteen"):
+        iso = isochrones(study, category, THRESHOLDS)
+        assert iso.crs.to_epsg() == 4326 and (iso.geom_type == "MultiPolygon").all()
+        assert iso["area_km2"].is_monotonic_increasing
+        homes = study.demand.geometry.to_numpy()
+        for threshold, area in zip(THRESHOLDS, iso.geometry, strict=True):
+            found = study.search(category, threshold, None)
+            covered = found.point_cost <= threshold.cost_limit(get_profile())
+            inside = shapely.contains(area, homes) | (shapely.distance(area, homes) < 1e-7)
+            assert inside[covered].all()
+            gap = gaps(study, category, threshold)
+            if len(gap):
+                union = shapely.union_all(gap.geometry.to_numpy())
+                assert not shapely.contains(union, homes[covered]).any()
+            total = study.demand["population"].sum()
+            table = coverage_table(study, [threshold], categories=[category])
+            assert table["covered"].iloc[0] + gap["population"].sum() == pytest.approx(total)
+            assert gap["population"].is_monotonic_decreasing
+
+
+def test_gaps_carry_what_a_planner_needs(beijing_study):
+    gap = gaps(beijing_study, "elderly_canteen", Threshold.minutes(5), profile="elderly")
+    assert gap["rank"].tolist() == list(range(1, len(gap) + 1))
+    assert {"population", "group_population", "homes", "nearest_time_s"} <= set(gap.columns)
+    assert (gap["group_population"] <= gap["population"]).all()
+    reachable = gap["nearest_time_s"].dropna()
+    assert (reachable > 300).all()  # beyond the threshold, by definition
+
+
+def test_demand_times_and_study_round_trip(beijing_study, tmp_path):
+    times = demand_times(beijing_study, categories=["kindergarten", "pharmacy"])
+    assert {"time_s_kindergarten", "time_s_pharmacy", "population"} <= set(times.columns)
+    assert len(times) == len(beijing_study.demand)
+    folder = beijing_study.save(tmp_path / "studies" / "beijing")
+    again = Study.load(folder)
+    a = coverage_table(beijing_study, THRESHOLDS, categories=["kindergarten"])
+    b = coverage_table(again, THRESHOLDS, categories=["kindergarten"])
+    np.testing.assert_allclose(a["covered"], b["covered"])
+    beijing_study.save(folder)  # saving over an existing study replaces it whole
+    assert sorted(p.name for p in (tmp_path / "studies").iterdir()) == ["beijing"]
+    with pytest.raises(FileNotFoundError, match="not a study folder"):
+        Study.load(tmp_path)
+
+
+def test_study_refuses_unknown_categories(beijing_net):
+    demand = random_points(beijing_net, 5).assign(population=1.0)
+    fac = random_points(beijing_net, 2).assign(category="canteen")
+    with pytest.raises(InputError, match="canteen"):
+        Study.build(beijing_net, fac, demand)
