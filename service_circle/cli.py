@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import typer
@@ -383,6 +384,138 @@ def _buildings(path: Path, crs: str | None):
         return dm.buildings_from_osm(path), dm.landuse_from_osm(path)
     err_console.print(f"read {path}: coordinates assumed {crs or 'as the file declares'}")
     return dm.buildings_from_file(path, crs=crs), None
+
+
+def _read_facilities(paths: list[Path], catalogue, crs: str):
+    """Facilities from OSM files and POI files, one normalised frame."""
+    from service_circle.facilities import facilities_from_file, facilities_from_osm
+
+    frames = []
+    for path in paths:
+        if path.name.lower().endswith((".pbf", ".osm", ".osm.bz2")):
+            frame, _ = facilities_from_osm(path, catalogue)
+        else:
+            frame, report = facilities_from_file(path, catalogue, crs=crs)
+            if len(report.problems):
+                err_console.print(f"[yellow]{path}: {len(report.problems)} rows not used[/]")
+        frames.append(frame)
+    return _concat(frames)
+
+
+def _concat(frames: list) -> gpd.GeoDataFrame:
+    """Stack WGS-84 GeoDataFrames."""
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
+
+def _read_demand(path: Path, crs: str):
+    from service_circle.demand import with_groups
+
+    frame = read_points(path, crs=crs)
+    if "population" not in frame.columns:
+        raise InputError(
+            f"{path} has no population column: build demand points with `service-circle demand`"
+        )
+    if "id" not in frame.columns:
+        frame["id"] = np.arange(len(frame)).astype(str)
+    return with_groups(frame)
+
+
+@app.command()
+def build(
+    network: Annotated[str, typer.Option(help="Network source (file, place:NAME, bbox:…)")],
+    facilities: Annotated[
+        list[Path], typer.Option(help="Facilities: OSM file or POI file (repeatable)")
+    ],
+    demand: Annotated[Path, typer.Option(help="Demand points (from `service-circle demand`)")],
+    out: Annotated[Path, typer.Option(help="Study folder, e.g. studies/haidian")],
+    catalogue: CatalogueFile = None,
+    input_crs: Annotated[
+        str, typer.Option(help="Coordinates of POI/demand files: wgs84, gcj02, bd09, EPSG:n")
+    ] = "wgs84",
+    barriers: Barriers = "auto",
+    max_snap_m: Annotated[
+        float, typer.Option(help="Largest distance from a point to a street")
+    ] = DEFAULT_MAX_SNAP_M,
+    crs: Annotated[str | None, typer.Option(help="Metric CRS (default: local UTM)")] = None,
+) -> None:
+    """Build a study once (network, facilities, demand, snapped) and save it to a folder."""
+    from service_circle.catalogue import load_catalogue
+    from service_circle.study import Study
+
+    cat = load_catalogue(catalogue)
+    net = _network(network, crs)
+    err_console.print(f"network {network}: {_describe(net)}")
+    fac = _read_facilities(facilities, cat, input_crs)
+    dem = _read_demand(demand, input_crs)
+    err_console.print(f"assumed coordinates of POI and demand files: {input_crs}")
+    study = Study.build(
+        net, fac, dem, name=out.name, catalogue=cat, barriers=_barriers(barriers, network),
+        max_snap_m=max_snap_m,
+    )  # fmt: skip
+    study.save(out)
+    counts = ", ".join(f"{k} {v}" for k, v in fac["category"].value_counts().items())
+    console.print(
+        f"wrote study {out}: {len(fac)} facilities ({counts}); {len(dem)} demand points, "
+        f"population {dem['population'].sum():,.0f}"
+    )
+
+
+def _thresholds(minutes: str | None, metres: str | None):
+    from service_circle.profiles import Threshold
+
+    if minutes and metres:
+        raise InputError("give --minutes or --metres, not both")
+    text, make = (metres, Threshold.metres) if metres else (minutes or "5,10,15", Threshold.minutes)
+    try:
+        return [make(float(v)) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"thresholds {text!r}: write numbers separated by commas") from None
+
+
+@app.command()
+def analyze(
+    study: Annotated[Path, typer.Option(help="A study folder from `service-circle build`")],
+    out: Annotated[Path, typer.Option(help="Output folder")],
+    minutes: Annotated[str | None, typer.Option(help="Thresholds in minutes, e.g. 5,10,15")] = None,
+    metres: Annotated[
+        str | None, typer.Option(help="Thresholds in metres, e.g. 300,500,1000")
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Only these categories (repeatable)")
+    ] = None,
+) -> None:
+    """Coverage, demand times, isochrones and gaps of a study, per category and threshold.
+
+    Writes coverage.csv, demand_times.csv, isochrones.geojson and gaps.geojson.
+    """
+    from service_circle.coverage import coverage_table, demand_times, gaps, isochrones
+    from service_circle.study import Study
+
+    st = Study.load(study)
+    thresholds = _thresholds(minutes, metres)
+    keys = category or sorted(set(st.facilities["category"]), key=st.catalogue.keys().index)
+    for key in keys:
+        st.catalogue[key]
+    table = coverage_table(st, thresholds, categories=keys, profile=profile)
+    iso = pd.concat([isochrones(st, k, thresholds, profile=profile) for k in keys])
+    gap = pd.concat([gaps(st, k, t, profile=profile) for k in keys for t in thresholds])
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(table, out / "coverage.csv")
+    write_csv(demand_times(st, categories=keys, profile=profile), out / "demand_times.csv")
+    write_geojson(_concat([iso]), out / "isochrones.geojson")
+    write_geojson(_concat([gap]), out / "gaps.geojson")
+    show = Table(title=f"coverage — study {st.name}")
+    for col in ("category", "threshold", "facilities", "covered", "share", "group", "group share"):
+        show.add_column(col, justify="left" if col in ("category", "group") else "right")
+    for r in table.itertuples():
+        show.add_row(
+            r.category, f"{r.threshold:g} {r.unit}", str(r.facilities), f"{r.covered:,.0f}",
+            f"{r.share:.0%}", r.group, f"{r.group_share:.0%}",
+        )  # fmt: skip
+    console.print(show)
+    console.print(f"wrote {out}/: coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson")
+    console.print("Data: © OpenStreetMap contributors (ODbL 1.0)")
 
 
 @app.command()

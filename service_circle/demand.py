@@ -245,7 +245,7 @@ def demand_from_buildings(
         geometry=shapely.point_on_surface(homes.geometry.to_numpy()),
         crs=buildings.crs,
     )
-    return _with_groups(out, shares).to_crs("EPSG:4326")
+    return with_groups(out, shares).to_crs("EPSG:4326")
 
 
 # ---------------------------------------------------------------------- polygons
@@ -316,7 +316,7 @@ def demand_from_polygons(
         pieces.append(gpd.GeoDataFrame(piece, geometry=geoms, crs=metric_crs))
     out = pd.concat(pieces, ignore_index=True)
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=metric_crs)
-    return _with_groups(out, shares).to_crs("EPSG:4326")
+    return with_groups(out, shares).to_crs("EPSG:4326")
 
 
 def _grid_points(polygon, spacing_m: float) -> np.ndarray:
@@ -383,7 +383,7 @@ def demand_from_raster(
         geometry=shapely.points(np.asarray(xs), np.asarray(ys)),
         crs=crs.to_wkt(),
     )
-    return _with_groups(out, shares).to_crs("EPSG:4326")
+    return with_groups(out, shares).to_crs("EPSG:4326")
 
 
 # ---------------------------------------------------------------------- hexagons
@@ -426,7 +426,9 @@ def hex_polygons(cells: pd.Series) -> gpd.GeoSeries:
 
 
 # ---------------------------------------------------------------------- groups
-def _with_groups(frame: gpd.GeoDataFrame, shares: Mapping[str, float] | None) -> gpd.GeoDataFrame:
+def with_groups(
+    frame: gpd.GeoDataFrame, shares: Mapping[str, float] | None = None
+) -> gpd.GeoDataFrame:
     """Add the age-group columns the frame lacks, from ``shares`` or :data:`DEFAULT_SHARES`."""
     shares = {**DEFAULT_SHARES, **(shares or {})}
     for col, share in shares.items():

@@ -207,6 +207,12 @@ def _points_from_table(table: pd.DataFrame, what: str, *, degrees: bool) -> gpd.
     return gpd.GeoDataFrame(table.copy(), geometry=geometry, crs="EPSG:4326")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` on success.
@@ -222,6 +228,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
             yield fh
+        Path(tmp).chmod(0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -186,3 +186,34 @@ def test_demo_through_the_installed_command(tmp_path):
     assert (summary["within_15_min"] >= summary["within_5_min"]).all()
     times = pd.read_csv(out / "times.csv")
     assert len(times) == len(summary) * 486  # every building, every category
+
+
+def test_build_and_analyze_a_study(tmp_path, capsys):
+    import geopandas as gpd
+
+    pbf = shared_file(f"{BEIJING}.osm.pbf")
+    fac, dem = tmp_path / "facilities.geojson", tmp_path / "demand.geojson"
+    assert main(["facilities", "--osm", str(pbf), "--out", str(fac)]) == 0
+    assert main(["demand", "--buildings", str(pbf), "--out", str(dem)]) == 0
+    study = tmp_path / "studies" / "haidian"
+    rc = main(["build", "--network", str(pbf), "--facilities", str(fac), "--demand", str(dem),
+               "--out", str(study)])  # fmt: skip
+    assert rc == 0 and (study / "study.json").exists()
+    out = tmp_path / "out"
+    rc = main(["analyze", "--study", str(study), "--metres", "300,500", "--category",
+               "kindergarten", "--category", "pharmacy", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    table = pd.read_csv(out / "coverage.csv")
+    assert table["category"].tolist() == ["kindergarten"] * 2 + ["pharmacy"] * 2
+    assert table["unit"].unique().tolist() == ["m"]
+    iso = gpd.read_file(out / "isochrones.geojson")
+    gaps = gpd.read_file(out / "gaps.geojson")
+    assert len(iso) == 4 and {"category", "threshold", "unit", "profile"} <= set(iso.columns)
+    assert {"population", "group_population", "nearest_distance_m"} <= set(gaps.columns)
+    assert oct((out / "coverage.csv").stat().st_mode & 0o777) in ("0o644", "0o664")
+    capsys.readouterr()
+    assert main(["analyze", "--study", str(tmp_path), "--out", str(out)]) == 2
+    assert "not a study folder" in capsys.readouterr().err
+    assert main(["analyze", "--study", str(study), "--minutes", "5", "--metres", "300",
+                 "--out", str(out)]) == 2  # fmt: skip
+    assert main(["analyze", "--study", str(study), "--category", "nope", "--out", str(out)]) == 2
