@@ -180,3 +180,15 @@ def convert(lon, lat, source: str, target: str = "wgs84") -> Pair:
                 "bd09 (Baidu)"
             )
     return _FROM_WGS84[dst](*_TO_WGS84[src](lon, lat))
+
+
+def geometry_to_wgs84(geoms, source: str):
+    """Shapely geometries (or an array of them) with coordinates converted to WGS-84."""
+    import shapely
+
+    system = chinese_crs(source)
+    if system is None:
+        raise CRSError(f"unknown coordinate system {source!r}: use wgs84, gcj02 or bd09")
+    if system == "wgs84":
+        return geoms
+    return shapely.transform(geoms, lambda xy: np.column_stack(convert(xy[:, 0], xy[:, 1], system)))

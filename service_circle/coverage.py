@@ -13,10 +13,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.geometry
 import shapely.ops
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from service_circle._errors import InputError
 from service_circle.engine import TravelTimes, _edge_costs
 from service_circle.profiles import Profile, Threshold, get_profile
 from service_circle.study import Study
@@ -42,21 +44,24 @@ def coverage_table(
     *,
     categories: Sequence[str] | None = None,
     profile: str | Profile | None = None,
+    mask: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Population covered per category and threshold, for everyone and the group served.
 
     Columns: ``category``, ``name_zh``, ``name_en``, ``threshold``, ``unit``, ``profile``,
     ``facilities``, ``population``, ``covered``, ``share``, ``group``, ``group_column``,
     ``group_population``, ``group_covered``, ``group_share``. Demand points off the network
-    or unreachable count as not covered.
+    or unreachable count as not covered. ``mask`` restricts the table to some demand points
+    (a neighbourhood).
     """
     prof = get_profile(profile)
     keys = list(categories) if categories else study.catalogue.keys()
-    population = study.demand["population"].to_numpy(np.float64)
+    keep = np.ones(len(study.demand), dtype=bool) if mask is None else np.asarray(mask, bool)
+    population = np.where(keep, study.demand["population"].to_numpy(np.float64), 0.0)
     rows = []
     for key in keys:
         cat = study.catalogue[key]
-        group_pop = study.demand[cat.group_column].to_numpy(np.float64)
+        group_pop = np.where(keep, study.demand[cat.group_column].to_numpy(np.float64), 0.0)
         n_fac = int((study.facilities["category"] == key).sum())
         for threshold in thresholds:
             found, limit = _cost_of(study, key, threshold, prof)
@@ -285,3 +290,111 @@ def gaps(
     frame = frame.sort_values("population", ascending=False, kind="stable").reset_index(drop=True)
     frame.insert(0, "rank", np.arange(1, len(frame) + 1))
     return frame.to_crs("EPSG:4326")
+
+
+# ---------------------------------------------------------------------- completeness
+def completeness(
+    study: Study,
+    *,
+    profile: str | Profile | None = None,
+    scheme: str = "living_circle",
+) -> pd.DataFrame:
+    """Which required categories each home can reach, as a score and a list of what is missing.
+
+    ``scheme="living_circle"`` requires every category of the catalogue within its own
+    default minutes (GB 50180 tiers are cumulative: a home in a complete 5-minute circle
+    also reaches the 10- and 15-minute facilities within 10 and 15 minutes);
+    ``scheme="basic"`` requires MOFCOM's basic-guarantee categories. A category with no
+    facility in the study is missing for everyone (缺配), as it is on the ground.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``population``, ``score`` (share of required categories reached),
+        ``reached``, ``required`` and ``missing`` (category keys joined by ``,``).
+    """
+    if scheme not in ("living_circle", "basic"):
+        raise InputError(f"scheme must be 'living_circle' or 'basic', got {scheme!r}")
+    prof = get_profile(profile)
+    cats = [c for c in study.catalogue if scheme == "living_circle" or c.basic_guarantee]
+    n = len(study.demand)
+    reached = np.zeros((n, len(cats)), dtype=bool)
+    for j, cat in enumerate(cats):
+        threshold = Threshold.minutes(cat.minutes)
+        found, limit = _cost_of(study, cat.key, threshold, prof)
+        reached[:, j] = found.point_cost <= limit
+    keys = np.array([c.key for c in cats], dtype=object)
+    missing = [",".join(keys[~row]) for row in reached]
+    return pd.DataFrame(
+        {
+            "id": study.demand["id"].to_numpy(),
+            "population": study.demand["population"].to_numpy(),
+            "score": reached.mean(axis=1) if cats else np.ones(n),
+            "reached": reached.sum(axis=1),
+            "required": len(cats),
+            "missing": missing,
+        }
+    )
+
+
+def completeness_summary(table: pd.DataFrame, mask: np.ndarray | None = None) -> dict:
+    """Population-weighted score and, per category, the share of people missing it."""
+    rows = table if mask is None else table[np.asarray(mask, bool)]
+    pop = rows["population"].to_numpy(np.float64)
+    total = pop.sum()
+    lacking: dict[str, float] = {}
+    for text, p in zip(rows["missing"], pop, strict=True):
+        for key in filter(None, str(text).split(",")):
+            lacking[key] = lacking.get(key, 0.0) + p
+    return {
+        "population": float(total),
+        "score": float((rows["score"].to_numpy() * pop).sum() / total) if total else np.nan,
+        "missing_share": {k: v / total for k, v in sorted(lacking.items(), key=lambda kv: -kv[1])}
+        if total
+        else {},
+    }
+
+
+# ---------------------------------------------------------------------- neighbourhoods
+def inside(study: Study, polygon, *, crs: str = "wgs84") -> np.ndarray:
+    """Mask of the demand points inside a polygon given in WGS-84, GCJ-02 or BD-09."""
+    from service_circle.coords import chinese_crs, geometry_to_wgs84
+
+    system = chinese_crs(crs)
+    if system is None:
+        raise InputError(f"neighbourhood crs must be wgs84, gcj02 or bd09, got {crs!r}")
+    geom = shapely.geometry.shape(polygon) if isinstance(polygon, dict) else polygon
+    if not isinstance(geom, shapely.Polygon | shapely.MultiPolygon) or geom.is_empty:
+        raise InputError("a neighbourhood must be a Polygon or MultiPolygon")
+    if not geom.is_valid:
+        reason = shapely.is_valid_reason(geom)
+        raise InputError(f"the neighbourhood polygon is not valid: {reason}")
+    geom = geometry_to_wgs84(geom, system)
+    points = study.demand.geometry.to_numpy()
+    return shapely.contains(geom, points) | shapely.touches(geom, points)
+
+
+def neighbourhood(
+    study: Study,
+    polygon,
+    thresholds: Sequence[Threshold],
+    *,
+    crs: str = "wgs84",
+    categories: Sequence[str] | None = None,
+    profile: str | Profile | None = None,
+) -> dict:
+    """The coverage summary inside a neighbourhood (a community boundary).
+
+    Returns a dict with ``population`` and ``homes`` inside, the coverage table restricted to
+    them (``coverage``, a DataFrame) and the living-circle and basic-guarantee completeness
+    (``completeness``, ``basic``: score and per-category share missing).
+    """
+    mask = inside(study, polygon, crs=crs)
+    table = coverage_table(study, thresholds, categories=categories, profile=profile, mask=mask)
+    return {
+        "homes": int(mask.sum()),
+        "population": float(study.demand["population"].to_numpy()[mask].sum()),
+        "coverage": table,
+        "completeness": completeness_summary(completeness(study, profile=profile), mask),
+        "basic": completeness_summary(completeness(study, profile=profile, scheme="basic"), mask),
+    }

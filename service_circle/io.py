@@ -24,7 +24,7 @@ import pyproj
 import shapely
 
 from service_circle._errors import CRSError, InputError, InputNotFoundError
-from service_circle.coords import chinese_crs, convert
+from service_circle.coords import chinese_crs, geometry_to_wgs84
 
 logger = logging.getLogger(__name__)
 
@@ -162,9 +162,7 @@ def _declare(frame: gpd.GeoDataFrame, crs: str | None, what: str) -> gpd.GeoData
     geoms = frame.geometry.to_numpy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     out = geoms.copy()
-    out[present] = shapely.transform(
-        geoms[present], lambda xy: np.column_stack(convert(xy[:, 0], xy[:, 1], system))
-    )
+    out[present] = geometry_to_wgs84(geoms[present], system)
     logger.info("%s: converted %d features from %s to WGS-84", what, int(present.sum()), system)
     return frame.set_geometry(gpd.GeoSeries(out, index=frame.index, crs="EPSG:4326"))
 

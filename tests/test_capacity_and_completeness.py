@@ -1,0 +1,117 @@
+"""2SFCA against a hand-computed case; completeness; neighbourhood queries."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from service_circle import InputError, WalkNetwork
+from service_circle.capacity import access_summary, gaussian_weight, two_step_fca
+from service_circle.coords import wgs84_to_gcj02
+from service_circle.coverage import completeness, completeness_summary, neighbourhood
+from service_circle.demand import with_groups
+from service_circle.profiles import Threshold
+from service_circle.study import Study
+
+X0, Y0 = 440_000.0, 4_420_000.0
+
+
+@pytest.fixture(scope="module")
+def street_study():
+    # one straight 1 km street; childcare A at 100 m (10 places), B at 900 m (20 places)
+    net = WalkNetwork.from_edges(
+        crs="EPSG:32650",
+        node_x=np.array([X0, X0 + 500, X0 + 1000]),
+        node_y=np.full(3, Y0),
+        edge_u=np.array([0, 1]),
+        edge_v=np.array([1, 2]),
+    )
+    facilities = gpd.GeoDataFrame(
+        {"id": ["A", "B", "C"], "category": ["childcare", "childcare", "pharmacy"],
+         "capacity": [10.0, 20.0, np.nan]},
+        geometry=shapely.points([[X0 + 100, Y0], [X0 + 900, Y0], [X0 + 500, Y0]]),
+        crs="EPSG:32650",
+    )  # fmt: skip
+    demand = gpd.GeoDataFrame(
+        {"id": ["h0", "h500", "h1000"], "population": [100.0, 200.0, 300.0],
+         "pop_0_3": [4.0, 6.0, 10.0]},
+        geometry=shapely.points([[X0, Y0], [X0 + 500, Y0], [X0 + 1000, Y0]]),
+        crs="EPSG:32650",
+    )  # fmt: skip
+    return Study.build(net, facilities, with_groups(demand), name="street")
+
+
+def test_two_step_fca_by_hand(street_study):
+    access = two_step_fca(street_study, "childcare", Threshold.metres(450))
+    # R_A = 10 / (4 + 6) = 1; R_B = 20 / (6 + 10) = 1.25
+    np.testing.assert_allclose(access["access"], [1.0, 2.25, 1.25], rtol=1e-6)
+    np.testing.assert_allclose(access["access_per_1000"], [1000, 2250, 1250], rtol=1e-6)
+    summary = access_summary(access, "pop_0_3")
+    # all 30 places serve all 20 children: 1.5 places per child on average
+    assert summary["access"] == pytest.approx((4 * 1 + 6 * 2.25 + 10 * 1.25) / 20)
+    assert summary["access"] == pytest.approx(30 / 20)
+    assert access.attrs["facilities_used"] == 2
+
+
+def test_gaussian_variant_by_hand(street_study):
+    access = two_step_fca(street_study, "childcare", Threshold.metres(450), decay="gaussian")
+    w100, w400 = gaussian_weight(np.array([100.0, 400.0]), 450.0)
+    r_a = 10 / (w100 * 4 + w400 * 6)
+    r_b = 20 / (w400 * 6 + w100 * 10)
+    np.testing.assert_allclose(
+        access["access"], [w100 * r_a, w400 * (r_a + r_b), w100 * r_b], rtol=1e-6
+    )
+    assert gaussian_weight(np.array([0.0, 450.0]), 450.0).tolist() == [1.0, 0.0]
+
+
+def test_facilities_without_capacity_are_counted_not_invented(street_study):
+    access = two_step_fca(street_study, "pharmacy", Threshold.minutes(10))
+    assert access.attrs["facilities_without_capacity"] == 1
+    assert access.attrs["facilities_used"] == 0
+    assert (access["access"] == 0).all()
+    with pytest.raises(InputError, match="decay"):
+        two_step_fca(street_study, "childcare", Threshold.minutes(5), decay="linear")
+
+
+def test_completeness_lists_what_is_missing(street_study):
+    table = completeness(street_study, scheme="basic")
+    required = table["required"].iloc[0]
+    assert required == sum(c.basic_guarantee for c in street_study.catalogue)
+    # only the pharmacy exists; it is 500 m from the ends (5.8 min at 1.43 m/s, within 8)
+    assert table["reached"].tolist() == [1, 1, 1]
+    assert "convenience_store" in table["missing"].iloc[0]
+    assert "pharmacy" not in table["missing"].iloc[0]
+    summary = completeness_summary(table)
+    assert summary["score"] == pytest.approx(1 / required)
+    assert summary["missing_share"]["convenience_store"] == pytest.approx(1.0)
+    full = completeness(street_study)
+    assert full["required"].iloc[0] == len(street_study.catalogue)
+
+
+def test_neighbourhood_in_wgs84_and_gcj02(street_study):
+    box = gpd.GeoSeries(
+        [shapely.box(X0 - 50, Y0 - 50, X0 + 600, Y0 + 50)], crs="EPSG:32650"
+    ).to_crs(4326)
+    polygon = box.iloc[0]
+    result = neighbourhood(street_study, polygon, [Threshold.metres(450)], categories=["childcare"])
+    assert result["homes"] == 2 and result["population"] == 300
+    row = result["coverage"].iloc[0]
+    assert row["population"] == 300 and row["covered"] == 300
+    shifted = shapely.transform(
+        polygon, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+    )
+    same = neighbourhood(
+        street_study, shapely.geometry.mapping(shifted), [Threshold.metres(450)],
+        crs="gcj02", categories=["childcare"],
+    )  # fmt: skip
+    assert same["homes"] == 2
+    # read as WGS-84, the shifted polygon misses the homes: the crs matters
+    wrong = neighbourhood(street_study, shifted, [Threshold.metres(450)], categories=["childcare"])
+    assert wrong["homes"] < 2
+    with pytest.raises(InputError, match="not valid"):
+        bowtie = shapely.Polygon([(116, 40), (116.01, 40.01), (116.01, 40), (116, 40.01)])
+        neighbourhood(street_study, bowtie, [Threshold.minutes(5)])
+    with pytest.raises(InputError, match="Polygon"):
+        neighbourhood(street_study, shapely.Point(116, 40), [Threshold.minutes(5)])
