@@ -138,10 +138,11 @@ def isochrones(
         arc_cost = prof.arc_cost_s(net) if threshold.is_time else net.arc_length_m
         lines = _reachable_lines(study, found, arc_cost, limit)
         legs = _reached_legs(study, found, limit)
-        parts = np.concatenate([lines, legs])
+        # a home closer to its street than the frontage is inside the street's buffer already
+        parts = np.concatenate([lines, legs[shapely.length(legs) > frontage_m]])
         if parts.size:
             # buffering each part and dissolving is ~60x faster than buffering one multiline
-            area = shapely.union_all(shapely.buffer(parts, frontage_m, quad_segs=4))
+            area = shapely.union_all(shapely.buffer(parts, frontage_m, quad_segs=2))
         else:
             area = shapely.MultiPolygon()
         geoms.append(area if area.geom_type == "MultiPolygon" else shapely.MultiPolygon([area]))
