@@ -138,8 +138,9 @@ def isochrones(
         arc_cost = prof.arc_cost_s(net) if threshold.is_time else net.arc_length_m
         lines = _reachable_lines(study, found, arc_cost, limit)
         legs = _reached_legs(study, found, limit)
-        # a home closer to its street than the frontage is inside the street's buffer already
-        parts = np.concatenate([lines, legs[shapely.length(legs) > frontage_m]])
+        # a home close to its street is inside the street's buffer already (half the
+        # frontage leaves room for the buffer's polygonal caps)
+        parts = np.concatenate([lines, legs[shapely.length(legs) > frontage_m / 2]])
         if parts.size:
             # buffering each part and dissolving is ~60x faster than buffering one multiline
             area = shapely.union_all(shapely.buffer(parts, frontage_m, quad_segs=2))
