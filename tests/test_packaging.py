@@ -51,7 +51,8 @@ def test_readme_python_tour_runs(tmp_path, monkeypatch):
         ).to_csv(csv, index=False)
         read_points(csv).to_file(tmp_path / f"{name}.geojson")
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    code = re.search(r"```python\n(.+?)\n```", text, re.S).group(1)
+    api = text.split("## The Python API", 1)[1]
+    code = re.search(r"```python\n(.+?)\n```", api, re.S).group(1)
     code = code.replace('"haidian.osm.pbf"', repr(str(pbf)))
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
@@ -60,3 +61,26 @@ def test_readme_python_tour_runs(tmp_path, monkeypatch):
     assert len(frame) == 200
     assert (tmp_path / "haidian.npz").exists()
     assert frame["status"].isin(["ok", "beyond_cutoff", "unreachable", "off_network"]).all()
+
+
+def test_readme_study_tour_runs(tmp_path, monkeypatch):
+    """The README's study example, on a study of the Beijing extract."""
+    import shapely
+    from conftest import BEIJING, shared_file
+
+    from service_circle.demand import buildings_from_osm, demand_from_buildings
+    from service_circle.facilities import facilities_from_osm
+    from service_circle.network import load_network
+    from service_circle.study import Study
+
+    pbf = shared_file(f"{BEIJING}.osm.pbf")
+    facilities, _ = facilities_from_osm(pbf)
+    demand = demand_from_buildings(buildings_from_osm(pbf))
+    monkeypatch.chdir(tmp_path)
+    Study.build(load_network(pbf), facilities, demand).save("studies/haidian")
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Studies", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.+?)\n```", section, re.S).group(1)
+    scope = {"community_polygon": shapely.box(116.34, 40.0, 116.36, 40.02)}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert "study" in scope
