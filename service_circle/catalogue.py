@@ -110,6 +110,9 @@ class Catalogue:
     def __len__(self) -> int:
         return len(self.categories)
 
+    def __contains__(self, key: object) -> bool:
+        return any(c.key == key for c in self.categories)
+
     def keys(self) -> list[str]:
         """The category keys."""
         return [c.key for c in self.categories]

@@ -28,7 +28,7 @@ from service_circle.network import (
     network_from_bbox,
     network_from_place,
 )
-from service_circle.profiles import PROFILES, get_profile, minutes_to_seconds
+from service_circle.profiles import PROFILES, Threshold, get_profile, minutes_to_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -484,16 +484,27 @@ def analyze(
     category: Annotated[
         list[str] | None, typer.Option(help="Only these categories (repeatable)")
     ] = None,
+    targets_preset: Annotated[
+        str, typer.Option(help="Targets: haidong_2025 or national (or a preset of --targets)")
+    ] = "haidong_2025",
+    targets: Annotated[Path | None, typer.Option(help="Your own targets file (TOML)")] = None,
 ) -> None:
-    """Coverage, demand times, isochrones and gaps of a study, per category and threshold.
+    """Coverage, demand times, isochrones, gaps and the plan-target report of a study.
 
-    Writes coverage.csv, demand_times.csv, isochrones.geojson and gaps.geojson.
+    Writes coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson, report.json,
+    report.csv and report.html.
     """
-    from service_circle.coverage import coverage_table, demand_times, gaps, isochrones
     from service_circle.study import Study
 
     st = Study.load(study)
-    thresholds = _thresholds(minutes, metres)
+    _analyze(st, out, _thresholds(minutes, metres), profile, category, targets_preset, targets)
+
+
+def _analyze(st, out, thresholds, profile, category, targets_preset, targets) -> None:
+    """Write every analysis output of a study into ``out`` and print the coverage table."""
+    from service_circle.coverage import coverage_table, demand_times, gaps, isochrones
+    from service_circle.indicators import load_targets, plan_report, write_report
+
     keys = category or sorted(set(st.facilities["category"]), key=st.catalogue.keys().index)
     for key in keys:
         st.catalogue[key]
@@ -505,6 +516,9 @@ def analyze(
     write_csv(demand_times(st, categories=keys, profile=profile), out / "demand_times.csv")
     write_geojson(_concat([iso]), out / "isochrones.geojson")
     write_geojson(_concat([gap]), out / "gaps.geojson")
+    label = load_targets(targets_preset, targets).get("label", targets_preset)
+    report = plan_report(st, preset=targets_preset, targets_file=targets, profile=profile)
+    write_report(st, report, table, out, preset_label=label)
     show = Table(title=f"coverage — study {st.name}")
     for col in ("category", "threshold", "facilities", "covered", "share", "group", "group share"):
         show.add_column(col, justify="left" if col in ("category", "group") else "right")
@@ -514,7 +528,27 @@ def analyze(
             f"{r.share:.0%}", r.group, f"{r.group_share:.0%}",
         )  # fmt: skip
     console.print(show)
-    console.print(f"wrote {out}/: coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson")
+    targets_table = Table(title=f"plan targets — {label}")
+    for col in ("indicator", "value", "target", "status"):
+        targets_table.add_column(col)
+    for ind in report:
+        shown = (
+            "—"
+            if ind.value is None
+            else (f"{ind.value:.0%}" if ind.unit.startswith("share") else f"{ind.value:,.2f}")
+        )
+        target = (
+            "—"
+            if ind.target is None
+            else (f"{ind.target:.0%}" if ind.unit.startswith("share") else f"{ind.target:g}")
+        )
+        status = ind.status if ind.status != "not computable" else f"not computable — {ind.note}"
+        targets_table.add_row(ind.name_en, shown, target, status)
+    console.print(targets_table)
+    console.print(
+        f"wrote {out}/: coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson, "
+        "report.json, report.csv, report.html"
+    )
     console.print("Data: © OpenStreetMap contributors (ODbL 1.0)")
 
 
@@ -539,7 +573,7 @@ def demo(
     min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
 ) -> None:
     """Run the bundled Helsinki sample end to end (no download) and print walking times."""
-    from service_circle.sample import ATTRIBUTION, SAMPLE_CATEGORIES, load_sample
+    from service_circle.sample import SAMPLE_CATEGORIES, load_sample
 
     prof = get_profile(profile)
     with console.status("loading the Helsinki sample (network, POIs, buildings)…"):
@@ -580,7 +614,7 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     net.save(out / "network.npz")
     write_geojson(sample.facilities, out / "facilities.geojson")
-    write_geojson(sample.demand, out / "demand.geojson")
+    write_geojson(sample.demand, out / "buildings.geojson")
     write_csv(pd.concat(long, ignore_index=True), out / "times.csv")
     write_csv(summary, out / "summary.csv")
 
@@ -627,9 +661,28 @@ def demo(
         said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in unplaced.items())
         console.print(f"not placed on the network, so not covered: {said}.")
     console.print(
-        f"wrote {out}/: network.npz, facilities.geojson, demand.geojson, times.csv, summary.csv"
+        f"wrote {out}/: network.npz, facilities.geojson, buildings.geojson, times.csv, summary.csv"
     )
-    console.print(f"Data: {ATTRIBUTION}")
+    # the study: residents from the residential floor area, then the full analysis
+    from service_circle import demand as dm
+    from service_circle.study import Study
+
+    people = dm.demand_from_buildings(
+        dm.buildings_from_osm(sample.pbf_path), landuse=dm.landuse_from_osm(sample.pbf_path)
+    )
+    write_geojson(people, out / "demand.geojson")
+    study = Study.build(
+        net, sample.facilities, people, name="helsinki-sample", barriers=walls,
+        max_snap_m=max_snap_m, min_piece_m=min_piece_m,
+    )  # fmt: skip
+    study.save(out / "study")
+    present = [k for k in SAMPLE_CATEGORIES if k not in missing]
+    thresholds = [Threshold.minutes(m) for m in DEMO_THRESHOLDS_MIN]
+    console.print(
+        f"study: {len(people)} residential buildings, {people['population'].sum():,.0f} "
+        "residents (floor area ÷ 40 m²); saved to " + str(out / "study")
+    )
+    _analyze(study, out, thresholds, prof, present, "haidong_2025", None)
 
 
 def _configure_logging() -> None:

@@ -115,3 +115,40 @@ def test_neighbourhood_in_wgs84_and_gcj02(street_study):
         neighbourhood(street_study, bowtie, [Threshold.minutes(5)])
     with pytest.raises(InputError, match="Polygon"):
         neighbourhood(street_study, shapely.Point(116, 40), [Threshold.minutes(5)])
+
+
+def test_plan_report_computes_what_it_can_and_says_what_it_cannot(street_study, tmp_path):
+    import json
+
+    from service_circle.coverage import coverage_table
+    from service_circle.indicators import load_targets, plan_report, write_report
+
+    report = {i.key: i for i in plan_report(street_study)}
+    places = report["childcare_places_per_1000"]
+    assert places.value == pytest.approx(30 / 600 * 1000)  # 30 places, 600 residents
+    assert places.target == 4.8 and places.status == "met"
+    assert report["care_bed_share"].status == "not computable"
+    assert report["sports_area_per_resident"].value is None
+    assert "none given" in report["sports_area_per_resident"].note
+    assert report["elderly_care_coverage"].value == 0 and "none in the inputs" in (
+        report["elderly_care_coverage"].note
+    )
+    pharmacy = report["basic_coverage.pharmacy"]
+    assert pharmacy.value == pytest.approx(1.0) and pharmacy.status == "no target"
+    national = {i.key: i for i in plan_report(street_study, preset="national")}
+    assert national["childcare_places_per_1000"].target == 4.5
+    mine = tmp_path / "targets.toml"
+    mine.write_text('[preset.district]\nlabel = "our district"\nchildcare_places_per_1000 = 60\n')
+    ours = {i.key: i for i in plan_report(street_study, preset="district", targets_file=mine)}
+    assert ours["childcare_places_per_1000"].status == "not met"
+    with pytest.raises(InputError, match="no preset 'moon'"):
+        load_targets("moon")
+    mine.write_text('[preset.bad]\nchildcare_places_per_1000 = "many"\n')
+    with pytest.raises(InputError, match="must be a number"):
+        load_targets("bad", mine)
+    table = coverage_table(street_study, [Threshold.metres(300)], categories=["childcare"])
+    paths = write_report(street_study, list(report.values()), table, tmp_path, preset_label="x")
+    data = json.loads(paths[0].read_text())
+    assert data["indicators"][0]["key"] == "childcare_places_per_1000"
+    page = paths[2].read_text()
+    assert "<svg" in page and "OpenStreetMap contributors" in page and "托位" in page
