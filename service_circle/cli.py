@@ -474,8 +474,18 @@ def _thresholds(minutes: str | None, metres: str | None):
 
 @app.command()
 def analyze(
-    study: Annotated[Path, typer.Option(help="A study folder from `service-circle build`")],
     out: Annotated[Path, typer.Option(help="Output folder")],
+    study: Annotated[
+        Path | None, typer.Option(help="A study folder from `service-circle build`")
+    ] = None,
+    network: Annotated[str | None, typer.Option(help="Or: a network source …")] = None,
+    facilities: Annotated[
+        list[Path] | None, typer.Option(help="… facility files (repeatable) …")
+    ] = None,
+    demand: Annotated[Path | None, typer.Option(help="… and demand points")] = None,
+    input_crs: Annotated[
+        str, typer.Option(help="Coordinates of POI/demand files: wgs84, gcj02, bd09, EPSG:n")
+    ] = "wgs84",
     minutes: Annotated[str | None, typer.Option(help="Thresholds in minutes, e.g. 5,10,15")] = None,
     metres: Annotated[
         str | None, typer.Option(help="Thresholds in metres, e.g. 300,500,1000")
@@ -494,9 +504,22 @@ def analyze(
     Writes coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson, report.json,
     report.csv and report.html.
     """
+    from service_circle.catalogue import load_catalogue
     from service_circle.study import Study
 
-    st = Study.load(study)
+    if study is not None:
+        if network or facilities or demand:
+            raise InputError("give --study, or --network with --facilities and --demand; not both")
+        st = Study.load(study)
+    elif network and facilities and demand:
+        cat = load_catalogue()
+        net = _network(network, None)
+        st = Study.build(
+            net, _read_facilities(facilities, cat, input_crs), _read_demand(demand, input_crs),
+            name=Path(network).stem, catalogue=cat, barriers=_barriers("auto", network),
+        )  # fmt: skip
+    else:
+        raise InputError("give --study DIR, or --network, --facilities and --demand")
     _analyze(st, out, _thresholds(minutes, metres), profile, category, targets_preset, targets)
 
 

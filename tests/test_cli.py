@@ -217,3 +217,12 @@ def test_build_and_analyze_a_study(tmp_path, capsys):
     assert main(["analyze", "--study", str(study), "--minutes", "5", "--metres", "300",
                  "--out", str(out)]) == 2  # fmt: skip
     assert main(["analyze", "--study", str(study), "--category", "nope", "--out", str(out)]) == 2
+    direct = tmp_path / "direct"
+    rc = main(["analyze", "--network", str(pbf), "--facilities", str(fac), "--demand", str(dem),
+               "--metres", "300,500", "--category", "kindergarten", "--category", "pharmacy",
+               "--out", str(direct)])  # fmt: skip
+    assert rc == 0
+    pd.testing.assert_frame_equal(
+        pd.read_csv(direct / "coverage.csv"), pd.read_csv(out / "coverage.csv")
+    )
+    assert main(["analyze", "--out", str(direct)]) == 2
