@@ -61,10 +61,12 @@ def test_metre_thresholds(beijing_study):
     assert 0 <= table["share"].iloc[0] <= table["share"].iloc[1] <= 1
 
 
-def test_isochrones_hold_every_covered_home_and_gaps_none(beijing_study):
+@pytest.mark.parametrize("method", ["vector", "raster"])
+def test_isochrones_hold_every_covered_home_and_gaps_none(beijing_study, method):
     study = beijing_study
     for category in ("kindergarten", "elderly_canteen"):
-        iso = isochrones(study, category, THRESHOLDS)
+        iso = isochrones(study, category, THRESHOLDS, method=method)
+        assert set(iso["method"]) == {method}
         assert iso.crs.to_epsg() == 4326 and (iso.geom_type == "MultiPolygon").all()
         assert iso["area_km2"].is_monotonic_increasing
         homes = study.demand.geometry.to_numpy()
@@ -73,7 +75,7 @@ def test_isochrones_hold_every_covered_home_and_gaps_none(beijing_study):
             covered = found.point_cost <= threshold.cost_limit(get_profile())
             inside = shapely.contains(area, homes) | (shapely.distance(area, homes) < 1e-7)
             assert inside[covered].all()
-            gap = gaps(study, category, threshold)
+            gap = gaps(study, category, threshold, method=method)
             if len(gap):
                 union = shapely.union_all(gap.geometry.to_numpy())
                 assert not shapely.contains(union, homes[covered]).any()
@@ -112,3 +114,13 @@ def test_study_refuses_unknown_categories(beijing_net):
     fac = random_points(beijing_net, 2).assign(category="canteen")
     with pytest.raises(InputError, match="canteen"):
         Study.build(beijing_net, fac, demand)
+
+
+def test_raster_and_vector_dissolves_agree(beijing_study):
+    vector = isochrones(beijing_study, "convenience_store", THRESHOLDS, method="vector")
+    raster = isochrones(beijing_study, "convenience_store", THRESHOLDS, method="raster")
+    np.testing.assert_allclose(raster["area_km2"], vector["area_km2"], rtol=0.05)
+    a = gaps(beijing_study, "kindergarten", THRESHOLDS[0], method="vector")
+    b = gaps(beijing_study, "kindergarten", THRESHOLDS[0], method="raster")
+    assert a["population"].sum() == pytest.approx(b["population"].sum())
+    assert abs(len(a) - len(b)) <= max(1, len(a) // 5)
