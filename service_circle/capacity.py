@@ -95,8 +95,16 @@ def two_step_fca(
     return out
 
 
-def access_summary(access: pd.DataFrame, group_column: str) -> dict[str, float]:
-    """Group-weighted mean accessibility of a 2SFCA table (per person and per 1000)."""
+def access_summary(
+    access: pd.DataFrame, group_column: str, mask: np.ndarray | None = None
+) -> dict[str, float]:
+    """Group-weighted mean accessibility of a 2SFCA table (per person and per 1000).
+
+    ``mask`` restricts it to some homes, e.g. a neighbourhood's
+    (:func:`service_circle.coverage.inside`).
+    """
+    if mask is not None:
+        access = access[np.asarray(mask, bool)]
     weight = access[group_column].to_numpy()
     total = weight.sum()
     mean = float((access["access"].to_numpy() * weight).sum() / total) if total > 0 else np.nan

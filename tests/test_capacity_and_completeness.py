@@ -53,6 +53,10 @@ def test_two_step_fca_by_hand(street_study):
     assert summary["access"] == pytest.approx((4 * 1 + 6 * 2.25 + 10 * 1.25) / 20)
     assert summary["access"] == pytest.approx(30 / 20)
     assert access.attrs["facilities_used"] == 2
+    west = np.array([True, True, False])  # a neighbourhood holding h0 and h500
+    assert access_summary(access, "pop_0_3", west)["access"] == pytest.approx(
+        (4 * 1 + 6 * 2.25) / 10
+    )
 
 
 def test_gaussian_variant_by_hand(street_study):
