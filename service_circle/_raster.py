@@ -63,9 +63,9 @@ class Grid:
 
 
 def dissolve_lines(lines: np.ndarray, width: float) -> shapely.MultiPolygon:
-    """The lines buffered by ``width`` and dissolved, on a grid of ``width / 3`` cells."""
+    """The lines buffered by ``width`` and dissolved, on a grid of ``width / 4`` cells."""
     bounds = tuple(shapely.total_bounds(lines))
-    grid = Grid(bounds, width / 3, width + width / 2)
+    grid = Grid(bounds, width / 4, width + width / 2)
     # burnt cells overshoot the lines by up to half a cell: a quarter cell off matches areas
     area = grid.grow(grid.burn_lines(lines), width - grid.cell / 4)
     return grid.outlines(area.astype(np.int32)).get(1, shapely.MultiPolygon())

@@ -135,7 +135,7 @@ def isochrones(
     demand points reached, buffered by ``frontage_m`` and dissolved. No convex hulls.
 
     ``method="vector"`` dissolves with GEOS (exact buffers); ``"raster"`` burns the parts
-    into a grid of ``frontage_m / 3`` cells and traces the outline (seconds instead of
+    into a grid of ``frontage_m / 4`` cells and traces the outline (seconds instead of
     minutes on city-sized studies; outlines follow the cells); ``"auto"`` picks the raster
     above :data:`RASTER_ABOVE` pieces.
 
