@@ -1,0 +1,289 @@
+"""Siting new facilities: maximal coverage (MCLP) and set cover to a target (LSCP).
+
+Both models run on a reach matrix ``a`` (demand points × candidate sites; ``a[i, j] = 1``
+when home ``i`` can walk to candidate ``j`` within the threshold), demand weights ``w``
+(the group the category serves: 60+ for canteens, 0–3 for childcare …) and the homes that
+existing facilities already cover, which count as covered and are left out of the models.
+
+Exact solutions come from HiGHS through :func:`scipy.optimize.milp`, with a time limit;
+the result reports the status, objective, best bound and gap. The lazy-greedy heuristic
+(CELF) is there for instances too large for the limit; the result says which was used,
+and there is no silent fallback from one to the other.
+
+p-median and capacitated coverage, candidate generation and the ``site`` command arrive
+with the rest of the siting issue.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from service_circle._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+Method = Literal["exact", "greedy"]
+
+
+@dataclass(frozen=True)
+class SitingResult:
+    """What a siting model chose, and how sure it is.
+
+    Attributes
+    ----------
+    model
+        ``"mclp"`` or ``"lscp"``.
+    method
+        ``"exact (HiGHS)"`` or ``"lazy greedy (heuristic)"``.
+    status
+        ``"optimal"``, ``"time limit"`` (best found, see ``gap``), ``"heuristic"``.
+    chosen
+        Candidate indices in rank order: each adds the most weight given those before it.
+    marginal
+        The weight each chosen site newly covers, in rank order.
+    covered_before, covered_after, total
+        Covered weight before and after, and the total weight.
+    objective, bound, gap
+        The solver's objective, its best bound and relative gap (``None`` for greedy,
+        where ``bound`` is the (1 − 1/e) guarantee's upper bound for MCLP).
+    """
+
+    model: str
+    method: str
+    status: str
+    chosen: np.ndarray
+    marginal: np.ndarray
+    covered_before: float
+    covered_after: float
+    total: float
+    objective: float
+    bound: float | None
+    gap: float | None
+
+    @property
+    def share_before(self) -> float:
+        """Share of the weight covered before."""
+        return self.covered_before / self.total if self.total else float("nan")
+
+    @property
+    def share_after(self) -> float:
+        """Share of the weight covered after."""
+        return self.covered_after / self.total if self.total else float("nan")
+
+
+def _prepare(reach, weights, covered):
+    reach = sparse.csr_matrix(reach, dtype=np.float64)
+    reach.data[:] = 1.0
+    weights = np.asarray(weights, dtype=np.float64)
+    if reach.shape[0] != weights.size:
+        raise InputError(f"reach has {reach.shape[0]} rows but there are {weights.size} weights")
+    if np.any(weights < 0) or not np.all(np.isfinite(weights)):
+        raise InputError("demand weights must be finite and non-negative")
+    covered = np.zeros(weights.size, bool) if covered is None else np.asarray(covered, bool)
+    open_rows = np.flatnonzero(~covered & (weights > 0) & (np.diff(reach.indptr) > 0))
+    return reach, weights, covered, open_rows
+
+
+def _rank(reach: sparse.csr_matrix, weights: np.ndarray, rows: np.ndarray, chosen) -> tuple:
+    """Order chosen sites by marginal gain (greedy over the chosen set)."""
+    cols = reach[rows].tocsc()
+    done = np.zeros(rows.size, bool)
+    order, gains = [], []
+    left = list(chosen)
+    while left:
+        best, best_gain = None, -1.0
+        for j in left:
+            idx = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
+            gain = weights[rows[idx[~done[idx]]]].sum()
+            if gain > best_gain:
+                best, best_gain = j, gain
+        order.append(best)
+        gains.append(best_gain)
+        idx = cols.indices[cols.indptr[best] : cols.indptr[best + 1]]
+        done[idx] = True
+        left.remove(best)
+    return np.array(order, dtype=np.int64), np.array(gains, dtype=np.float64)
+
+
+def mclp(
+    reach,
+    weights,
+    p: int,
+    *,
+    covered: np.ndarray | None = None,
+    method: Method = "exact",
+    time_limit_s: float = 60.0,
+) -> SitingResult:
+    r"""Maximal covering location: ``p`` new sites covering the most uncovered weight.
+
+    .. math::
+
+        \max \sum_i w_i y_i \quad \text{s.t.} \quad
+        y_i \le \sum_j a_{ij} x_j \;\; \forall i, \qquad \sum_j x_j = p, \qquad
+        x_j \in \{0, 1\}, \; 0 \le y_i \le 1
+
+    over the homes ``i`` not yet covered (``y`` needs no integrality: with binary ``x`` the
+    optimum has ``y_i = \min(1, \sum_j a_{ij} x_j)``).
+    """
+    reach, weights, covered, rows = _prepare(reach, weights, covered)
+    n_cand = reach.shape[1]
+    if not 0 < p <= n_cand:
+        raise InputError(f"p must be between 1 and the {n_cand} candidates, got {p}")
+    before = float(weights[covered].sum())
+    total = float(weights.sum())
+    if rows.size == 0:
+        raise InputError(
+            "no uncovered home lies within reach of any candidate: nothing to gain "
+            f"(coverage stays {before / total:.1%}); add candidates inside the gaps"
+        )
+    if method == "greedy":
+        chosen, gains = _lazy_greedy(reach, weights, rows, p=p)
+        gained = float(gains.sum())
+        return SitingResult("mclp", "lazy greedy (heuristic)", "heuristic", chosen, gains,
+                            before, before + gained, total, gained,
+                            gained / (1 - 1 / np.e), None)  # fmt: skip
+    if method != "exact":
+        raise InputError(f"method must be 'exact' or 'greedy', got {method!r}")
+    m = rows.size
+    a = reach[rows]
+    # variables: x (n_cand, binary) then y (m, continuous)
+    c = np.concatenate([np.zeros(n_cand), -weights[rows]])
+    link = sparse.hstack([-a, sparse.identity(m, format="csr")]).tocsr()  # y - a x <= 0
+    count = sparse.csr_matrix(np.concatenate([np.ones(n_cand), np.zeros(m)])[None, :])
+    result = milp(
+        c,
+        integrality=np.concatenate([np.ones(n_cand), np.zeros(m)]),
+        bounds=Bounds(0, 1),
+        constraints=[LinearConstraint(link, -np.inf, 0), LinearConstraint(count, p, p)],
+        options={"time_limit": float(time_limit_s), "disp": False},
+    )
+    return _exact_result("mclp", result, reach, weights, rows, n_cand, before, total)
+
+
+def lscp(
+    reach,
+    weights,
+    target_share: float,
+    *,
+    covered: np.ndarray | None = None,
+    method: Method = "exact",
+    time_limit_s: float = 60.0,
+) -> SitingResult:
+    r"""Set cover to a target: the fewest new sites that bring coverage to ``target_share``.
+
+    .. math::
+
+        \min \sum_j x_j \quad \text{s.t.} \quad
+        \sum_i w_i y_i \ge T - W_0, \qquad y_i \le \sum_j a_{ij} x_j \;\; \forall i, \qquad
+        x_j \in \{0, 1\}, \; 0 \le y_i \le 1
+
+    with ``T`` the target share of the total weight and ``W_0`` the weight already covered.
+
+    Raises
+    ------
+    InputError
+        If no set of candidates reaches the target; the message gives the best share.
+    """
+    reach, weights, covered, rows = _prepare(reach, weights, covered)
+    if not 0 < target_share <= 1:
+        raise InputError(f"target share must be in (0, 1], got {target_share}")
+    n_cand = reach.shape[1]
+    total = float(weights.sum())
+    before = float(weights[covered].sum())
+    need = target_share * total - before
+    best = before + float(weights[rows].sum())
+    if best < target_share * total - 1e-9:
+        raise InputError(
+            f"no set of the {n_cand} candidates reaches {target_share:.0%}: with all of them "
+            f"coverage is {best / total:.1%} (now {before / total:.1%}); add candidates or "
+            "lower the target"
+        )
+    if need <= 0:
+        empty = np.empty(0, dtype=np.int64)
+        return SitingResult("lscp", "exact (HiGHS)", "optimal", empty, empty.astype(float),
+                            before, before, total, 0.0, 0.0, 0.0)  # fmt: skip
+    if method == "greedy":
+        chosen, gains = _lazy_greedy(reach, weights, rows, need=need)
+        return SitingResult("lscp", "lazy greedy (heuristic)", "heuristic", chosen, gains,
+                            before, before + float(gains.sum()), total, float(chosen.size),
+                            None, None)  # fmt: skip
+    if method != "exact":
+        raise InputError(f"method must be 'exact' or 'greedy', got {method!r}")
+    m = rows.size
+    a = reach[rows]
+    c = np.concatenate([np.ones(n_cand), np.zeros(m)])
+    link = sparse.hstack([-a, sparse.identity(m, format="csr")]).tocsr()
+    reach_target = sparse.csr_matrix(np.concatenate([np.zeros(n_cand), weights[rows]])[None, :])
+    result = milp(
+        c,
+        integrality=np.concatenate([np.ones(n_cand), np.zeros(m)]),
+        bounds=Bounds(0, 1),
+        constraints=[
+            LinearConstraint(link, -np.inf, 0),
+            LinearConstraint(reach_target, need - 1e-9, np.inf),
+        ],
+        options={"time_limit": float(time_limit_s), "disp": False},
+    )
+    return _exact_result("lscp", result, reach, weights, rows, n_cand, before, total)
+
+
+def _exact_result(model, result, reach, weights, rows, n_cand, before, total) -> SitingResult:
+    if result.x is None:
+        raise InputError(f"HiGHS found no solution for {model}: {result.message}")
+    status = "optimal" if result.status == 0 else "time limit"
+    chosen = np.flatnonzero(result.x[:n_cand] > 0.5)
+    order, gains = _rank(reach, weights, rows, chosen)
+    sign = -1.0 if model == "mclp" else 1.0
+    return SitingResult(
+        model=model,
+        method="exact (HiGHS)",
+        status=status,
+        chosen=order,
+        marginal=gains,
+        covered_before=before,
+        covered_after=before + float(gains.sum()),
+        total=total,
+        objective=sign * float(result.fun),
+        bound=None if result.mip_dual_bound is None else sign * float(result.mip_dual_bound),
+        gap=None if result.mip_gap is None else float(result.mip_gap),
+    )
+
+
+def _lazy_greedy(
+    reach: sparse.csr_matrix,
+    weights: np.ndarray,
+    rows: np.ndarray,
+    *,
+    p: int | None = None,
+    need: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """CELF lazy greedy: p sites, or sites until ``need`` weight is covered."""
+    cols = reach[rows].tocsc()
+    done = np.zeros(rows.size, bool)
+
+    def gain(j: int) -> float:
+        idx = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
+        return float(weights[rows[idx[~done[idx]]]].sum())
+
+    heap = [(-gain(j), j) for j in range(cols.shape[1])]
+    heapq.heapify(heap)
+    chosen, gains, got = [], [], 0.0
+    while heap and (p is None or len(chosen) < p) and (need is None or got < need - 1e-9):
+        _, j = heapq.heappop(heap)
+        fresh = gain(j)
+        if heap and fresh < -heap[0][0] - 1e-12:  # stale: put back with its true gain
+            heapq.heappush(heap, (-fresh, j))
+            continue
+        chosen.append(j)
+        gains.append(fresh)
+        got += fresh
+        idx = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
+        done[idx] = True
+    return np.array(chosen, dtype=np.int64), np.array(gains, dtype=np.float64)

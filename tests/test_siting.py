@@ -1,0 +1,102 @@
+"""Siting models: exact optimum equals brute force; greedy within its guarantee."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from service_circle import InputError
+from service_circle.siting import lscp, mclp
+
+
+def _instance(seed: int, n_demand: int = 30, n_cand: int = 9, density: float = 0.18):
+    rng = np.random.default_rng(seed)
+    reach = sparse.csr_matrix(rng.random((n_demand, n_cand)) < density)
+    weights = rng.integers(1, 50, n_demand).astype(float)
+    covered = rng.random(n_demand) < 0.15
+    return reach, weights, covered
+
+
+def _covered_by(reach, sites, covered):
+    sites = [int(s) for s in sites]
+    if not sites:
+        return covered.copy()
+    return (np.asarray(reach[:, sites].sum(axis=1)).ravel() > 0) | covered
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 4))
+def test_mclp_exact_equals_brute_force_and_greedy_is_within_its_guarantee(seed, p):
+    reach, weights, covered = _instance(seed)
+    best = max(
+        weights[_covered_by(reach, combo, covered)].sum()
+        for combo in itertools.combinations(range(reach.shape[1]), p)
+    )
+    try:
+        exact = mclp(reach, weights, p, covered=covered)
+    except InputError:  # nothing uncovered within reach of any candidate
+        assert best == weights[covered].sum()
+        return
+    assert exact.status == "optimal" and exact.method == "exact (HiGHS)"
+    assert exact.covered_after == pytest.approx(best)
+    assert exact.covered_after == pytest.approx(
+        weights[_covered_by(reach, exact.chosen, covered)].sum()
+    )
+    assert (np.diff(exact.marginal) <= 1e-9).all()  # ranked by marginal gain
+    greedy = mclp(reach, weights, p, covered=covered, method="greedy")
+    assert greedy.status == "heuristic"
+    gain_opt = best - weights[covered].sum()
+    gain_greedy = greedy.covered_after - weights[covered].sum()
+    assert gain_greedy <= gain_opt + 1e-9
+    assert gain_greedy >= (1 - 1 / np.e) * gain_opt - 1e-9
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.3, 0.9))
+def test_lscp_exact_is_the_fewest_sites(seed, target):
+    reach, weights, covered = _instance(seed, density=0.3)
+    total = weights.sum()
+    fewest = None
+    for k in range(reach.shape[1] + 1):
+        for combo in itertools.combinations(range(reach.shape[1]), k):
+            if weights[_covered_by(reach, combo, covered)].sum() >= target * total - 1e-9:
+                fewest = k
+                break
+        if fewest is not None:
+            break
+    if fewest is None:
+        with pytest.raises(InputError, match="no set of the 9 candidates reaches"):
+            lscp(reach, weights, target, covered=covered)
+        return
+    exact = lscp(reach, weights, target, covered=covered)
+    assert exact.chosen.size == fewest
+    assert exact.share_after >= target - 1e-9
+    greedy = lscp(reach, weights, target, covered=covered, method="greedy")
+    assert greedy.chosen.size >= fewest and greedy.share_after >= target - 1e-9
+
+
+def test_bad_requests_get_clear_answers():
+    reach, weights, _ = _instance(1)
+    with pytest.raises(InputError, match="between 1 and the 9 candidates"):
+        mclp(reach, weights, 12)
+    with pytest.raises(InputError, match="target share"):
+        lscp(reach, weights, 1.5)
+    with pytest.raises(InputError, match="nothing to gain"):
+        mclp(reach, weights, 2, covered=np.ones(weights.size, bool))
+    done = lscp(reach, weights, 0.05, covered=np.ones(weights.size, bool))
+    assert done.chosen.size == 0 and done.share_after == 1.0
+    with pytest.raises(InputError, match="method"):
+        mclp(reach, weights, 2, method="annealing")  # type: ignore[arg-type]
+
+
+def test_time_limit_reports_the_gap():
+    reach, weights, _ = _instance(5, n_demand=3000, n_cand=400, density=0.02)
+    result = mclp(reach, weights, 25, time_limit_s=0.5)
+    assert result.status in ("optimal", "time limit")
+    assert result.gap is not None and result.gap >= 0
+    assert result.bound >= result.objective - 1e-6
