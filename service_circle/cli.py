@@ -576,6 +576,87 @@ def _analyze(st, out, thresholds, profile, category, targets_preset, targets) ->
 
 
 @app.command()
+def site(
+    study: Annotated[Path, typer.Option(help="A study folder from `service-circle build`")],
+    category: Annotated[str, typer.Option(help="The category to site, e.g. elderly_canteen")],
+    out: Annotated[Path, typer.Option(help="Output folder")],
+    p: Annotated[
+        int | None, typer.Option(help="Open this many new sites (maximal coverage)")
+    ] = None,
+    target_share: Annotated[
+        float | None, typer.Option(help="Fewest sites to reach this share, e.g. 0.9 (set cover)")
+    ] = None,
+    minutes: Annotated[float | None, typer.Option(help="Threshold in minutes")] = None,
+    metres: Annotated[float | None, typer.Option(help="Threshold in metres")] = None,
+    profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
+    candidates: Annotated[
+        Path | None, typer.Option(help="Candidate sites (points); default: spots in the gaps")
+    ] = None,
+    candidates_crs: Annotated[
+        str, typer.Option(help="Coordinates of --candidates: wgs84, gcj02, bd09, EPSG:n")
+    ] = "wgs84",
+    exclude: Annotated[Path | None, typer.Option(help="Areas where no site may go")] = None,
+    method: Annotated[str, typer.Option(help="exact (HiGHS) or greedy")] = "exact",
+    time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds")] = 60.0,
+) -> None:
+    """Where to open new facilities: writes sites.geojson, summary.json, gaps_after.geojson."""
+    import json
+
+    from service_circle.coverage import gaps
+    from service_circle.io import atomic_write
+    from service_circle.profiles import Threshold
+    from service_circle.siting import site_study
+    from service_circle.study import Study
+
+    st = Study.load(study)
+    cat = st.catalogue[category]
+    if minutes is not None and metres is not None:
+        raise InputError("give --minutes or --metres, not both")
+    threshold = (
+        Threshold.metres(metres) if metres is not None
+        else Threshold.minutes(minutes if minutes is not None else cat.minutes)
+    )  # fmt: skip
+    cands = read_points(candidates, crs=candidates_crs) if candidates else None
+    if cands is not None and "id" not in cands.columns:
+        cands["id"] = [f"candidate-{i + 1}" for i in range(len(cands))]
+    zones = read_points(exclude) if exclude else None
+    result, sites, after = site_study(
+        st, category, threshold, p=p, target_share=target_share, candidates=cands,
+        profile=profile, method=method, time_limit_s=time_limit, exclude=zones,
+    )  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    write_geojson(sites, out / "sites.geojson")
+    write_geojson(gaps(after, category, threshold, profile=profile), out / "gaps_after.geojson")
+    summary = {
+        "category": category,
+        "threshold": threshold.value,
+        "unit": threshold.unit,
+        "profile": get_profile(profile).name,
+        "model": result.model,
+        "method": result.method,
+        "status": result.status,
+        "sites": int(result.chosen.size),
+        "group": cat.group,
+        "covered_before": result.covered_before,
+        "covered_after": result.covered_after,
+        "share_before": result.share_before,
+        "share_after": result.share_after,
+        "objective": result.objective,
+        "bound": result.bound,
+        "gap": result.gap,
+    }
+    with atomic_write(out / "summary.json") as fh:
+        json.dump(summary, fh, ensure_ascii=False, indent=2)
+    console.print(
+        f"{result.model} ({result.method}, {result.status}): {result.chosen.size} new "
+        f"{category} sites; {cat.group} covered within {threshold.label}: "
+        f"{result.share_before:.1%} → {result.share_after:.1%}"
+        + (f"; gap {result.gap:.2%}" if result.gap is not None else "")
+    )
+    console.print(f"wrote {out}/: sites.geojson, summary.json, gaps_after.geojson")
+
+
+@app.command()
 def profiles() -> None:
     """List the walking profiles."""
     table = Table(title="walking profiles")

@@ -287,3 +287,153 @@ def _lazy_greedy(
         idx = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
         done[idx] = True
     return np.array(chosen, dtype=np.int64), np.array(gains, dtype=np.float64)
+
+
+# ====================================================================== on a study
+def generate_candidates(
+    study,
+    category: str,
+    threshold,
+    *,
+    profile=None,
+    spacing_m: float = 150.0,
+    exclude=None,
+):
+    """Candidate sites on the network inside today's gaps, thinned to ``spacing_m``.
+
+    The street spots of the homes the category does not cover within ``threshold``, one per
+    ``spacing_m`` square (the most populous home's spot in it), outside ``exclude``
+    polygons (WGS-84). Returns a GeoDataFrame of points (WGS-84) with ``id``.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from service_circle.profiles import get_profile
+
+    prof = get_profile(profile)
+    found = study.search(category, threshold, prof)
+    limit = threshold.cost_limit(prof)
+    s = study.demand_snap
+    weight = study.demand[study.catalogue[category].group_column].to_numpy(np.float64)
+    open_rows = np.flatnonzero(~(found.point_cost <= limit) & s.on_network & (weight > 0))
+    if open_rows.size == 0:
+        raise InputError(
+            f"no gap to site {category} in: every home within reach of the network is "
+            f"covered within {threshold.label}"
+        )
+    lines = study.network.edge_geometries()[s.edge[open_rows]]
+    spots = shapely.line_interpolate_point(lines, s.pos_m[open_rows])
+    xy = shapely.get_coordinates(spots)
+    cell = np.floor(xy / spacing_m).astype(np.int64)
+    order = np.lexsort((-weight[open_rows], cell[:, 1], cell[:, 0]))
+    first = np.r_[True, np.any(np.diff(cell[order], axis=0) != 0, axis=1)]
+    keep = order[first]
+    frame = gpd.GeoDataFrame(
+        {"id": [f"cand-{i}" for i in range(keep.size)]},
+        geometry=spots[keep],
+        crs=study.network.crs,
+    ).to_crs("EPSG:4326")
+    if exclude is not None and len(exclude):
+        zones = exclude.to_crs("EPSG:4326").geometry.to_numpy()
+        blocked = np.zeros(len(frame), bool)
+        idx, _ = shapely.STRtree(zones).query(frame.geometry.to_numpy(), predicate="within")
+        blocked[idx] = True
+        frame = frame[~blocked].reset_index(drop=True)
+        if frame.empty:
+            raise InputError("every candidate lies inside the excluded areas")
+    return frame
+
+
+def site_study(
+    study,
+    category: str,
+    threshold,
+    *,
+    p: int | None = None,
+    target_share: float | None = None,
+    candidates=None,
+    profile=None,
+    method: Method = "exact",
+    time_limit_s: float = 60.0,
+    spacing_m: float = 150.0,
+    exclude=None,
+):
+    """Site new facilities of a category on a study; returns ``(result, sites, after)``.
+
+    ``p`` runs MCLP, ``target_share`` runs LSCP. ``candidates`` (points, WGS-84) default to
+    :func:`generate_candidates`. Existing facilities stay and count as covering. ``sites``
+    is a GeoDataFrame (WGS-84) with ``rank``, ``marginal_population`` (of the group served)
+    and ``category``; ``after`` is the study with the new sites added, for coverage and
+    gaps after.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    from service_circle.engine import reach_pairs, snap
+    from service_circle.profiles import get_profile
+    from service_circle.study import Study
+
+    if (p is None) == (target_share is None):
+        raise InputError("give p (maximal coverage) or target_share (set cover), not both")
+    prof = get_profile(profile)
+    cat = study.catalogue[category]
+    if candidates is None:
+        candidates = generate_candidates(
+            study, category, threshold, profile=prof, spacing_m=spacing_m, exclude=exclude
+        )
+    cand = snap(study.network, candidates, max_snap_m=study.demand_snap.max_snap_m,
+                what="candidate sites")  # fmt: skip
+    if not cand.on_network.any():
+        raise InputError("no candidate site lies on the network: check their CRS and location")
+    limit = threshold.cost_limit(prof)
+    pairs = reach_pairs(study.network, cand, study.demand_snap, profile=prof, cutoff=limit,
+                        unit="s" if threshold.is_time else "m")  # fmt: skip
+    reach = sparse.csr_matrix(
+        (np.ones(len(pairs)), (pairs["target"].to_numpy(), pairs["source"].to_numpy())),
+        shape=(len(study.demand), len(cand)),
+    )
+    weights = study.demand[cat.group_column].to_numpy(np.float64)
+    covered = study.search(category, threshold, prof).point_cost <= limit
+    if p is not None:
+        result = mclp(reach, weights, p, covered=covered, method=method, time_limit_s=time_limit_s)
+    else:
+        result = lscp(reach, weights, target_share, covered=covered, method=method,
+                      time_limit_s=time_limit_s)  # fmt: skip
+    picked = candidates.to_crs("EPSG:4326").iloc[result.chosen]
+    sites = gpd.GeoDataFrame(
+        {
+            "rank": np.arange(1, result.chosen.size + 1),
+            "id": picked["id"].astype(str).to_numpy() if "id" in picked
+            else [f"site-{r}" for r in range(1, result.chosen.size + 1)],
+            "category": category,
+            "marginal_population": result.marginal,
+            "group": cat.group,
+        },
+        geometry=picked.geometry.to_numpy(),
+        crs="EPSG:4326",
+    )  # fmt: skip
+    new = sites[["id", "category", "geometry"]].assign(name="proposed", capacity=np.nan)
+    facilities = gpd.GeoDataFrame(pd.concat([study.facilities, new], ignore_index=True),
+                                  crs="EPSG:4326")  # fmt: skip
+    after = Study(
+        name=study.name,
+        network=study.network,
+        facilities=facilities,
+        demand=study.demand,
+        catalogue=study.catalogue,
+        facility_snap=_concat_snaps(study.facility_snap, cand.take(result.chosen)),
+        demand_snap=study.demand_snap,
+    )
+    return result, sites, after
+
+
+def _concat_snaps(a, b):
+    from service_circle.engine import Snapped
+
+    return Snapped(
+        **{
+            name: np.concatenate([getattr(a, name), getattr(b, name)])
+            for name in ("point_id", "edge", "pos_m", "access_m", "x", "y", "status")
+        },
+        max_snap_m=a.max_snap_m,
+    )

@@ -226,3 +226,37 @@ def test_build_and_analyze_a_study(tmp_path, capsys):
         pd.read_csv(direct / "coverage.csv"), pd.read_csv(out / "coverage.csv")
     )
     assert main(["analyze", "--out", str(direct)]) == 2
+
+
+def test_site_on_a_study(tmp_path, capsys):
+    import json
+
+    import geopandas as gpd
+
+    pbf = shared_file(f"{BEIJING}.osm.pbf")
+    fac, dem = tmp_path / "facilities.geojson", tmp_path / "demand.geojson"
+    assert main(["facilities", "--osm", str(pbf), "--out", str(fac)]) == 0
+    assert main(["demand", "--buildings", str(pbf), "--out", str(dem)]) == 0
+    study = tmp_path / "study"
+    assert main(["build", "--network", str(pbf), "--facilities", str(fac), "--demand", str(dem),
+                 "--out", str(study)]) == 0  # fmt: skip
+    out = tmp_path / "site"
+    rc = main(["site", "--study", str(study), "--category", "kindergarten", "--p", "3",
+               "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sites"] == 3 and summary["status"] == "optimal"
+    assert summary["share_after"] > summary["share_before"]
+    sites = gpd.read_file(out / "sites.geojson")
+    assert sites["rank"].tolist() == [1, 2, 3]
+    assert sites["marginal_population"].is_monotonic_decreasing
+    after = gpd.read_file(out / "gaps_after.geojson")
+    total = gpd.read_file(dem)["population"].sum()
+    assert after["population"].sum() < total
+    capsys.readouterr()
+    rc = main(["site", "--study", str(study), "--category", "kindergarten",
+               "--target-share", "0.999", "--minutes", "2", "--out", str(out)])  # fmt: skip
+    assert rc == 2 and "no set of the" in capsys.readouterr().err
+    rc = main(["site", "--study", str(study), "--category", "kindergarten", "--p", "2",
+               "--target-share", "0.5", "--out", str(out)])  # fmt: skip
+    assert rc == 2
