@@ -100,3 +100,84 @@ def test_time_limit_reports_the_gap():
     assert result.status in ("optimal", "time limit")
     assert result.gap is not None and result.gap >= 0
     assert result.bound >= result.objective - 1e-6
+
+
+def _cost_instance(seed: int, n_demand: int = 25, n_cand: int = 8):
+    rng = np.random.default_rng(seed)
+    demand = rng.uniform(0, 1000, (n_demand, 2))
+    cand = rng.uniform(0, 1000, (n_cand, 2))
+    cost = np.hypot(*(demand[:, None, :] - cand[None, :, :]).transpose(2, 0, 1))
+    weights = rng.integers(1, 30, n_demand).astype(float)
+    return cost, weights
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 3))
+def test_pmedian_equals_brute_force(seed, p):
+    from service_circle.siting import pmedian
+
+    cost, weights = _cost_instance(seed)
+    best = min(
+        (weights * cost[:, list(combo)].min(axis=1)).sum()
+        for combo in itertools.combinations(range(cost.shape[1]), p)
+    )
+    result = pmedian(cost, weights, p)
+    assert result.objective == pytest.approx(best, rel=1e-6)
+    assert result.chosen.size == p
+
+
+def test_pmedian_with_existing_facilities_and_unreachable_homes():
+    from service_circle.siting import pmedian
+
+    cost, weights = _cost_instance(3)
+    existing = np.full(cost.shape[0], 50.0)  # everyone is 50 m from a facility today
+    result = pmedian(cost, weights, 2, existing_cost=existing)
+    brute = min(
+        (weights * np.minimum(existing, cost[:, list(c)].min(axis=1))).sum()
+        for c in itertools.combinations(range(cost.shape[1]), 2)
+    )
+    assert result.objective == pytest.approx(brute, rel=1e-6)
+    cost[0, :] = np.inf
+    with pytest.raises(InputError, match="reach no candidate"):
+        pmedian(cost, weights, 2)
+
+
+def test_capacitated_mclp_respects_capacity():
+    from service_circle.siting import capacitated_mclp
+
+    reach, weights, covered = _instance(11, density=0.4)
+    free = mclp(reach, weights, 2, covered=covered)
+    roomy = capacitated_mclp(reach, weights, np.full(9, 1e9), 2, covered=covered)
+    assert roomy.covered_after == pytest.approx(free.covered_after)
+    tight = capacitated_mclp(reach, weights, np.full(9, 40.0), 2, covered=covered)
+    assert tight.covered_after - tight.covered_before <= 80 + 1e-6
+    assert (tight.marginal <= 40 + 1e-6).all()
+    with pytest.raises(InputError, match="capacity"):
+        capacitated_mclp(reach, weights, np.ones(3), 2)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PuLP 3.3 on its own CBC command
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_same_optimum_as_spopt(seed):
+    pulp = pytest.importorskip("pulp")
+    from spopt.locate import LSCP, MCLP, PMedian
+
+    from service_circle.siting import pmedian
+
+    cost, weights = _cost_instance(seed, n_demand=60, n_cand=15)
+    radius = 300.0
+    solver = pulp.PULP_CBC_CMD(msg=False)
+
+    theirs = MCLP.from_cost_matrix(cost, weights, radius, p_facilities=4).solve(solver)
+    ours = mclp(sparse.csr_matrix(cost <= radius), weights, 4)
+    assert ours.covered_after == pytest.approx(theirs.problem.objective.value())
+
+    sub = cost[(cost <= radius).any(axis=1)]  # classic set cover: every home coverable
+    theirs = LSCP.from_cost_matrix(sub, radius).solve(solver)
+    ours = lscp(sparse.csr_matrix(sub <= radius), np.ones(sub.shape[0]), 1.0)
+    assert ours.chosen.size == pytest.approx(theirs.problem.objective.value())
+
+    theirs = PMedian.from_cost_matrix(cost, weights, p_facilities=3).solve(solver)
+    ours = pmedian(cost, weights, 3)
+    assert ours.objective == pytest.approx(theirs.problem.objective.value(), rel=1e-6)
