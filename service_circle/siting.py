@@ -155,15 +155,9 @@ def mclp(
     a = reach[rows]
     # variables: x (n_cand, binary) then y (m, continuous)
     c = np.concatenate([np.zeros(n_cand), -weights[rows]])
-    link = sparse.hstack([-a, sparse.identity(m, format="csr")]).tocsr()  # y - a x <= 0
     count = sparse.csr_matrix(np.concatenate([np.ones(n_cand), np.zeros(m)])[None, :])
-    result = milp(
-        c,
-        integrality=np.concatenate([np.ones(n_cand), np.zeros(m)]),
-        bounds=Bounds(0, 1),
-        constraints=[LinearConstraint(link, -np.inf, 0), LinearConstraint(count, p, p)],
-        options={"time_limit": float(time_limit_s), "disp": False},
-    )
+    constraints = [_coverage_link(a), LinearConstraint(count, p, p)]
+    result = _solve(c, n_cand, constraints, time_limit_s, "mclp")
     return _exact_result("mclp", result, reach, weights, rows, n_cand, before, total)
 
 
@@ -219,24 +213,33 @@ def lscp(
     m = rows.size
     a = reach[rows]
     c = np.concatenate([np.ones(n_cand), np.zeros(m)])
-    link = sparse.hstack([-a, sparse.identity(m, format="csr")]).tocsr()
     reach_target = sparse.csr_matrix(np.concatenate([np.zeros(n_cand), weights[rows]])[None, :])
-    result = milp(
-        c,
-        integrality=np.concatenate([np.ones(n_cand), np.zeros(m)]),
-        bounds=Bounds(0, 1),
-        constraints=[
-            LinearConstraint(link, -np.inf, 0),
-            LinearConstraint(reach_target, need - 1e-9, np.inf),
-        ],
-        options={"time_limit": float(time_limit_s), "disp": False},
-    )
+    constraints = [_coverage_link(a), LinearConstraint(reach_target, need - 1e-9, np.inf)]
+    result = _solve(c, n_cand, constraints, time_limit_s, "lscp")
     return _exact_result("lscp", result, reach, weights, rows, n_cand, before, total)
 
 
-def _exact_result(model, result, reach, weights, rows, n_cand, before, total) -> SitingResult:
+def _solve(c: np.ndarray, n_binary: int, constraints: list, time_limit_s: float, model: str):
+    """HiGHS on ``min c·v``: the first ``n_binary`` variables binary, the rest in [0, 1]."""
+    result = milp(
+        c,
+        integrality=np.concatenate([np.ones(n_binary), np.zeros(c.size - n_binary)]),
+        bounds=Bounds(0, 1),
+        constraints=constraints,
+        options={"time_limit": float(time_limit_s), "disp": False},
+    )
     if result.x is None:
         raise InputError(f"HiGHS found no solution for {model}: {result.message}")
+    return result
+
+
+def _coverage_link(a: sparse.csr_matrix) -> LinearConstraint:
+    """``y_i <= sum_j a_ij x_j`` over variables ``[x, y]``."""
+    link = sparse.hstack([-a, sparse.identity(a.shape[0], format="csr")]).tocsr()
+    return LinearConstraint(link, -np.inf, 0)
+
+
+def _exact_result(model, result, reach, weights, rows, n_cand, before, total) -> SitingResult:
     status = "optimal" if result.status == 0 else "time limit"
     chosen = np.flatnonzero(result.x[:n_cand] > 0.5)
     order, gains = _rank(reach, weights, rows, chosen)
@@ -344,19 +347,12 @@ def pmedian(
         ]
     ).tocsr()
     count = sparse.csr_matrix(np.concatenate([np.ones(m), np.zeros(k + e)])[None, :])
-    result = milp(
-        c,
-        integrality=np.concatenate([np.ones(m), np.zeros(k + e)]),
-        bounds=Bounds(0, 1),
-        constraints=[
-            LinearConstraint(assign, 1, 1),
-            LinearConstraint(open_link, -np.inf, 0),
-            LinearConstraint(count, p, p),
-        ],
-        options={"time_limit": float(time_limit_s), "disp": False},
-    )
-    if result.x is None:
-        raise InputError(f"HiGHS found no solution for p-median: {result.message}")
+    constraints = [
+        LinearConstraint(assign, 1, 1),
+        LinearConstraint(open_link, -np.inf, 0),
+        LinearConstraint(count, p, p),
+    ]
+    result = _solve(c, m, constraints, time_limit_s, "p-median")
     chosen = np.flatnonzero(result.x[:m] > 0.5)
     served = result.x[m : m + k]
     gain = np.zeros(m)
@@ -421,19 +417,12 @@ def capacitated_mclp(
          sparse.csr_matrix((w[i], (j, np.arange(k))), shape=(n_cand, k))]
     ).tocsr()  # fmt: skip
     count = sparse.csr_matrix(np.concatenate([np.ones(n_cand), np.zeros(k)])[None, :])
-    result = milp(
-        c,
-        integrality=np.concatenate([np.ones(n_cand), np.zeros(k)]),
-        bounds=Bounds(0, 1),
-        constraints=[
-            LinearConstraint(once, -np.inf, 1),
-            LinearConstraint(cap, -np.inf, 0),
-            LinearConstraint(count, p, p),
-        ],
-        options={"time_limit": float(time_limit_s), "disp": False},
-    )
-    if result.x is None:
-        raise InputError(f"HiGHS found no solution for capacitated MCLP: {result.message}")
+    constraints = [
+        LinearConstraint(once, -np.inf, 1),
+        LinearConstraint(cap, -np.inf, 0),
+        LinearConstraint(count, p, p),
+    ]
+    result = _solve(c, n_cand, constraints, time_limit_s, "capacitated MCLP")
     chosen = np.flatnonzero(result.x[:n_cand] > 0.5)
     served = np.zeros(n_cand)
     np.add.at(served, j, result.x[n_cand:] * w[i])
