@@ -772,7 +772,7 @@ def demo(
     from service_circle.study import Study
 
     people = dm.demand_from_buildings(
-        dm.buildings_from_osm(sample.pbf_path), landuse=dm.landuse_from_osm(sample.pbf_path)
+        sample.buildings, landuse=dm.landuse_from_osm(sample.pbf_path)
     )
     write_geojson(people, out / "demand.geojson")
     study = Study.build(

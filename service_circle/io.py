@@ -33,6 +33,14 @@ LAT_NAMES = ("lat", "latitude", "y")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb")
 
 
+def check_file(path: Path, what: str) -> None:
+    """Raise a clear error when ``path`` is missing or empty."""
+    if not path.exists():
+        raise InputNotFoundError(f"{what} does not exist")
+    if path.stat().st_size == 0:
+        raise InputError(f"{what} is empty")
+
+
 def read_table(path: str | os.PathLike, *, what: str | None = None) -> pd.DataFrame:
     """Read a CSV (any delimiter, UTF-8 with or without BOM) or an Excel sheet.
 
@@ -45,10 +53,7 @@ def read_table(path: str | os.PathLike, *, what: str | None = None) -> pd.DataFr
     """
     path = Path(path)
     what = what or str(path)
-    if not path.exists():
-        raise InputNotFoundError(f"{what} does not exist")
-    if path.stat().st_size == 0:
-        raise InputError(f"{what} is empty")
+    check_file(path, what)
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
             table = pd.read_excel(path)
@@ -114,10 +119,7 @@ def read_points(
     if suffix in (".csv", ".txt", ".tsv", ".xlsx", ".xls"):
         table = read_table(path, what=what)
         return _declare(_points_from_table(table, what, degrees=_in_degrees(crs)), crs, what)
-    if not path.exists():
-        raise InputNotFoundError(f"{what} does not exist")
-    if path.stat().st_size == 0:
-        raise InputError(f"{what} is empty")
+    check_file(path, what)
     if suffix not in VECTOR_SUFFIXES:
         raise InputError(
             f"cannot tell the format of {what}: use .csv/.xlsx (lon, lat columns) or "

@@ -518,10 +518,9 @@ def network_from_lines(
 
 
 def _read_frame(path: Path) -> gpd.GeoDataFrame:
-    if not path.exists():
-        raise InputNotFoundError(f"file {path} does not exist")
-    if path.stat().st_size == 0:
-        raise InputError(f"file {path} is empty")
+    from service_circle.io import check_file
+
+    check_file(path, f"file {path}")
     try:
         if path.suffix.lower() in (".parquet", ".geoparquet"):
             return gpd.read_parquet(path)

@@ -18,7 +18,8 @@ import shapely
 
 from service_circle._errors import InputError
 from service_circle.compiled import WalkNetwork
-from service_circle.facilities import facilities_from_osm, osm_ids
+from service_circle.demand import buildings_from_osm
+from service_circle.facilities import facilities_from_osm
 from service_circle.network import load_network
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,11 @@ SAMPLE_CATEGORIES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Sample:
-    """The sample's network, facilities (WGS-84) and demand points (WGS-84)."""
+    """The sample's network, facilities, building footprints and building points (WGS-84)."""
 
     network: WalkNetwork
     facilities: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
     demand: gpd.GeoDataFrame
     pbf_path: Path
 
@@ -60,21 +62,13 @@ def sample_pbf() -> Path:
     return path
 
 
-def buildings_as_points(path: str | Path) -> gpd.GeoDataFrame:
-    """Every building of an OSM file as a point inside it (WGS-84), with its footprint.
-
-    Columns: ``id`` (``"way/123"``), ``building`` (the tag value), ``footprint_m2``.
-    """
-    import pyrosm
-
-    buildings = pyrosm.OSM(str(path)).get_buildings()
-    if buildings is None or buildings.empty:
-        raise InputError(f"{path} has no buildings to use as demand points")
+def buildings_as_points(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Building footprints as points inside them (WGS-84), with ``footprint_m2``."""
     area = buildings.to_crs(buildings.estimate_utm_crs()).area.to_numpy()
     return gpd.GeoDataFrame(
         {
-            "id": osm_ids(buildings["osm_type"], buildings["id"]),
-            "building": buildings["building"].astype(str).to_numpy(),
+            "id": buildings["id"].to_numpy(),
+            "building": buildings["building"].to_numpy(),
             "footprint_m2": np.round(area, 1),
         },
         geometry=shapely.point_on_surface(buildings.geometry.to_numpy()),
@@ -87,5 +81,11 @@ def load_sample() -> Sample:
     path = sample_pbf()
     network = load_network(path)
     facilities, _ = facilities_from_osm(path, categories=SAMPLE_CATEGORIES)
-    demand = buildings_as_points(path)
-    return Sample(network=network, facilities=facilities, demand=demand, pbf_path=path)
+    buildings = buildings_from_osm(path)
+    return Sample(
+        network=network,
+        facilities=facilities,
+        buildings=buildings,
+        demand=buildings_as_points(buildings),
+        pbf_path=path,
+    )

@@ -93,23 +93,7 @@ def _prepare(reach, weights, covered):
 
 def _rank(reach: sparse.csr_matrix, weights: np.ndarray, rows: np.ndarray, chosen) -> tuple:
     """Order chosen sites by marginal gain (greedy over the chosen set)."""
-    cols = reach[rows].tocsc()
-    done = np.zeros(rows.size, bool)
-    order, gains = [], []
-    left = list(chosen)
-    while left:
-        best, best_gain = None, -1.0
-        for j in left:
-            idx = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
-            gain = weights[rows[idx[~done[idx]]]].sum()
-            if gain > best_gain:
-                best, best_gain = j, gain
-        order.append(best)
-        gains.append(best_gain)
-        idx = cols.indices[cols.indptr[best] : cols.indptr[best + 1]]
-        done[idx] = True
-        left.remove(best)
-    return np.array(order, dtype=np.int64), np.array(gains, dtype=np.float64)
+    return _lazy_greedy(reach, weights, rows, p=len(chosen), columns=chosen)
 
 
 def mclp(
@@ -266,8 +250,12 @@ def _lazy_greedy(
     *,
     p: int | None = None,
     need: float | None = None,
+    columns=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CELF lazy greedy: p sites, or sites until ``need`` weight is covered."""
+    """CELF lazy greedy: p sites, or sites until ``need`` weight is covered.
+
+    ``columns`` restricts the candidates (all by default).
+    """
     cols = reach[rows].tocsc()
     done = np.zeros(rows.size, bool)
 
@@ -275,7 +263,8 @@ def _lazy_greedy(
         idx = cols.indices[cols.indptr[j] : cols.indptr[j + 1]]
         return float(weights[rows[idx[~done[idx]]]].sum())
 
-    heap = [(-gain(j), j) for j in range(cols.shape[1])]
+    pool = range(cols.shape[1]) if columns is None else (int(j) for j in columns)
+    heap = [(-gain(j), j) for j in pool]
     heapq.heapify(heap)
     chosen, gains, got = [], [], 0.0
     while heap and (p is None or len(chosen) < p) and (need is None or got < need - 1e-9):
