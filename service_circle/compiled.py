@@ -263,6 +263,52 @@ class WalkNetwork:
             self._cache["geoms"] = shapely.linestrings(coords, indices=index)
         return self._cache["geoms"]
 
+    def edge_samples(self, spacing_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Points along every edge at most ``spacing_m`` apart, ends included (cached).
+
+        Returns
+        -------
+        xy : (n, 2) float64
+            The points, in the network's CRS, edge by edge from ``u`` to ``v``.
+        edge : (n,) int64
+            The edge of each point (sorted).
+        along_m : (n,) float64
+            Distance from the edge's ``u`` end, scaled to ``edge_length_m``.
+        """
+        key = ("samples", float(spacing_m))
+        if key not in self._cache:
+            coords, n_coords = _edge_coords(
+                self.node_x, self.node_y, self.edge_u, self.edge_v, self.geom_offsets, self.geom_xy
+            )
+            last = np.cumsum(n_coords) - 1  # each edge's last vertex
+            is_start = np.ones(coords.shape[0], dtype=bool)
+            is_start[last] = False
+            seg = np.flatnonzero(is_start)  # segment k runs from vertex seg[k] to seg[k] + 1
+            seg_edge = np.repeat(np.arange(self.n_edges), n_coords - 1)
+            delta = coords[seg + 1] - coords[seg]
+            seg_len = np.hypot(delta[:, 0], delta[:, 1])
+            # distance along the edge at each segment's start
+            seg_start = np.cumsum(seg_len) - seg_len
+            edge_first_seg = np.cumsum(n_coords - 1) - (n_coords - 1)
+            seg_start -= seg_start[edge_first_seg][seg_edge]
+            n_pts = np.maximum(1, np.ceil(seg_len / spacing_m).astype(np.int64))
+            owner = np.repeat(np.arange(seg.size), n_pts)
+            step = np.arange(owner.size) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
+            t = step / n_pts[owner]
+            xy = coords[seg[owner]] + delta[owner] * t[:, None]
+            along = seg_start[owner] + seg_len[owner] * t
+            # each edge's end point, then everything back in edge order
+            geom_len = np.bincount(seg_edge, weights=seg_len, minlength=self.n_edges)
+            xy = np.concatenate([xy, coords[last]])
+            along = np.concatenate([along, geom_len])
+            edge = np.concatenate([seg_edge[owner], np.arange(self.n_edges)])
+            order = np.argsort(edge, kind="stable")
+            xy, along, edge = xy[order], along[order], edge[order]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                scale = np.where(geom_len > 0, self.edge_length_m / geom_len, 0.0)
+            self._cache[key] = (xy, edge, along * scale[edge])
+        return self._cache[key]
+
     @cached_property
     def edge_arc(self) -> np.ndarray:
         """Index of each edge's forward arc (``u → v``); its twin is the backward arc."""

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_FRONTAGE_M = 25.0
 #: Radius around each uncovered home when grouping them into gap areas, metres.
 DEFAULT_GAP_RADIUS_M = 60.0
+#: Holes in an isochrone smaller than this are filled (block interiors), square metres.
+DEFAULT_FILL_HOLES_M2 = 10_000.0
 #: Above this many pieces, dissolve on a grid (see :mod:`._raster`) instead of with GEOS.
 RASTER_ABOVE = 4000
 
@@ -126,6 +128,7 @@ def isochrones(
     *,
     profile: str | Profile | None = None,
     frontage_m: float = DEFAULT_FRONTAGE_M,
+    fill_holes_m2: float = DEFAULT_FILL_HOLES_M2,
     method: Method = "auto",
 ) -> gpd.GeoDataFrame:
     """The area within each threshold of the category's facilities (WGS-84 multipolygons).
@@ -133,38 +136,47 @@ def isochrones(
     Built from the reachable network — whole edges plus the reachable parts of partial
     edges, on both sides of each facility along its own edge — and the access legs of the
     demand points reached, buffered by ``frontage_m`` and dissolved. No convex hulls.
+    Holes smaller than ``fill_holes_m2`` (block interiors ringed by reachable streets) are
+    filled; ``0`` keeps every hole.
 
-    ``method="vector"`` dissolves with GEOS (exact buffers); ``"raster"`` burns the parts
-    into a grid of ``frontage_m / 4`` cells and traces the outline (seconds instead of
-    minutes on city-sized studies; outlines follow the cells); ``"auto"`` picks the raster
-    above :data:`RASTER_ABOVE` pieces.
+    ``method="vector"`` dissolves with GEOS (exact buffers), one threshold at a time.
+    ``"raster"`` samples the reachable streets and legs with the cost of reaching a
+    facility from each sample, burns them into a grid of ``frontage_m / 3.5`` cells and gives
+    every cell the least cost within ``frontage_m`` (one disc minimum filter for all
+    thresholds); each threshold's area is then traced from the same grid. Outlines
+    follow the cells (a few metres). ``"auto"`` picks the raster
+    above :data:`RASTER_ABOVE` reachable edges and legs.
 
     Columns: ``category``, ``threshold``, ``unit``, ``profile``, ``area_km2``, ``method``.
     """
-    from service_circle import _raster
-
     prof = get_profile(profile)
     net = study.network
-    rows, geoms = [], []
-    for threshold in thresholds:
-        found, limit = _cost_of(study, category, threshold, prof)
-        arc_cost = prof.arc_cost_s(net) if threshold.is_time else net.arc_length_m
-        lines = _reachable_lines(study, found, arc_cost, limit)
-        legs = _reached_legs(study, found, limit)
-        # a home close to its street is inside the street's buffer already (half the
-        # frontage leaves room for the buffer's polygonal caps)
-        parts = np.concatenate([lines, legs[shapely.length(legs) > frontage_m / 2]])
-        use_raster = method == "raster" or (method == "auto" and parts.size > RASTER_ABOVE)
-        if parts.size == 0:
-            area = shapely.MultiPolygon()
-        elif use_raster:
-            area = _raster.dissolve_lines(parts, frontage_m)
+    rows: dict[int, dict] = {}
+    geoms: dict[int, shapely.Geometry] = {}
+    for is_time in (True, False):
+        group = sorted(
+            (i for i, t in enumerate(thresholds) if t.is_time == is_time),
+            key=lambda i: thresholds[i].cost_limit(prof),
+        )
+        if not group:
+            continue
+        found, top = _cost_of(study, category, thresholds[group[-1]], prof)
+        limits = [thresholds[i].cost_limit(prof) for i in group]
+        arc_cost = prof.arc_cost_s(net) if is_time else net.arc_length_m
+        reach = _EdgeReach(study, found, arc_cost, top)
+        pieces = int(reach.any.sum()) + int((found.point_cost <= top).sum())
+        use_raster = method == "raster" or (method == "auto" and pieces > RASTER_ABOVE)
+        if use_raster:
+            areas = _raster_isochrones(study, found, reach, limits, frontage_m)
         else:
-            # buffering each part and dissolving is ~60x faster than buffering one multiline
-            area = shapely.union_all(shapely.buffer(parts, frontage_m, quad_segs=2))
-        geoms.append(area if area.geom_type == "MultiPolygon" else shapely.MultiPolygon([area]))
-        rows.append(
-            {
+            areas = [
+                _vector_isochrone(study, found, arc_cost, limit, frontage_m) for limit in limits
+            ]
+        for i, area in zip(group, areas, strict=True):
+            area = _fill_holes(area, fill_holes_m2)
+            threshold = thresholds[i]
+            geoms[i] = area
+            rows[i] = {
                 "category": category,
                 "threshold": threshold.value,
                 "unit": threshold.unit,
@@ -172,9 +184,125 @@ def isochrones(
                 "area_km2": round(float(shapely.area(area)) / 1e6, 4),
                 "method": "raster" if use_raster else "vector",
             }
-        )
-    frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=net.crs)
+    order = range(len(thresholds))
+    frame = gpd.GeoDataFrame(
+        [rows[i] for i in order], geometry=[geoms[i] for i in order], crs=net.crs
+    )
     return frame.to_crs("EPSG:4326")
+
+
+def _vector_isochrone(
+    study: Study, found: TravelTimes, arc_cost: np.ndarray, limit: float, frontage_m: float
+) -> shapely.MultiPolygon:
+    lines = _reachable_lines(study, found, arc_cost, limit)
+    legs = _reached_legs(study, found, limit)
+    # a home close to its street is inside the street's buffer already (half the
+    # frontage leaves room for the buffer's polygonal caps)
+    parts = np.concatenate([lines, legs[shapely.length(legs) > frontage_m / 2]])
+    if parts.size == 0:
+        return shapely.MultiPolygon()
+    # buffering each part and dissolving is ~60x faster than buffering one multiline
+    return shapely.union_all(shapely.buffer(parts, frontage_m, quad_segs=2))
+
+
+def _raster_isochrone_samples(
+    study: Study, found: TravelTimes, reach: _EdgeReach, spacing_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points along the reachable streets and legs, with the cost to a facility from each."""
+    net = study.network
+    xy, edge, along = net.edge_samples(spacing_m)
+    take = np.flatnonzero(reach.any[edge])
+    xy, edge, along = xy[take], edge[take], along[take]
+    length = net.edge_length_m[edge]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(length > 0, along / length, 0.0)
+    cost = np.fmin(
+        reach.du[edge] + frac * reach.cb[edge], reach.dv[edge] + (1 - frac) * reach.cf[edge]
+    )
+    # along the facility's own edge, from the facility towards both ends
+    first = np.searchsorted(edge, reach.fac_edge, side="left")
+    last = np.searchsorted(edge, reach.fac_edge, side="right")
+    for e, pos, budget_used, a, b in zip(
+        reach.fac_edge, reach.fac_pos, reach.fac_access, first, last, strict=True
+    ):
+        s = along[a:b]
+        walk = np.where(s < pos, (pos - s) * reach.cf[e], (s - pos) * reach.cb[e])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            walk = np.where(net.edge_length_m[e] > 0, walk / net.edge_length_m[e], 0.0)
+        np.fmin(cost[a:b], budget_used + walk, out=cost[a:b])
+    keep = cost <= reach.limit
+    xy, cost = xy[keep], cost[keep]
+    legs = _reached_legs(study, found, reach.limit)
+    if legs.size:
+        leg_xy, leg = shapely.get_coordinates(
+            shapely.segmentize(legs, spacing_m), return_index=True
+        )
+        leg_cost = found.point_cost[found.point_cost <= reach.limit][leg]
+        xy, cost = np.concatenate([xy, leg_xy]), np.concatenate([cost, leg_cost])
+    return xy, cost
+
+
+def _raster_isochrones(
+    study: Study, found: TravelTimes, reach: _EdgeReach, limits: list[float], frontage_m: float
+) -> list[shapely.MultiPolygon]:
+    from service_circle import _raster
+
+    xy, cost = _raster_isochrone_samples(study, found, reach, frontage_m / 8)
+    if cost.size == 0:
+        return [shapely.MultiPolygon() for _ in limits]
+    grid, near = _raster.least_cost(xy, cost, frontage_m)
+    return [
+        grid.outlines(near <= np.float32(limit)).get(1, shapely.MultiPolygon()) for limit in limits
+    ]
+
+
+def _fill_holes(area: shapely.Geometry, min_area_m2: float) -> shapely.MultiPolygon:
+    """``area`` as a MultiPolygon without its holes smaller than ``min_area_m2``."""
+    parts = shapely.get_parts(area)
+    if min_area_m2 <= 0 or parts.size == 0:
+        return shapely.MultiPolygon(list(parts))
+    rings, index = shapely.get_rings(parts, return_index=True)
+    shell = np.r_[True, index[1:] != index[:-1]]
+    keep = shell | (shapely.area(shapely.polygons(rings)) >= min_area_m2)
+    return shapely.MultiPolygon(list(shapely.polygons(rings[keep], indices=index[keep])))
+
+
+class _EdgeReach:
+    """How far from each end every edge can be walked within ``limit`` to a facility.
+
+    ``reach_u``/``reach_v``: metres from ``u``/``v`` within the limit (-1 if none);
+    ``whole``: the whole edge is within it; ``any``: some of it is (facility edges too).
+    ``fac_*``: facilities on the network with budget left, their edge, position and the
+    cost of their access leg.
+    """
+
+    def __init__(self, study: Study, found: TravelTimes, arc_cost: np.ndarray, limit: float):
+        net = study.network
+        self.limit = limit
+        forward, backward = _edge_costs(net, arc_cost)
+        edges = np.arange(net.n_edges)
+        self.cf, self.cb = forward[edges], backward[edges]
+        length = net.edge_length_m
+        self.du = found.node_cost[net.edge_u]
+        self.dv = found.node_cost[net.edge_v]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # walking to u is backward along the edge; to v forward
+            reach_u = np.where(self.cb > 0, (limit - self.du) / self.cb, np.inf) * length
+            reach_v = np.where(self.cf > 0, (limit - self.dv) / self.cf, np.inf) * length
+        self.reach_u = np.clip(np.nan_to_num(reach_u, nan=-1.0, neginf=-1.0), -1.0, length)
+        self.reach_v = np.clip(np.nan_to_num(reach_v, nan=-1.0, neginf=-1.0), -1.0, length)
+        ru, rv = self.reach_u, self.reach_v
+        self.whole = (ru >= length) | (rv >= length) | (ru + rv >= length)
+        self.any = self.whole | (ru > 0) | (rv > 0)
+        fac = found.facilities
+        on = np.flatnonzero(fac.on_network)
+        speed = 1.0 if found.unit == "m" else found.profile.speed_m_s
+        access = fac.access_m[on] / speed
+        keep = access < limit
+        self.fac_edge = fac.edge[on][keep]
+        self.fac_pos = fac.pos_m[on][keep]
+        self.fac_access = access[keep]
+        self.any[self.fac_edge] = True
 
 
 def _reachable_lines(
@@ -182,43 +310,28 @@ def _reachable_lines(
 ) -> np.ndarray:
     """The parts of edges that reach a facility within ``limit``, as projected lines."""
     net = study.network
-    forward, backward = _edge_costs(net, arc_cost)
-    edges = np.arange(net.n_edges)
-    cf, cb = forward[edges], backward[edges]
-    length = net.edge_length_m
-    du = found.node_cost[net.edge_u]
-    dv = found.node_cost[net.edge_v]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # walking to u is backward along the edge; to v forward
-        reach_u = np.where(cb > 0, (limit - du) / cb, np.inf) * length  # metres from u
-        reach_v = np.where(cf > 0, (limit - dv) / cf, np.inf) * length  # metres from v
-    reach_u = np.clip(np.nan_to_num(reach_u, nan=-1.0, neginf=-1.0), -1.0, length)
-    reach_v = np.clip(np.nan_to_num(reach_v, nan=-1.0, neginf=-1.0), -1.0, length)
-    whole = (reach_u >= length) | (reach_v >= length) | (reach_u + reach_v >= length)
+    reach = _EdgeReach(study, found, arc_cost, limit)
+    length, whole = net.edge_length_m, reach.whole
     geoms = net.edge_geometries()
     out = [geoms[whole]]
     intervals: list[tuple[int, float, float]] = []
-    for e in np.flatnonzero(~whole & (reach_u > 0)):
-        intervals.append((e, 0.0, reach_u[e]))
-    for e in np.flatnonzero(~whole & (reach_v > 0)):
-        intervals.append((e, length[e] - reach_v[e], length[e]))
+    for e in np.flatnonzero(~whole & (reach.reach_u > 0)):
+        intervals.append((e, 0.0, reach.reach_u[e]))
+    for e in np.flatnonzero(~whole & (reach.reach_v > 0)):
+        intervals.append((e, length[e] - reach.reach_v[e], length[e]))
     # along the facility's own edge, towards both ends
-    fac = found.facilities
-    on = np.flatnonzero(fac.on_network)
-    if on.size:
-        e, pos = fac.edge[on], fac.pos_m[on]
-        speed = 1.0 if found.unit == "m" else found.profile.speed_m_s
-        budget = limit - fac.access_m[on] / speed
-        keep = (budget > 0) & ~whole[e]
-        e, pos, budget = e[keep], pos[keep], budget[keep]
-        cf_e, cb_e = forward[e], backward[e]
-        # a home before the facility walks forward to it, one after it walks backward
-        with np.errstate(divide="ignore", invalid="ignore"):
-            back = np.where(cf_e > 0, budget / cf_e * length[e], length[e])
-            ahead = np.where(cb_e > 0, budget / cb_e * length[e], length[e])
-        starts = np.maximum(0.0, pos - back)
-        ends = np.minimum(length[e], pos + ahead)
-        intervals.extend(zip(e.tolist(), starts.tolist(), ends.tolist(), strict=True))
+    e, pos = reach.fac_edge, reach.fac_pos
+    budget = limit - reach.fac_access
+    keep = ~whole[e]
+    e, pos, budget = e[keep], pos[keep], budget[keep]
+    cf_e, cb_e = reach.cf[e], reach.cb[e]
+    # a home before the facility walks forward to it, one after it walks backward
+    with np.errstate(divide="ignore", invalid="ignore"):
+        back = np.where(cf_e > 0, budget / cf_e * length[e], length[e])
+        ahead = np.where(cb_e > 0, budget / cb_e * length[e], length[e])
+    starts = np.maximum(0.0, pos - back)
+    ends = np.minimum(length[e], pos + ahead)
+    intervals.extend(zip(e.tolist(), starts.tolist(), ends.tolist(), strict=True))
     if intervals:
         out.append(
             np.array(
@@ -256,7 +369,8 @@ def gaps(
     Homes not covered (beyond the threshold, unreachable, or off the network) within
     ``2 × radius_m`` of each other form one gap; its polygon is the union of circles of
     ``radius_m`` around them, minus a metre around every covered home, so that no gap holds
-    a covered home. Sorted by population, largest first; covered + gap population = total.
+    a covered home. Uncovered homes without a location form one gap of their own, with an
+    empty geometry. Sorted by population, largest first; covered + gap population = total.
 
     Columns: ``rank``, ``category``, ``threshold``, ``unit``, ``profile``, ``population``,
     the group column (e.g. ``pop_60plus``) as ``group_population``, ``homes``,
@@ -275,9 +389,16 @@ def gaps(
         return gpd.GeoDataFrame(
             columns=[*columns, "geometry"], geometry="geometry", crs="EPSG:4326"
         )
-    pts = study.demand.to_crs(study.network.crs).geometry.to_numpy()
-    covered_pts = pts[np.flatnonzero(found.point_cost <= limit)]
-    if method == "raster" or (method == "auto" and uncovered.size > RASTER_ABOVE):
+    snap = study.demand_snap
+    pts = shapely.points(snap.x, snap.y)
+    located = np.isfinite(snap.x)
+    covered_pts = pts[np.flatnonzero((found.point_cost <= limit) & located)]
+    unlocated = uncovered[~located[uncovered]]
+    uncovered = uncovered[located[uncovered]]
+    groups: list[tuple[np.ndarray, shapely.Geometry]] = []
+    if uncovered.size == 0:
+        pass
+    elif method == "raster" or (method == "auto" and uncovered.size > RASTER_ABOVE):
         from service_circle import _raster
 
         member, outlines = _raster.group_points(
@@ -287,6 +408,8 @@ def gaps(
                   for g in np.unique(member)]  # fmt: skip
     else:
         groups = _vector_groups(pts, uncovered, covered_pts, radius_m)
+    if unlocated.size:  # homes without a location count, in a gap that has no place
+        groups.append((unlocated, shapely.MultiPolygon()))
     rows, geoms = [], []
     for members, area in groups:
         cost = found.point_cost[members]
