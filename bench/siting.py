@@ -35,7 +35,9 @@ def instance(n_cand: int, n_demand: int, seed: int = 0):
     return cost, weights
 
 
-def run(n_cand: int, n_demand: int, repeat: int, spopt_max: int, pmedian_max: int) -> list[dict]:
+def run(
+    n_cand: int, n_demand: int, repeat: int, spopt_max: int, pmedian_max: int, spopt_pm_max: int
+) -> list[dict]:
     import pulp
     from spopt.locate import MCLP, PMedian
 
@@ -60,7 +62,7 @@ def run(n_cand: int, n_demand: int, repeat: int, spopt_max: int, pmedian_max: in
         t_ours, ours = median_time(lambda: pmedian(cost, weights, p, time_limit_s=600), repeat)
         row = {"model": "p-median", **size, "ours_s": t_ours, "ours_objective": ours.objective,
                "ours_status": ours.status}  # fmt: skip
-        if n_cand * n_demand <= spopt_max:
+        if n_cand * n_demand <= spopt_pm_max:
             solver = pulp.PULP_CBC_CMD(msg=False)
             t_sp, sp = median_time(
                 lambda: PMedian.from_cost_matrix(cost, weights, p_facilities=p).solve(solver),
@@ -78,14 +80,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--spopt-max", type=int, default=10_000_000,
                         help="skip spopt above candidates × homes")  # fmt: skip
-    parser.add_argument("--pmedian-max", type=int, default=30_000,
-                        help="skip p-median (dense) above candidates × homes")  # fmt: skip
+    parser.add_argument(
+        "--pmedian-max",
+        type=int,
+        default=10_000_000,
+        help="skip our p-median above candidates × homes",
+    )
+    parser.add_argument("--spopt-pmedian-max", type=int, default=1_000_000,
+                        help="skip spopt p-median (a variable per pair) above this")  # fmt: skip
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     rows = []
     for n_cand, n_demand in SIZES:
         if n_cand <= args.max_size:
-            rows += run(n_cand, n_demand, args.repeat, args.spopt_max, args.pmedian_max)
+            rows += run(n_cand, n_demand, args.repeat, args.spopt_max, args.pmedian_max,
+                        args.spopt_pmedian_max)  # fmt: skip
             print(f"  done: {n_cand} × {n_demand}", file=sys.stderr, flush=True)
     print(f"\nSiting, radius {RADIUS_M:g} m (medians of {args.repeat}); ratio = spopt / ours\n")
     print_table(rows, ["model", "candidates", "homes", "p", "ours_s", "spopt_s", "ratio",

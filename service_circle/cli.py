@@ -596,6 +596,10 @@ def site(
         str, typer.Option(help="Coordinates of --candidates: wgs84, gcj02, bd09, EPSG:n")
     ] = "wgs84",
     exclude: Annotated[Path | None, typer.Option(help="Areas where no site may go")] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(help="mclp (with --p), lscp (with --target-share) or pmedian (with --p)"),
+    ] = None,
     method: Annotated[str, typer.Option(help="exact (HiGHS) or greedy")] = "exact",
     time_limit: Annotated[float, typer.Option(help="Solver time limit, seconds")] = 60.0,
 ) -> None:
@@ -621,8 +625,8 @@ def site(
         cands["id"] = [f"candidate-{i + 1}" for i in range(len(cands))]
     zones = read_points(exclude) if exclude else None
     result, sites, after = site_study(
-        st, category, threshold, p=p, target_share=target_share, candidates=cands,
-        profile=profile, method=method, time_limit_s=time_limit, exclude=zones,
+        st, category, threshold, p=p, target_share=target_share, objective=objective,
+        candidates=cands, profile=profile, method=method, time_limit_s=time_limit, exclude=zones,
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     write_geojson(sites, out / "sites.geojson")

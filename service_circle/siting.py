@@ -30,6 +30,7 @@ from service_circle._errors import InputError
 logger = logging.getLogger(__name__)
 
 Method = Literal["exact", "greedy"]
+Objective = Literal["mclp", "lscp", "pmedian"]
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,10 @@ def mclp(
                             gained / (1 - 1 / np.e), None)  # fmt: skip
     if method != "exact":
         raise InputError(f"method must be 'exact' or 'greedy', got {method!r}")
-    m = rows.size
-    a = reach[rows]
+    a, w = _merge_rows(reach[rows], weights[rows])
+    m = w.size
     # variables: x (n_cand, binary) then y (m, continuous)
-    c = np.concatenate([np.zeros(n_cand), -weights[rows]])
+    c = np.concatenate([np.zeros(n_cand), -w])
     count = sparse.csr_matrix(np.concatenate([np.ones(n_cand), np.zeros(m)])[None, :])
     constraints = [_coverage_link(a), LinearConstraint(count, p, p)]
     result = _solve(c, n_cand, constraints, time_limit_s, "mclp")
@@ -194,13 +195,29 @@ def lscp(
                             None, None)  # fmt: skip
     if method != "exact":
         raise InputError(f"method must be 'exact' or 'greedy', got {method!r}")
-    m = rows.size
-    a = reach[rows]
+    a, w = _merge_rows(reach[rows], weights[rows])
+    m = w.size
     c = np.concatenate([np.ones(n_cand), np.zeros(m)])
-    reach_target = sparse.csr_matrix(np.concatenate([np.zeros(n_cand), weights[rows]])[None, :])
+    reach_target = sparse.csr_matrix(np.concatenate([np.zeros(n_cand), w])[None, :])
     constraints = [_coverage_link(a), LinearConstraint(reach_target, need - 1e-9, np.inf)]
     result = _solve(c, n_cand, constraints, time_limit_s, "lscp")
     return _exact_result("lscp", result, reach, weights, rows, n_cand, before, total)
+
+
+def _merge_rows(a: sparse.csr_matrix, w: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Homes reached by the same candidates merged into one row with their summed weight.
+
+    An exact reduction (their ``y`` are equal at the optimum); homes in one building or
+    block usually share their candidates, so real studies shrink a lot.
+    """
+    a = a.tocsr()
+    a.sort_indices()
+    keys = np.array(
+        [a.indices[a.indptr[i] : a.indptr[i + 1]].tobytes() for i in range(a.shape[0])],
+        dtype=object,
+    )
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return a[first], np.bincount(inverse.ravel(), weights=w, minlength=first.size)
 
 
 def _solve(c: np.ndarray, n_binary: int, constraints: list, time_limit_s: float, model: str):
@@ -210,8 +227,14 @@ def _solve(c: np.ndarray, n_binary: int, constraints: list, time_limit_s: float,
         integrality=np.concatenate([np.ones(n_binary), np.zeros(c.size - n_binary)]),
         bounds=Bounds(0, 1),
         constraints=constraints,
-        options={"time_limit": float(time_limit_s), "disp": False},
+        # a tight gap, so that "optimal" is the optimum and not one within 0.01 %
+        options={"time_limit": float(time_limit_s), "disp": False, "mip_rel_gap": 1e-7},
     )
+    if result.x is None and result.status == 2:
+        raise InputError(
+            f"{model} is infeasible: no choice of sites meets every constraint (for p-median, "
+            "p sites cannot serve every home: raise p or give an unserved cost)"
+        )
     if result.x is None:
         raise InputError(f"HiGHS found no solution for {model}: {result.message}")
     return result
@@ -288,6 +311,8 @@ def pmedian(
     *,
     existing_cost: np.ndarray | None = None,
     time_limit_s: float = 60.0,
+    nearest: int | None = None,
+    unserved_cost: float | None = None,
 ) -> SitingResult:
     r"""p-median: ``p`` new sites minimising the total weighted walking cost.
 
@@ -300,7 +325,15 @@ def pmedian(
     ``cost`` is a dense (demand × candidates) array, ``inf`` where a candidate cannot be
     reached (no variable is made for it); ``e_i`` (``existing_cost``) is each home's cost
     to the facilities it has today (``inf`` for none; column ``z_{i0}`` exists only where
-    finite). Every home must reach something, else the model is infeasible.
+    finite). ``unserved_cost`` (optional) is the cost of a home no open site serves, e.g.
+    a cap on walking time; without it every home must be served by a chosen site or an
+    existing facility, and a ``p`` too small for that is reported as an error.
+
+    Solved sparse and still exactly: each home first gets variables for its ``nearest``
+    cheapest candidates only (default ``max(8, 3 m / p)``) plus one "beyond" variable
+    priced at its next-cheapest cost, a lower bound on any assignment left out. When the
+    optimum uses no "beyond" variable it is optimal for the full model; otherwise the
+    homes that used one get twice as many candidates and the model is solved again.
     """
     cost = np.asarray(cost, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
@@ -308,52 +341,36 @@ def pmedian(
     if not 0 < p <= m:
         raise InputError(f"p must be between 1 and the {m} candidates, got {p}")
     existing = np.full(n, np.inf) if existing_cost is None else np.asarray(existing_cost, float)
-    rows, cols = np.nonzero(np.isfinite(cost))
-    keep_e = np.flatnonzero(np.isfinite(existing))
-    unreachable = ~(np.isin(np.arange(n), rows) | np.isfinite(existing))
+    if unserved_cost is not None:
+        existing = np.fmin(existing, float(unserved_cost))
+    unreachable = ~(np.isfinite(cost).any(axis=1) | np.isfinite(existing))
     if unreachable.any():
         raise InputError(
             f"{int(unreachable.sum())} homes reach no candidate and no existing facility: "
             "drop them or add candidates"
         )
-    k, e = rows.size, keep_e.size
-    # variables: x (m), z (k pairs), z0 (e existing)
-    c = np.concatenate(
-        [np.zeros(m), weights[rows] * cost[rows, cols], weights[keep_e] * existing[keep_e]]
-    )
-    assign = sparse.hstack(
-        [
-            sparse.csr_matrix((n, m)),
-            sparse.csr_matrix((np.ones(k), (rows, np.arange(k))), shape=(n, k)),
-            sparse.csr_matrix((np.ones(e), (keep_e, np.arange(e))), shape=(n, e)),
-        ]
-    ).tocsr()
-    open_link = sparse.hstack(
-        [
-            sparse.csr_matrix((-np.ones(k), (np.arange(k), cols)), shape=(k, m)),
-            sparse.identity(k, format="csr"),
-            sparse.csr_matrix((k, e)),
-        ]
-    ).tocsr()
-    count = sparse.csr_matrix(np.concatenate([np.ones(m), np.zeros(k + e)])[None, :])
-    constraints = [
-        LinearConstraint(assign, 1, 1),
-        LinearConstraint(open_link, -np.inf, 0),
-        LinearConstraint(count, p, p),
-    ]
-    result = _solve(c, m, constraints, time_limit_s, "p-median")
+    k = np.full(n, min(m, nearest or max(8, int(np.ceil(3 * m / p)))), dtype=np.int64)
+    order = np.argsort(cost, axis=1, kind="stable")
+    while True:
+        result, rows, cols, beyond_used = _pmedian_restricted(
+            cost, order, weights, existing, k, p, time_limit_s
+        )
+        if beyond_used.size == 0 or result.status != 0:
+            break
+        logger.info("p-median: %d homes need more candidates", beyond_used.size)
+        k[beyond_used] = np.minimum(m, 2 * k[beyond_used])
     chosen = np.flatnonzero(result.x[:m] > 0.5)
-    served = result.x[m : m + k]
+    served = result.x[m : m + rows.size]
     gain = np.zeros(m)
     np.add.at(gain, cols, served * weights[rows])
-    order = chosen[np.argsort(-gain[chosen], kind="stable")]
+    ranked = chosen[np.argsort(-gain[chosen], kind="stable")]
     total = float(weights.sum())
     return SitingResult(
         model="pmedian",
         method="exact (HiGHS)",
         status="optimal" if result.status == 0 else "time limit",
-        chosen=order,
-        marginal=gain[order],  # weight assigned to each site
+        chosen=ranked,
+        marginal=gain[ranked],  # weight assigned to each site
         covered_before=float(weights[np.isfinite(existing)].sum()),
         covered_after=total,
         total=total,
@@ -361,6 +378,55 @@ def pmedian(
         bound=None if result.mip_dual_bound is None else float(result.mip_dual_bound),
         gap=None if result.mip_gap is None else float(result.mip_gap),
     )
+
+
+def _pmedian_restricted(cost, order, weights, existing, k, p, time_limit_s):
+    """p-median over each home's ``k`` cheapest candidates plus a lower-bound "beyond"."""
+    n, m = cost.shape
+    rank = np.arange(m)[None, :]
+    keep = (rank < k[:, None]) & np.isfinite(np.take_along_axis(cost, order, axis=1))
+    rows, slot = np.nonzero(keep)
+    cols = order[rows, slot]
+    # the next-cheapest cost bounds every assignment left out (none left: no variable)
+    nxt = np.where(
+        k < m, np.take_along_axis(cost, order, axis=1)[np.arange(n), np.minimum(k, m - 1)], np.inf
+    )
+    far = np.flatnonzero(np.isfinite(nxt))
+    near_e = np.flatnonzero(np.isfinite(existing))
+    a, e, f = rows.size, near_e.size, far.size
+    # variables: x (m), z (a pairs), z0 (e existing), b (f beyond)
+    c = np.concatenate(
+        [
+            np.zeros(m),
+            weights[rows] * cost[rows, cols],
+            weights[near_e] * existing[near_e],
+            weights[far] * nxt[far],
+        ]
+    )
+    assign = sparse.hstack(
+        [
+            sparse.csr_matrix((n, m)),
+            sparse.csr_matrix((np.ones(a), (rows, np.arange(a))), shape=(n, a)),
+            sparse.csr_matrix((np.ones(e), (near_e, np.arange(e))), shape=(n, e)),
+            sparse.csr_matrix((np.ones(f), (far, np.arange(f))), shape=(n, f)),
+        ]
+    ).tocsr()
+    open_link = sparse.hstack(
+        [
+            sparse.csr_matrix((-np.ones(a), (np.arange(a), cols)), shape=(a, m)),
+            sparse.identity(a, format="csr"),
+            sparse.csr_matrix((a, e + f)),
+        ]
+    ).tocsr()
+    count = sparse.csr_matrix(np.concatenate([np.ones(m), np.zeros(a + e + f)])[None, :])
+    constraints = [
+        LinearConstraint(assign, 1, 1),
+        LinearConstraint(open_link, -np.inf, 0),
+        LinearConstraint(count, p, p),
+    ]
+    result = _solve(c, m, constraints, time_limit_s, "p-median")
+    used = far[result.x[m + a + e :] > 1e-6]
+    return result, rows, cols, used
 
 
 def capacitated_mclp(
@@ -494,6 +560,7 @@ def site_study(
     *,
     p: int | None = None,
     target_share: float | None = None,
+    objective: Objective | None = None,
     candidates=None,
     profile=None,
     method: Method = "exact",
@@ -503,11 +570,14 @@ def site_study(
 ):
     """Site new facilities of a category on a study; returns ``(result, sites, after)``.
 
-    ``p`` runs MCLP, ``target_share`` runs LSCP. ``candidates`` (points, WGS-84) default to
-    :func:`generate_candidates`. Existing facilities stay and count as covering. ``sites``
-    is a GeoDataFrame (WGS-84) with ``rank``, ``marginal_population`` (of the group served)
-    and ``category``; ``after`` is the study with the new sites added, for coverage and
-    gaps after.
+    ``objective`` is ``"mclp"`` (needs ``p``; the default with ``p``), ``"lscp"`` (needs
+    ``target_share``; the default with it) or ``"pmedian"`` (needs ``p``: least total
+    walking time of the group served, over the homes some candidate reaches within the
+    threshold; each may stay with its current facility). ``candidates`` (points, WGS-84)
+    default to :func:`generate_candidates`. Existing facilities stay and count as
+    covering. ``sites`` is a GeoDataFrame (WGS-84) with ``rank``, ``marginal_population``
+    (of the group served; for p-median the group assigned to the site) and ``category``;
+    ``after`` is the study with the new sites added, for coverage and gaps after.
     """
     import geopandas as gpd
     import pandas as pd
@@ -518,6 +588,15 @@ def site_study(
 
     if (p is None) == (target_share is None):
         raise InputError("give p (maximal coverage) or target_share (set cover), not both")
+    objective = objective or ("mclp" if p is not None else "lscp")
+    if objective not in ("mclp", "lscp", "pmedian"):
+        raise InputError(f"objective must be mclp, lscp or pmedian, got {objective!r}")
+    if (objective == "lscp") != (target_share is not None):
+        raise InputError(
+            "lscp needs target_share (and no p); mclp and pmedian need p (and no target_share)"
+        )
+    if objective == "pmedian" and method != "exact":
+        raise InputError("p-median is solved exactly only: drop method='greedy'")
     prof = get_profile(profile)
     cat = study.catalogue[category]
     if candidates is None:
@@ -529,15 +608,22 @@ def site_study(
     if not cand.on_network.any():
         raise InputError("no candidate site lies on the network: check their CRS and location")
     limit = threshold.cost_limit(prof)
-    pairs = reach_pairs(study.network, cand, study.demand_snap, profile=prof, cutoff=limit,
-                        unit="s" if threshold.is_time else "m")  # fmt: skip
+    # p-median weighs walking times up to twice the threshold (farther counts at that cap)
+    reach_limit = 2 * limit if objective == "pmedian" else limit
+    pairs = reach_pairs(study.network, cand, study.demand_snap, profile=prof,
+                        cutoff=reach_limit, unit="s" if threshold.is_time else "m")  # fmt: skip
+    if objective != "pmedian":
+        pairs = pairs[pairs["cost"] <= limit]
     reach = sparse.csr_matrix(
         (np.ones(len(pairs)), (pairs["target"].to_numpy(), pairs["source"].to_numpy())),
         shape=(len(study.demand), len(cand)),
     )
     weights = study.demand[cat.group_column].to_numpy(np.float64)
-    covered = study.search(category, threshold, prof).point_cost <= limit
-    if p is not None:
+    current = study.search(category, threshold, prof).point_cost
+    covered = current <= limit
+    if objective == "pmedian":
+        result = _pmedian_on_study(pairs, weights, current, limit, len(cand), p, time_limit_s)
+    elif p is not None:
         result = mclp(reach, weights, p, covered=covered, method=method, time_limit_s=time_limit_s)
     else:
         result = lscp(reach, weights, target_share, covered=covered, method=method,
@@ -568,6 +654,45 @@ def site_study(
         demand_snap=study.demand_snap,
     )
     return result, sites, after
+
+
+def _pmedian_on_study(pairs, weights, current, limit, n_cand, p, time_limit_s) -> SitingResult:
+    """p-median over the homes some candidate reaches; the others keep what they have.
+
+    Costs are walking times (``current``: to today's nearest facility) up to ``2 × limit``;
+    a home farther from every open site and facility counts at ``2 × limit``.
+    """
+    rows = np.unique(pairs["target"].to_numpy())
+    rows = rows[weights[rows] > 0]
+    if rows.size == 0:
+        raise InputError("no home of the group served lies within reach of any candidate")
+    where = np.full(weights.size, -1)
+    where[rows] = np.arange(rows.size)
+    cost = np.full((rows.size, n_cand), np.inf)
+    t = where[pairs["target"].to_numpy()]
+    ok = t >= 0
+    cost[t[ok], pairs["source"].to_numpy()[ok]] = pairs["cost"].to_numpy()[ok]
+    existing = np.where(current[rows] <= 2 * limit, current[rows], np.inf)
+    result = pmedian(cost, weights[rows], p, existing_cost=existing, time_limit_s=time_limit_s,
+                     unserved_cost=2 * limit)  # fmt: skip
+    # coverage within the threshold, before and after, over every home
+    reached = np.zeros(weights.size, bool)
+    reached[rows[(cost[:, result.chosen] <= limit).any(axis=1)]] = True
+    before = float(weights[current <= limit].sum())
+    after = float(weights[(current <= limit) | reached].sum())
+    return SitingResult(
+        model="pmedian",
+        method=result.method,
+        status=result.status,
+        chosen=result.chosen,
+        marginal=result.marginal,
+        covered_before=before,
+        covered_after=after,
+        total=float(weights.sum()),
+        objective=result.objective,
+        bound=result.bound,
+        gap=result.gap,
+    )
 
 
 def _concat_snaps(a, b):

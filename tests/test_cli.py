@@ -253,7 +253,17 @@ def test_site_on_a_study(tmp_path, capsys):
     after = gpd.read_file(out / "gaps_after.geojson")
     total = gpd.read_file(dem)["population"].sum()
     assert after["population"].sum() < total
+    pm = tmp_path / "pmedian"
+    rc = main(["site", "--study", str(study), "--category", "kindergarten", "--p", "2",
+               "--objective", "pmedian", "--out", str(pm)])  # fmt: skip
+    assert rc == 0
+    summary = json.loads((pm / "summary.json").read_text())
+    assert summary["model"] == "pmedian" and summary["sites"] == 2
+    assert summary["share_after"] >= summary["share_before"]
     capsys.readouterr()
+    rc = main(["site", "--study", str(study), "--category", "kindergarten",
+               "--objective", "pmedian", "--target-share", "0.5", "--out", str(pm)])  # fmt: skip
+    assert rc == 2 and "pmedian need p" in capsys.readouterr().err
     rc = main(["site", "--study", str(study), "--category", "kindergarten",
                "--target-share", "0.999", "--minutes", "2", "--out", str(out)])  # fmt: skip
     assert rc == 2 and "no set of the" in capsys.readouterr().err

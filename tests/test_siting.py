@@ -181,3 +181,18 @@ def test_same_optimum_as_spopt(seed):
     theirs = PMedian.from_cost_matrix(cost, weights, p_facilities=3).solve(solver)
     ours = pmedian(cost, weights, 3)
     assert ours.objective == pytest.approx(theirs.problem.objective.value(), rel=1e-6)
+
+
+def test_sparse_pmedian_grows_until_exact():
+    """Starting from one candidate per home, the sparse p-median still finds the optimum."""
+    from itertools import combinations
+
+    from service_circle.siting import pmedian
+
+    rng = np.random.default_rng(3)
+    cost = rng.uniform(1, 100, (40, 9))
+    weights = rng.integers(1, 9, 40).astype(float)
+    result = pmedian(cost, weights, 3, nearest=1)
+    best = min((weights * cost[:, list(c)].min(axis=1)).sum() for c in combinations(range(9), 3))
+    assert result.objective == pytest.approx(best)
+    assert result.status == "optimal"
