@@ -1,1 +1,1 @@
-"""The service-circle HTTP API (FastAPI): thin routers over the library."""
+"""The HTTP API of service-circle (FastAPI); see :mod:`api.main`."""

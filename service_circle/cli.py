@@ -772,17 +772,13 @@ def demo(
         f"wrote {out}/: network.npz, facilities.geojson, buildings.geojson, times.csv, summary.csv"
     )
     # the study: residents from the residential floor area, then the full analysis
-    from service_circle import demand as dm
-    from service_circle.study import Study
+    from service_circle.sample import build_sample_study
 
-    people = dm.demand_from_buildings(
-        sample.buildings, landuse=dm.landuse_from_osm(sample.pbf_path)
+    study = build_sample_study(
+        sample, barriers=walls, max_snap_m=max_snap_m, min_piece_m=min_piece_m
     )
+    people = study.demand
     write_geojson(people, out / "demand.geojson")
-    study = Study.build(
-        net, sample.facilities, people, name="helsinki-sample", barriers=walls,
-        max_snap_m=max_snap_m, min_piece_m=min_piece_m,
-    )  # fmt: skip
     study.save(out / "study")
     present = [k for k in SAMPLE_CATEGORIES if k not in missing]
     thresholds = [Threshold.minutes(m) for m in DEMO_THRESHOLDS_MIN]
@@ -791,6 +787,30 @@ def demo(
         "residents (floor area ÷ 40 m²); saved to " + str(out / "study")
     )
     _analyze(study, out, thresholds, prof, present, "haidong_2025", None)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    studies: Annotated[
+        Path | None,
+        typer.Option(help="Folder of study folders (default: SC_STUDIES_DIR, else the sample)"),
+    ] = None,
+) -> None:
+    """Serve the HTTP API (FastAPI on uvicorn): coverage, gaps, isochrones, siting, maps."""
+    import uvicorn
+
+    from api.main import create_app
+    from api.registry import check_studies_dir
+    from api.settings import Settings
+
+    settings = Settings(studies_dir=studies) if studies else Settings()
+    if settings.studies_dir is not None:
+        check_studies_dir(settings.studies_dir)
+    where = settings.studies_dir or "the bundled Helsinki sample"
+    console.print(f"serving {where} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 def _configure_logging() -> None:

@@ -560,3 +560,78 @@ def neighbourhood(
         "completeness": completeness_summary(completeness(study, profile=profile), mask),
         "basic": completeness_summary(completeness(study, profile=profile, scheme="basic"), mask),
     }
+
+
+# ---------------------------------------------------------------------- a point's reach
+def reach(
+    study: Study,
+    lon: float,
+    lat: float,
+    threshold: Threshold,
+    *,
+    crs: str = "wgs84",
+    profile: str | Profile | None = None,
+    frontage_m: float = DEFAULT_FRONTAGE_M,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The area within ``threshold`` of a point, and the facilities reachable from it.
+
+    The point (WGS-84, GCJ-02 or BD-09) is placed on the study's network like a facility;
+    the area is its isochrone (see :func:`isochrones`), the facilities those within the
+    threshold walking from the point, nearest first.
+
+    Returns
+    -------
+    area : GeoDataFrame
+        One row (WGS-84 MultiPolygon) with ``threshold``, ``unit``, ``profile``,
+        ``area_km2``.
+    facilities : GeoDataFrame
+        The study's facilities within reach (WGS-84 points) with ``time_s`` (or
+        ``distance_m``), sorted by it.
+
+    Raises
+    ------
+    InputError
+        If the point lies farther than the study's snapping distance from its streets, or
+        across water from them.
+    """
+    import dataclasses
+
+    from service_circle.coords import chinese_crs, convert
+    from service_circle.engine import snap, travel_times
+
+    system = chinese_crs(crs)
+    if system is None:
+        raise InputError(f"crs must be wgs84, gcj02 or bd09, got {crs!r}")
+    x, y = convert(np.array([lon], float), np.array([lat], float), system)
+    point = gpd.GeoDataFrame({"id": ["origin"]}, geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
+    origin = snap(study.network, point, max_snap_m=study.demand_snap.max_snap_m, what="point")
+    if not origin.on_network.all():
+        raise InputError(
+            f"the point ({lon:g}, {lat:g}) lies {origin.status[0].replace('_', ' ')}: farther "
+            f"than {study.demand_snap.max_snap_m:g} m from the streets of study "
+            f"{study.name!r} (or across water from them); pick a point inside the study area"
+        )
+    key = study.catalogue.keys()[0]  # a stand-in: the point is the only "facility"
+    alone = dataclasses.replace(
+        study,
+        facilities=point.assign(category=key),
+        facility_snap=origin,
+        _searches={},
+    )
+    area = isochrones(alone, key, [threshold], profile=profile, frontage_m=frontage_m)
+    area = area.drop(columns=["category", "method"])
+    prof = get_profile(profile)
+    limit = threshold.cost_limit(prof)
+    if threshold.is_time:
+        found = travel_times(study.network, origin, study.facility_snap, profile=prof,
+                             direction="from_facility")  # fmt: skip
+        column = "time_s"
+    else:
+        from service_circle.engine import network_distances
+
+        found = network_distances(study.network, origin, study.facility_snap)
+        column = "distance_m"
+    within = np.flatnonzero(found.point_cost <= limit)
+    facilities = study.facilities.iloc[within].copy()
+    facilities[column] = found.point_cost[within]
+    return area, facilities.sort_values(column, kind="stable").reset_index(drop=True)

@@ -160,6 +160,28 @@ def report_frame(indicators: list[Indicator]) -> pd.DataFrame:
     return pd.DataFrame([asdict(i) for i in indicators])
 
 
+def report_payload(
+    study: Study, indicators: list[Indicator], coverage: pd.DataFrame, preset_label: str = ""
+) -> dict:
+    """The report as a JSON-ready dict: indicators, coverage table and attribution."""
+    frame = report_frame(indicators)
+    return {
+        "study": study.name,
+        "targets": preset_label,
+        "population": float(study.demand["population"].sum()),
+        "indicators": json.loads(frame.to_json(orient="records")),
+        "coverage": json.loads(coverage.to_json(orient="records")),
+        "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
+    }
+
+
+def report_html(
+    study: Study, indicators: list[Indicator], coverage: pd.DataFrame, preset_label: str = ""
+) -> str:
+    """The report as a self-contained HTML page with an inline SVG chart."""
+    return _html(study, report_frame(indicators), coverage, preset_label)
+
+
 def write_report(
     study: Study,
     indicators: list[Indicator],
@@ -170,21 +192,13 @@ def write_report(
 ) -> list[Path]:
     """Write report.json, report.csv and report.html (with an inline SVG chart)."""
     folder = Path(folder)
-    frame = report_frame(indicators)
-    payload = {
-        "study": study.name,
-        "targets": preset_label,
-        "population": float(study.demand["population"].sum()),
-        "indicators": json.loads(frame.to_json(orient="records")),
-        "coverage": json.loads(coverage.to_json(orient="records")),
-        "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
-    }
     paths = [folder / "report.json", folder / "report.csv", folder / "report.html"]
     with atomic_write(paths[0]) as fh:
-        json.dump(payload, fh, ensure_ascii=False, indent=2)
-    write_csv(frame, paths[1])
+        json.dump(report_payload(study, indicators, coverage, preset_label), fh,
+                  ensure_ascii=False, indent=2)  # fmt: skip
+    write_csv(report_frame(indicators), paths[1])
     with atomic_write(paths[2]) as fh:
-        fh.write(_html(study, frame, coverage, preset_label))
+        fh.write(report_html(study, indicators, coverage, preset_label))
     return paths
 
 

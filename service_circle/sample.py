@@ -89,3 +89,62 @@ def load_sample() -> Sample:
         demand=buildings_as_points(buildings),
         pbf_path=path,
     )
+
+
+#: Name of the sample study (its folder name under the cache).
+SAMPLE_STUDY = "helsinki-sample"
+
+
+def build_sample_study(
+    sample: Sample | None = None,
+    *,
+    barriers: gpd.GeoDataFrame | None = None,
+    max_snap_m: float | None = None,
+    min_piece_m: float | None = None,
+):
+    """The sample as a :class:`~service_circle.study.Study`.
+
+    Residents from the floor area of residential buildings (÷ 40 m²), facilities from its
+    POIs, water as barriers.
+    """
+    from service_circle import demand as dm
+    from service_circle.network import barriers_from_osm
+    from service_circle.study import Study
+
+    sample = sample or load_sample()
+    people = dm.demand_from_buildings(
+        sample.buildings, landuse=dm.landuse_from_osm(sample.pbf_path)
+    )
+    options = {k: v for k, v in (("max_snap_m", max_snap_m), ("min_piece_m", min_piece_m))
+               if v is not None}  # fmt: skip
+    walls = barriers if barriers is not None else barriers_from_osm(sample.pbf_path)
+    return Study.build(
+        sample.network, sample.facilities, people, name=SAMPLE_STUDY, barriers=walls, **options
+    )
+
+
+def sample_study(cache_dir: str | Path | None = None):
+    """The sample study, built once and kept in ``cache_dir`` (default: the user cache).
+
+    The cache is ``$XDG_CACHE_HOME/service-circle`` (``~/.cache/service-circle``); a
+    cached study that no longer loads is rebuilt.
+    """
+    import os
+
+    from service_circle.study import Study
+
+    root = Path(cache_dir) if cache_dir else Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    ) / "service-circle"  # fmt: skip
+    folder = root / SAMPLE_STUDY
+    if folder.exists():
+        try:
+            return Study.load(folder)
+        except (OSError, ValueError) as exc:
+            logger.warning("rebuilding the cached sample study %s: %s", folder, exc)
+    study = build_sample_study()
+    try:
+        study.save(folder)
+    except OSError as exc:  # a read-only home still gets its study, just not cached
+        logger.warning("could not cache the sample study in %s: %s", folder, exc)
+    return study

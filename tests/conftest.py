@@ -93,3 +93,9 @@ def offline_overpass(monkeypatch):
     monkeypatch.setattr(ox.settings, "use_cache", False)
     monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
     return calls
+
+
+@pytest.fixture(scope="session")
+def sample_cache(tmp_path_factory) -> Path:
+    """A cache folder for the sample study, shared by the API tests."""
+    return tmp_path_factory.mktemp("sample-cache")

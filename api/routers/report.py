@@ -1,0 +1,90 @@
+"""The plan-target report and the map."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from api.deps import ProfileDep, RegistryDep, SettingsDep, StudyDep, ThresholdsDep
+from api.schemas import JSON, Problem
+from service_circle.coverage import coverage_table
+from service_circle.indicators import load_targets, plan_report, report_html, report_payload
+
+router = APIRouter(prefix="/studies/{study_id}", tags=["report"])
+
+ERRORS = {404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
+          422: {"model": Problem, "content": JSON, "description": "Invalid parameter"}}  # fmt: skip
+Preset = Literal["haidong_2025", "national"]
+
+
+@router.get(
+    "/report",
+    responses={200: {"content": {"application/json": {}, "text/html": {}},
+                     "description": "JSON, or HTML with Accept: text/html"}, **ERRORS},
+)  # fmt: skip
+def report(
+    study_id: str,
+    study: StudyDep,
+    registry: RegistryDep,
+    thresholds: ThresholdsDep,
+    profile: ProfileDep,
+    preset: Annotated[Preset, Query(description="The plan targets")] = "haidong_2025",
+    accept: Annotated[str | None, Header()] = None,
+):
+    """The plan-target report: indicators against the targets and the coverage table."""
+
+    def compute():
+        present = set(study.facilities["category"])
+        keys = [c.key for c in study.catalogue if c.key in present]
+        table = coverage_table(study, thresholds, categories=keys, profile=profile)
+        indicators = plan_report(study, preset=preset, profile=profile)
+        label = load_targets(preset).get("label", preset)
+        return indicators, table, label
+
+    indicators, table, label = registry.cached(
+        (study_id, "report", tuple(thresholds), profile, preset), compute
+    )
+    if accept and "text/html" in accept:
+        return HTMLResponse(report_html(study, indicators, table, label))
+    return JSONResponse(report_payload(study, indicators, table, label))
+
+
+@router.get(
+    "/map",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "A Leaflet map"}, **ERRORS},
+)
+def study_map(
+    study_id: str,
+    study: StudyDep,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    thresholds: ThresholdsDep,
+    profile: ProfileDep,
+    category: Annotated[str | None, Query(description="One category; all when absent")] = None,
+    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    tiles: Annotated[Literal["osm", "none"], Query(description="Base tiles")] = "osm",
+    self_contained: Annotated[
+        bool | None, Query(description="Embed the scripts (offline); default from settings")
+    ] = None,
+) -> HTMLResponse:
+    """The study as a Leaflet map: facilities, isochrones, gaps, neighbourhoods."""
+    from service_circle.maps import render
+    from service_circle.maps import study_map as build
+
+    if category is not None:
+        study.catalogue[category]
+    embed = settings.self_contained_maps if self_contained is None else self_contained
+    key = (study_id, "map", category, tuple(thresholds), profile, lang, tiles, embed)
+    html = registry.cached(
+        key,
+        lambda: render(
+            build(
+                study, categories=[category] if category else None, thresholds=thresholds,
+                profile=profile, lang=lang, tiles=tiles, self_contained=embed,
+            )
+        ),
+    )  # fmt: skip
+    return HTMLResponse(html)

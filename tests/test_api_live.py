@@ -1,0 +1,126 @@
+"""The API on a real uvicorn server (started with `service-circle serve`), and schemathesis."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
+
+SERVE = "import sys; from service_circle.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def live(sample_cache, tmp_path_factory):
+    """Base URL of `service-circle serve` on a free loopback port."""
+    port = free_port()
+    env = {**os.environ, "SC_CACHE_DIR": str(sample_cache)}
+    env.pop("SC_STUDIES_DIR", None)
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE, "serve", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            pytest.fail(f"the server exited: {log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        log.close()
+        pytest.fail("the server did not start within 90 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def test_live_gaps_siting_and_errors(live):
+    with httpx.Client(base_url=live, timeout=60) as client:
+        study = client.get("/studies").json()[0]["id"]
+        gaps = client.get(f"/studies/{study}/gaps", params={"category": "pharmacy", "minutes": 5})
+        assert gaps.status_code == 200
+        assert gaps.headers["content-type"].startswith("application/geo+json")
+        assert gaps.json()["features"]
+        sites = client.post(f"/studies/{study}/siting",
+                            json={"category": "pharmacy", "p": 1, "minutes": 5})  # fmt: skip
+        assert sites.status_code == 200 and sites.json()["summary"]["sites"] == 1
+        missing = client.get("/studies/nowhere")
+        assert missing.status_code == 404 and "nowhere" in missing.text
+        bad = client.post(f"/studies/{study}/reach", content=b"{not json",
+                          headers={"content-type": "application/json"})  # fmt: skip
+        assert bad.status_code == 422
+
+
+def test_live_concurrent_clients_get_the_same_answer(live):
+    params = {"category": "convenience_store", "minutes": "5,10,15"}
+
+    def fetch(_):
+        with httpx.Client(base_url=live, timeout=60) as client:
+            study = client.get("/studies").json()[0]["id"]
+            response = client.get(f"/studies/{study}/isochrones", params=params)
+            return response.status_code, response.content
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(fetch, range(8)))
+    assert {status for status, _ in results} == {200}
+    assert len({body for _, body in results}) == 1
+
+
+def test_serve_refuses_an_empty_studies_folder(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-c", SERVE, "serve", "--studies", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "holds no study folder" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.fixture(scope="module")
+def api_schema(sample_cache):
+    from api.main import create_app
+    from api.registry import Registry, load_studies
+    from api.settings import Settings
+
+    app = create_app(Settings(cache_dir=sample_cache, siting_time_limit_s=2))
+    app.state.registry = Registry(load_studies(None, sample_cache))
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=list(HealthCheck))  # fmt: skip
+def test_schema_no_server_error_and_conforming_responses(case):
+    """Generated requests never get a 5xx, and every answer matches the OpenAPI schema."""
+    case.call_and_validate(
+        checks=[not_a_server_error, response_schema_conformance, content_type_conformance]
+    )
