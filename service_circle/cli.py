@@ -498,11 +498,12 @@ def analyze(
         str, typer.Option(help="Targets: haidong_2025 or national (or a preset of --targets)")
     ] = "haidong_2025",
     targets: Annotated[Path | None, typer.Option(help="Your own targets file (TOML)")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the map: zh or en")] = "zh",
 ) -> None:
-    """Coverage, demand times, isochrones, gaps and the plan-target report of a study.
+    """Coverage, demand times, isochrones, gaps, the plan-target report and the map.
 
     Writes coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson, report.json,
-    report.csv and report.html.
+    report.csv, report.html and map.html (self-contained: opens without internet).
     """
     from service_circle.catalogue import load_catalogue
     from service_circle.study import Study
@@ -520,10 +521,13 @@ def analyze(
         )  # fmt: skip
     else:
         raise InputError("give --study DIR, or --network, --facilities and --demand")
-    _analyze(st, out, _thresholds(minutes, metres), profile, category, targets_preset, targets)
+    _analyze(st, out, _thresholds(minutes, metres), profile, category, targets_preset, targets,
+             lang=lang)  # fmt: skip
 
 
-def _analyze(st, out, thresholds, profile, category, targets_preset, targets) -> None:
+def _analyze(
+    st, out, thresholds, profile, category, targets_preset, targets, lang: str = "zh"
+) -> None:
     """Write every analysis output of a study into ``out`` and print the coverage table."""
     from service_circle.coverage import coverage_table, demand_times, gaps, isochrones
     from service_circle.indicators import load_targets, plan_report, write_report
@@ -542,6 +546,11 @@ def _analyze(st, out, thresholds, profile, category, targets_preset, targets) ->
     label = load_targets(targets_preset, targets).get("label", targets_preset)
     report = plan_report(st, preset=targets_preset, targets_file=targets, profile=profile)
     write_report(st, report, table, out, preset_label=label)
+    from service_circle.maps import save_map, study_map
+
+    fmap = study_map(st, categories=keys, thresholds=thresholds, profile=profile, lang=lang,
+                     self_contained=True)  # fmt: skip
+    save_map(fmap, out / "map.html")
     show = Table(title=f"coverage — study {st.name}")
     for col in ("category", "threshold", "facilities", "covered", "share", "group", "group share"):
         show.add_column(col, justify="left" if col in ("category", "group") else "right")
@@ -570,7 +579,7 @@ def _analyze(st, out, thresholds, profile, category, targets_preset, targets) ->
     console.print(targets_table)
     console.print(
         f"wrote {out}/: coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson, "
-        "report.json, report.csv, report.html"
+        "report.json, report.csv, report.html, map.html"
     )
     console.print("Data: © OpenStreetMap contributors (ODbL 1.0)")
 
@@ -787,6 +796,43 @@ def demo(
         "residents (floor area ÷ 40 m²); saved to " + str(out / "study")
     )
     _analyze(study, out, thresholds, prof, present, "haidong_2025", None)
+
+
+@app.command(name="map")
+def map_(
+    study: Annotated[Path, typer.Option(help="A study folder from `service-circle build`")],
+    out: Annotated[Path, typer.Option(help="The HTML file to write")],
+    category: Annotated[
+        list[str] | None, typer.Option(help="Only these categories (repeatable)")
+    ] = None,
+    minutes: Annotated[str | None, typer.Option(help="Isochrones in minutes, e.g. 5,10,15")] = None,
+    metres: Annotated[str | None, typer.Option(help="Isochrones in metres")] = None,
+    profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+    tiles: Annotated[str, typer.Option(help="Base map: osm, or none (offline)")] = "osm",
+    sites: Annotated[
+        Path | None, typer.Option(help="Proposed sites (sites.geojson from `site`)")
+    ] = None,
+    neighbourhoods: Annotated[
+        Path | None, typer.Option(help="Community boundaries (polygons)")
+    ] = None,
+    cdn: Annotated[
+        bool, typer.Option(help="Link Leaflet from its CDN instead of embedding it")
+    ] = False,
+) -> None:
+    """Write the study as a map (HTML, self-contained unless --cdn)."""
+    from service_circle.maps import save_map, study_map
+    from service_circle.study import Study
+
+    st = Study.load(study)
+    fmap = study_map(
+        st, categories=category, thresholds=_thresholds(minutes, metres), profile=profile,
+        lang=lang, tiles=tiles, self_contained=not cdn,
+        sites=read_points(sites) if sites else None,
+        neighbourhoods=read_points(neighbourhoods) if neighbourhoods else None,
+    )  # fmt: skip
+    save_map(fmap, out)
+    console.print(f"wrote {out} ({'linked' if cdn else 'self-contained'}, {lang})")
 
 
 @app.command()

@@ -145,7 +145,8 @@ def study_map(
     neighbourhoods
         Community boundaries (polygons, with a ``name`` column if there is one).
     gaps_threshold
-        The threshold of the gap layer (default: each category's own circle minutes).
+        The threshold of the gap layer (default: each category's own circle minutes when
+        they are among ``thresholds``, else the longest of ``thresholds``).
     """
     from service_circle.coverage import gaps, isochrones
 
@@ -195,7 +196,7 @@ def study_map(
     # gaps: a population choropleth with tooltips
     for key in keys:
         cat = study.catalogue[key]
-        threshold = gaps_threshold or Threshold.minutes(cat.minutes)
+        threshold = gaps_threshold or _gap_threshold(cat.minutes, thresholds)
         gap = gaps(study, key, threshold, profile=prof)
         gap = gap[~gap.geometry.is_empty & gap.geometry.notna()]
         if gap.empty:
@@ -325,6 +326,11 @@ def _bounds(study: Study) -> tuple[float, float, float, float]:
     return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
 
 
+def _gap_threshold(minutes: float, thresholds: Sequence[Threshold]) -> Threshold:
+    own = [t for t in thresholds if t.is_time and t.value == minutes]
+    return own[0] if own else thresholds[-1]
+
+
 def _label(t: Threshold, text: dict) -> str:
     return f"{t.value:g} {text['minutes'] if t.is_time else text['metres']}"
 
@@ -392,7 +398,7 @@ def _overlay(title, keys, colour, name, thresholds, text, tiles) -> str:
   .sc-title {{position:absolute;top:10px;left:50px;z-index:1000;background:#fff;
     padding:6px 12px;border-radius:4px;font:600 15px/1.3 sans-serif;
     box-shadow:0 1px 4px rgba(0,0,0,.3)}}
-  .sc-legend {{position:absolute;bottom:24px;left:10px;z-index:1000;background:#fff;
+  .sc-legend {{position:absolute;bottom:56px;left:10px;z-index:1000;background:#fff;
     padding:8px 10px;border-radius:4px;font:12px/1.5 sans-serif;max-height:45%;
     overflow:auto;box-shadow:0 1px 4px rgba(0,0,0,.3)}}
   .sc-dot {{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px;

@@ -73,19 +73,19 @@ def gaps(
     """Gap polygons: the populated places beyond each threshold, largest population first."""
     study.catalogue[category]
 
-    def compute() -> gpd.GeoDataFrame:
-        return pd.concat(
+    def compute() -> bytes:
+        frame = pd.concat(
             [cov.gaps(study, category, t, profile=profile) for t in thresholds], ignore_index=True
         )
+        frame = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
+        if min_population:
+            frame = frame[frame["population"] >= min_population]
+        return feature_collection(frame, study=study_id, category=category, attribution=ATTRIBUTION)
 
-    key = (study_id, "gaps", category, tuple(thresholds), profile)
-    frame = registry.cached(key, compute)
-    shown = frame[frame["population"] >= min_population] if min_population else frame
-    body = feature_collection(
-        gpd.GeoDataFrame(shown, geometry="geometry", crs=frame.crs),
-        study=study_id, category=category, attribution=ATTRIBUTION,
-    )  # fmt: skip
-    return GeoJSONResponse(body)
+    # the walking times come from the study's search cache; the serialised answer is
+    # cached per set of parameters
+    key = (study_id, "gaps", category, tuple(thresholds), profile, min_population)
+    return GeoJSONResponse(registry.cached(key, compute))
 
 
 @router.get("/isochrones", response_class=GeoJSONResponse, responses=GEOJSON)
