@@ -477,7 +477,7 @@ def _nearest(
     seed_node, seed_cost, seed_source = _seeds(
         net, facilities, forward, backward, access_cost, to_facility
     )
-    if seed_node.size == 0:
+    if seed_node.size == 0 and len(facilities):  # none given at all is not worth a warning
         logger.warning("no facility snapped to the network: every point is unreachable")
     # searching on reversed arcs: the arc tail→head costs what walking head→tail costs
     data = arc_cost[net.arc_twin] if (to_facility and not symmetric) else arc_cost
