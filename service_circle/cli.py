@@ -618,7 +618,7 @@ def site(
     from service_circle.coverage import gaps
     from service_circle.io import atomic_write
     from service_circle.profiles import Threshold
-    from service_circle.siting import site_study
+    from service_circle.siting import site_study, site_summary
     from service_circle.study import Study
 
     st = Study.load(study)
@@ -640,24 +640,7 @@ def site(
     out.mkdir(parents=True, exist_ok=True)
     write_geojson(sites, out / "sites.geojson")
     write_geojson(gaps(after, category, threshold, profile=profile), out / "gaps_after.geojson")
-    summary = {
-        "category": category,
-        "threshold": threshold.value,
-        "unit": threshold.unit,
-        "profile": get_profile(profile).name,
-        "model": result.model,
-        "method": result.method,
-        "status": result.status,
-        "sites": int(result.chosen.size),
-        "group": cat.group,
-        "covered_before": result.covered_before,
-        "covered_after": result.covered_after,
-        "share_before": result.share_before,
-        "share_after": result.share_after,
-        "objective": result.objective,
-        "bound": result.bound,
-        "gap": result.gap,
-    }
+    summary = site_summary(result, st, category, threshold, profile)
     with atomic_write(out / "summary.json") as fh:
         json.dump(summary, fh, ensure_ascii=False, indent=2)
     console.print(

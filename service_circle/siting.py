@@ -695,6 +695,30 @@ def _pmedian_on_study(pairs, weights, current, limit, n_cand, p, time_limit_s) -
     )
 
 
+def site_summary(result: SitingResult, study, category: str, threshold, profile=None) -> dict:
+    """What a siting run chose and how sure it is, as a JSON-ready dict (CLI and API)."""
+    from service_circle.profiles import get_profile
+
+    return {
+        "category": category,
+        "threshold": threshold.value,
+        "unit": threshold.unit,
+        "profile": get_profile(profile).name if threshold.is_time else "distance",
+        "model": result.model,
+        "method": result.method,
+        "status": result.status,
+        "sites": int(result.chosen.size),
+        "group": study.catalogue[category].group,
+        "covered_before": result.covered_before,
+        "covered_after": result.covered_after,
+        "share_before": result.share_before,
+        "share_after": result.share_after,
+        "objective": result.objective,
+        "bound": result.bound,
+        "gap": result.gap,
+    }
+
+
 def _concat_snaps(a, b):
     from service_circle.engine import Snapped
 

@@ -13,7 +13,7 @@ from api.schemas import JSON, FeatureCollection, Problem, SitingRequest
 from service_circle._errors import InputError
 from service_circle.profiles import Threshold, get_profile
 from service_circle.sample import ATTRIBUTION
-from service_circle.siting import site_study
+from service_circle.siting import site_study, site_summary
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["siting"])
 
@@ -75,25 +75,8 @@ def siting(
         objective=request.objective, candidates=candidates, profile=prof,
         method=request.method, time_limit_s=limit,
     )  # fmt: skip
-    summary = {
-        "category": request.category,
-        "threshold": threshold.value,
-        "unit": threshold.unit,
-        "profile": prof.name if threshold.is_time else "distance",
-        "model": result.model,
-        "method": result.method,
-        "status": result.status,
-        "sites": int(result.chosen.size),
-        "group": cat.group,
-        "covered_before": result.covered_before,
-        "covered_after": result.covered_after,
-        "share_before": result.share_before,
-        "share_after": result.share_after,
-        "objective": result.objective,
-        "bound": result.bound,
-        "gap": result.gap,
-        "time_limit_s": limit,
-    }
+    summary = site_summary(result, study, request.category, threshold, prof)
+    summary["time_limit_s"] = limit
     return GeoJSONResponse(
         feature_collection(sites, study=study_id, summary=summary, attribution=ATTRIBUTION)
     )
