@@ -604,13 +604,16 @@ def reach(
         raise InputError(f"crs must be wgs84, gcj02 or bd09, got {crs!r}")
     x, y = convert(np.array([lon], float), np.array([lat], float), system)
     point = gpd.GeoDataFrame({"id": ["origin"]}, geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
-    origin = snap(study.network, point, max_snap_m=study.demand_snap.max_snap_m, what="point")
+    where = (
+        f"lon/lat: the point ({lon:g}, {lat:g}, {crs}) is farther than "
+        f"{study.demand_snap.max_snap_m:g} m from every street of study {study.name!r}"
+    )
+    try:
+        origin = snap(study.network, point, max_snap_m=study.demand_snap.max_snap_m)
+    except InputError:
+        raise InputError(f"{where}; pick a point inside the study area") from None
     if not origin.on_network.all():
-        raise InputError(
-            f"the point ({lon:g}, {lat:g}) lies {origin.status[0].replace('_', ' ')}: farther "
-            f"than {study.demand_snap.max_snap_m:g} m from the streets of study "
-            f"{study.name!r} (or across water from them); pick a point inside the study area"
-        )
+        raise InputError(f"{where} (or across water from them); pick a point inside the study area")
     key = study.catalogue.keys()[0]  # a stand-in: the point is the only "facility"
     alone = dataclasses.replace(
         study,

@@ -184,7 +184,8 @@ def test_reach_from_a_point(client, study_id, bbox):
     assert times == sorted(times) and all(t <= 600 for t in times)
     assert all(f["properties"]["kind"] == "facility" for f in facilities)
     far = client.post(f"/studies/{study_id}/reach", json={"lon": 24.0, "lat": 60.0})
-    assert far.status_code == 422 and "network" in far.json()["detail"]
+    assert far.status_code == 422 and "lon/lat" in far.json()["detail"]
+    assert "helsinki-sample" in far.json()["detail"]
     both = client.post(f"/studies/{study_id}/reach",
                        json={"lon": lon, "lat": lat, "minutes": 5, "metres": 300})  # fmt: skip
     assert both.status_code == 422
