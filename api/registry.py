@@ -28,8 +28,6 @@ class Registry:
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
-        # a Study caches its searches in a dict: one search at a time per study
-        self.study_locks = {name: threading.RLock() for name in studies}
 
     def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """The cached value of ``key``, computing it once when missing."""
@@ -42,13 +40,16 @@ class Registry:
             with self._lock:
                 if key in self._cache:
                     return self._cache[key]
-            value = compute()
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._key_locks.pop(key, None)
             with self._lock:
                 if self.cache_entries:
                     self._cache[key] = value
                     while len(self._cache) > self.cache_entries:
                         self._cache.popitem(last=False)
-                self._key_locks.pop(key, None)
             return value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -124,3 +126,30 @@ def test_raster_and_vector_dissolves_agree(beijing_study):
     b = gaps(beijing_study, "kindergarten", THRESHOLDS[0], method="raster")
     assert a["population"].sum() == pytest.approx(b["population"].sum())
     assert abs(len(a) - len(b)) <= max(1, len(a) // 5)
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 2.3, 3.5, 4.0, 6.2])
+def test_disc_minimum_equals_a_disc_footprint_filter(radius):
+    from scipy import ndimage
+
+    from service_circle._raster import disc_minimum
+
+    rng = np.random.default_rng(int(radius * 10))
+    field = np.where(rng.random((60, 70)) < 0.05, rng.random((60, 70)), np.inf).astype(np.float32)
+    r = int(np.floor(radius))
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    footprint = dx**2 + dy**2 <= radius**2
+    expected = ndimage.minimum_filter(field, footprint=footprint, mode="constant", cval=np.inf)
+    np.testing.assert_array_equal(disc_minimum(field, radius), expected)
+
+
+def test_isochrones_share_one_field_and_nest(beijing_study):
+    """Raster isochrones of nested thresholds nest, and small holes are filled."""
+    iso = isochrones(beijing_study, "pharmacy", THRESHOLDS, method="raster")
+    areas = iso.to_crs(beijing_study.network.crs).geometry.to_numpy()
+    for inner, outer in itertools.pairwise(areas):
+        assert shapely.area(shapely.difference(inner, outer)) < 1e-6 * shapely.area(inner) + 1
+    holes = [h for g in shapely.get_parts(areas[-1]) for h in g.interiors]
+    assert all(shapely.Polygon(h).area >= 9_900 for h in holes)  # 1 ha, reprojected
+    kept = isochrones(beijing_study, "pharmacy", THRESHOLDS[-1:], method="raster", fill_holes_m2=0)
+    assert kept["area_km2"].iloc[0] <= iso["area_km2"].iloc[-1]
