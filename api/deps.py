@@ -14,17 +14,17 @@ from service_circle.profiles import Threshold, get_profile
 from service_circle.study import Study
 
 
-def get_registry(request: Request) -> Registry:
+async def get_registry(request: Request) -> Registry:
     """The studies and the result cache."""
     return request.app.state.registry
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     return request.app.state.settings
 
 
-def get_study(
+async def get_study(
     study_id: Annotated[str, Path(description="A study id from GET /studies")],
     registry: Annotated[Registry, Depends(get_registry)],
 ) -> Study:
@@ -49,7 +49,7 @@ def _numbers(text: str, field: str, upper: float) -> list[float]:
     return values
 
 
-def thresholds(
+async def thresholds(
     minutes: Annotated[
         str | None,
         Query(description="Minutes, comma-separated (e.g. 5,10,15)", pattern=r"^[0-9.,\s]+$"),
@@ -67,7 +67,7 @@ def thresholds(
     return [Threshold.minutes(v) for v in _numbers(minutes or "5,10,15", "minutes", MAX_MINUTES)]
 
 
-def profile_name(
+async def profile_name(
     profile: Annotated[str | None, Query(description="A walking profile (GET /profiles)")] = None,
 ) -> str:
     """The profile's name (default ``adult``); an unknown one is a 422."""

@@ -29,6 +29,19 @@ class Registry:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
 
+    async def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """:meth:`cached` for async routes.
+
+        A hit answers on the event loop; a miss computes in the thread pool.
+        """
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self.cached, key, compute)
+
     def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """The cached value of ``key``, computing it once when missing."""
         with self._lock:

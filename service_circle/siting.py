@@ -5,7 +5,8 @@ when home ``i`` can walk to candidate ``j`` within the threshold), demand weight
 (the group the category serves: 60+ for canteens, 0–3 for childcare …) and the homes that
 existing facilities already cover, which count as covered and are left out of the models.
 
-Exact solutions come from HiGHS through :func:`scipy.optimize.milp`, with a time limit;
+Exact solutions come from HiGHS (through ``highspy``; scipy's bundled HiGHS is an older,
+much slower release on these models), with a time limit;
 the result reports the status, objective, best bound and gap. The lazy-greedy heuristic
 (CELF) is there for instances too large for the limit; the result says which was used,
 and there is no silent fallback from one to the other.
@@ -19,11 +20,12 @@ from __future__ import annotations
 import heapq
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import LinearConstraint
 
 from service_circle._errors import InputError
 
@@ -142,7 +144,14 @@ def mclp(
     c = np.concatenate([np.zeros(n_cand), -w])
     count = sparse.csr_matrix(np.concatenate([np.ones(n_cand), np.zeros(m)])[None, :])
     constraints = [_coverage_link(a), LinearConstraint(count, p, p)]
-    result = _solve(c, n_cand, constraints, time_limit_s, "mclp")
+    # the greedy sites are a good first incumbent
+    greedy, _ = _lazy_greedy(reach, weights, rows, p=p)
+    x0 = np.zeros(n_cand)
+    x0[greedy] = 1.0
+    if greedy.size < p:  # fewer useful sites than p: fill up with any others
+        x0[np.flatnonzero(x0 == 0)[: p - greedy.size]] = 1.0
+    start = np.concatenate([x0, np.minimum(1.0, a @ x0)])
+    result = _solve(c, n_cand, constraints, time_limit_s, "mclp", start=start)
     return _exact_result("mclp", result, reach, weights, rows, n_cand, before, total)
 
 
@@ -220,24 +229,112 @@ def _merge_rows(a: sparse.csr_matrix, w: np.ndarray) -> tuple[sparse.csr_matrix,
     return a[first], np.bincount(inverse.ravel(), weights=w, minlength=first.size)
 
 
-def _solve(c: np.ndarray, n_binary: int, constraints: list, time_limit_s: float, model: str):
-    """HiGHS on ``min c·v``: the first ``n_binary`` variables binary, the rest in [0, 1]."""
-    result = milp(
-        c,
-        integrality=np.concatenate([np.ones(n_binary), np.zeros(c.size - n_binary)]),
-        bounds=Bounds(0, 1),
-        constraints=constraints,
-        # a tight gap, so that "optimal" is the optimum and not one within 0.01 %
-        options={"time_limit": float(time_limit_s), "disp": False, "mip_rel_gap": 1e-7},
-    )
-    if result.x is None and result.status == 2:
+_banner_shown = False
+
+
+def _highs():
+    """A ``highspy.Highs``, without the banner HiGHS prints on stdout the first time."""
+    import os
+    import sys
+
+    import highspy
+
+    global _banner_shown
+    if _banner_shown:
+        return highspy.Highs()
+    _banner_shown = True
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with Path(os.devnull).open("w") as null:
+            os.dup2(null.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """What HiGHS returned: the solution, its status (0 optimal, 1 time limit), bounds."""
+
+    x: np.ndarray
+    status: int
+    fun: float
+    mip_dual_bound: float | None
+    mip_gap: float | None
+
+
+def _solve(
+    c: np.ndarray,
+    n_binary: int,
+    constraints: list[LinearConstraint],
+    time_limit_s: float,
+    model: str,
+    start: np.ndarray | None = None,
+) -> _Solved:
+    """HiGHS (highspy) on ``min c·v``, binary first variables, the rest in [0, 1].
+
+    The first ``n_binary`` variables are binary; ``start`` is an optional feasible solution
+    to begin from. The relative gap is 1e-7, so that "optimal" is the optimum rather than one within
+    HiGHS's default 0.01 %.
+    """
+    import highspy
+
+    matrix = sparse.vstack([sparse.csr_matrix(k.A) for k in constraints]).tocsr()
+    lower = np.concatenate([np.broadcast_to(k.lb, (k.A.shape[0],)) for k in constraints])
+    upper = np.concatenate([np.broadcast_to(k.ub, (k.A.shape[0],)) for k in constraints])
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_ = int(c.size)
+    lp.num_row_ = int(matrix.shape[0])
+    lp.col_cost_ = np.asarray(c, dtype=np.float64)
+    lp.col_lower_ = np.zeros(c.size)
+    lp.col_upper_ = np.ones(c.size)
+    lp.row_lower_ = np.where(np.isfinite(lower), lower, -inf).astype(np.float64)
+    lp.row_upper_ = np.where(np.isfinite(upper), upper, inf).astype(np.float64)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(np.float64)
+    kinds = highspy.HighsVarType
+    lp.integrality_ = [kinds.kInteger] * n_binary + [kinds.kContinuous] * (c.size - n_binary)
+    h = _highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", 1e-7)
+    # presolve costs more than it saves on these models (5-10x on MCLP, measured)
+    h.setOptionValue("presolve", "off")
+    h.passModel(lp)
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = list(np.asarray(start, dtype=np.float64))
+        solution.value_valid = True
+        h.setSolution(solution)
+    h.run()
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if status == highspy.HighsModelStatus.kInfeasible:
         raise InputError(
             f"{model} is infeasible: no choice of sites meets every constraint (for p-median, "
             "p sites cannot serve every home: raise p or give an unserved cost)"
         )
-    if result.x is None:
-        raise InputError(f"HiGHS found no solution for {model}: {result.message}")
-    return result
+    has_solution = info.primal_solution_status == 2  # feasible
+    if not has_solution:
+        raise InputError(
+            f"HiGHS found no solution for {model} ({h.modelStatusToString(status)}) within "
+            f"{time_limit_s:g} s: raise the time limit or use the greedy method"
+        )
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+    gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else None
+    return _Solved(
+        x=np.asarray(h.getSolution().col_value, dtype=np.float64),
+        status=0 if optimal else 1,
+        fun=float(info.objective_function_value),
+        mip_dual_bound=bound,
+        mip_gap=gap,
+    )
 
 
 def _coverage_link(a: sparse.csr_matrix) -> LinearConstraint:
@@ -444,10 +541,11 @@ def capacitated_mclp(
 
         \max \sum_{i,j} w_i z_{ij} \quad \text{s.t.} \quad
         \sum_j z_{ij} \le 1 \;\; \forall i, \qquad
-        \sum_i w_i z_{ij} \le C_j x_j \;\; \forall j, \qquad \sum_j x_j = p, \qquad
-        z_{ij} \in [0, a_{ij}], \; x_j \in \{0, 1\}
+        \sum_i w_i z_{ij} \le C_j x_j \;\; \forall j, \qquad z_{ij} \le x_j, \qquad
+        \sum_j x_j = p, \qquad z_{ij} \in [0, a_{ij}], \; x_j \in \{0, 1\}
 
-    (demand may be split between sites; ``C_j`` in the group's unit, e.g. places).
+    (demand may be split between sites; ``C_j`` in the group's unit, e.g. places, capped at
+    the weight the site reaches).
     """
     reach, weights, covered, rows = _prepare(reach, weights, covered)
     capacity = np.asarray(capacity, dtype=np.float64)
@@ -467,20 +565,30 @@ def capacitated_mclp(
         [sparse.csr_matrix((rows.size, n_cand)),
          sparse.csr_matrix((np.ones(k), (i, np.arange(k))), shape=(rows.size, k))]
     ).tocsr()  # fmt: skip
+    # a site never serves more than the weight it reaches: capping C_j there keeps the
+    # big-M small, so an unopened site cannot leak service through solver tolerances
+    reachable = np.bincount(j, weights=w[i], minlength=n_cand)
     cap = sparse.hstack(
-        [sparse.diags(-capacity, format="csr"),
+        [sparse.diags(-np.minimum(capacity, reachable), format="csr"),
          sparse.csr_matrix((w[i], (j, np.arange(k))), shape=(n_cand, k))]
+    ).tocsr()  # fmt: skip
+    # z_ij <= x_j: the strong form (tighter bound, and no service from a closed site)
+    link = sparse.hstack(
+        [sparse.csr_matrix((-np.ones(k), (np.arange(k), j)), shape=(k, n_cand)),
+         sparse.identity(k, format="csr")]
     ).tocsr()  # fmt: skip
     count = sparse.csr_matrix(np.concatenate([np.ones(n_cand), np.zeros(k)])[None, :])
     constraints = [
         LinearConstraint(once, -np.inf, 1),
         LinearConstraint(cap, -np.inf, 0),
+        LinearConstraint(link, -np.inf, 0),
         LinearConstraint(count, p, p),
     ]
     result = _solve(c, n_cand, constraints, time_limit_s, "capacitated MCLP")
-    chosen = np.flatnonzero(result.x[:n_cand] > 0.5)
+    is_open = result.x[:n_cand] > 0.5
+    chosen = np.flatnonzero(is_open)
     served = np.zeros(n_cand)
-    np.add.at(served, j, result.x[n_cand:] * w[i])
+    np.add.at(served, j, np.where(is_open[j], result.x[n_cand:], 0.0) * w[i])
     order = chosen[np.argsort(-served[chosen], kind="stable")]
     before = float(weights[covered].sum())
     return SitingResult(

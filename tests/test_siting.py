@@ -196,3 +196,11 @@ def test_sparse_pmedian_grows_until_exact():
     best = min((weights * cost[:, list(c)].min(axis=1)).sum() for c in combinations(range(9), 3))
     assert result.objective == pytest.approx(best)
     assert result.status == "optimal"
+
+
+def test_the_solver_prints_nothing(capfd):
+    """HiGHS's banner would end up in the CLI's output: it is kept off stdout."""
+    reach = sparse.identity(4, format="csr")
+    mclp(reach, [1.0, 2.0, 3.0, 4.0], 2)
+    mclp(reach, [1.0, 2.0, 3.0, 4.0], 3)
+    assert "HiGHS" not in capfd.readouterr().out

@@ -61,7 +61,7 @@ def coverage(
 
 
 @router.get("/gaps", response_class=GeoJSONResponse, responses=GEOJSON)
-def gaps(
+async def gaps(
     study_id: str,
     study: StudyDep,
     registry: RegistryDep,
@@ -85,11 +85,11 @@ def gaps(
     # the walking times come from the study's search cache; the serialised answer is
     # cached per set of parameters
     key = (study_id, "gaps", category, tuple(thresholds), profile, min_population)
-    return GeoJSONResponse(registry.cached(key, compute))
+    return GeoJSONResponse(await registry.get(key, compute))
 
 
 @router.get("/isochrones", response_class=GeoJSONResponse, responses=GEOJSON)
-def isochrones(
+async def isochrones(
     study_id: str,
     study: StudyDep,
     registry: RegistryDep,
@@ -100,7 +100,7 @@ def isochrones(
     """The area within each threshold of the category's facilities (multipolygons)."""
     study.catalogue[category]
     key = (study_id, "isochrones", category, tuple(thresholds), profile)
-    body = registry.cached(
+    body = await registry.get(
         key,
         lambda: feature_collection(
             cov.isochrones(study, category, thresholds, profile=profile),

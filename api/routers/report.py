@@ -24,7 +24,7 @@ Preset = Literal["haidong_2025", "national"]
     responses={200: {"content": {"application/json": {}, "text/html": {}},
                      "description": "JSON, or HTML with Accept: text/html"}, **ERRORS},
 )  # fmt: skip
-def report(
+async def report(
     study_id: str,
     study: StudyDep,
     registry: RegistryDep,
@@ -43,7 +43,7 @@ def report(
         label = load_targets(preset).get("label", preset)
         return indicators, table, label
 
-    indicators, table, label = registry.cached(
+    indicators, table, label = await registry.get(
         (study_id, "report", tuple(thresholds), profile, preset), compute
     )
     if accept and "text/html" in accept:
@@ -56,7 +56,7 @@ def report(
     response_class=HTMLResponse,
     responses={200: {"content": {"text/html": {}}, "description": "A Leaflet map"}, **ERRORS},
 )
-def study_map(
+async def study_map(
     study_id: str,
     study: StudyDep,
     registry: RegistryDep,
@@ -78,7 +78,7 @@ def study_map(
         study.catalogue[category]
     embed = settings.self_contained_maps if self_contained is None else self_contained
     key = (study_id, "map", category, tuple(thresholds), profile, lang, tiles, embed)
-    html = registry.cached(
+    html = await registry.get(
         key,
         lambda: render(
             build(
