@@ -295,7 +295,7 @@ def study_map(
                                                     text, tiles)))  # fmt: skip
     fmap.add_child(_Registry(registry))
     if self_contained:
-        fmap.get_root().add_child(_Inline())
+        fmap.self_contained = True  # read by render()
     return fmap
 
 
@@ -312,8 +312,7 @@ def save_map(fmap: folium.Map, path: str | Path) -> Path:
 def render(fmap: folium.Map) -> str:
     """The page as HTML (self-contained if the map was built so)."""
     page = fmap.get_root().render()
-    inline = any(isinstance(c, _Inline) for c in fmap.get_root()._children.values())
-    return _embed(page) if inline else _drop_unused(page)
+    return _embed(page) if getattr(fmap, "self_contained", False) else _drop_unused(page)
 
 
 # ---------------------------------------------------------------------- pieces
@@ -440,12 +439,6 @@ class _Registry(MacroElement):
         super().__init__()
         self._name = "ServiceCircleRegistry"
         self.layers = layers
-
-
-class _Inline(MacroElement):
-    """A marker: render the page with its scripts and styles embedded."""
-
-    _template = Template("")
 
 
 def _asset(name: str) -> str:
