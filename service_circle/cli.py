@@ -549,7 +549,8 @@ def _analyze(
     from service_circle.maps import save_map, study_map
 
     fmap = study_map(st, categories=keys, thresholds=thresholds, profile=profile, lang=lang,
-                     self_contained=True)  # fmt: skip
+                     self_contained=True, computed_isochrones=iso,
+                     computed_gaps=gap)  # fmt: skip
     save_map(fmap, out / "map.html")
     show = Table(title=f"coverage — study {st.name}")
     for col in ("category", "threshold", "facilities", "covered", "share", "group", "group share"):

@@ -30,6 +30,7 @@ import folium
 import folium.plugins
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
@@ -119,6 +120,8 @@ def study_map(
     sites: gpd.GeoDataFrame | None = None,
     neighbourhoods: gpd.GeoDataFrame | None = None,
     gaps_threshold: Threshold | None = None,
+    computed_isochrones: gpd.GeoDataFrame | None = None,
+    computed_gaps: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """A folium map of a study.
 
@@ -147,6 +150,10 @@ def study_map(
     gaps_threshold
         The threshold of the gap layer (default: each category's own circle minutes when
         they are among ``thresholds``, else the longest of ``thresholds``).
+    computed_isochrones, computed_gaps
+        Outputs of :func:`~service_circle.coverage.isochrones` and
+        :func:`~service_circle.coverage.gaps` already at hand (``analyze`` has them): the
+        rows of each category and threshold are taken from them instead of computed again.
     """
     from service_circle.coverage import gaps, isochrones
 
@@ -180,7 +187,9 @@ def study_map(
 
     # isochrones, widest first so the narrower ones sit on top
     for key in keys:
-        iso = isochrones(study, key, thresholds, profile=prof)
+        iso = _pick(computed_isochrones, key, thresholds, one_each=True)
+        if iso is None:
+            iso = isochrones(study, key, thresholds, profile=prof)
         for i in reversed(range(len(iso))):
             row = iso.iloc[[i]]
             t = thresholds[i]
@@ -197,7 +206,9 @@ def study_map(
     for key in keys:
         cat = study.catalogue[key]
         threshold = gaps_threshold or _gap_threshold(cat.minutes, thresholds)
-        gap = gaps(study, key, threshold, profile=prof)
+        gap = _pick(computed_gaps, key, [threshold])
+        if gap is None:
+            gap = gaps(study, key, threshold, profile=prof)
         gap = gap[~gap.geometry.is_empty & gap.geometry.notna()]
         if gap.empty:
             continue
@@ -323,6 +334,25 @@ def _bounds(study: Study) -> tuple[float, float, float, float]:
     b = np.array([f.total_bounds for f in frames])
     b = b[np.all(np.isfinite(b), axis=1)]
     return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+def _pick(
+    frame, key: str, thresholds: Sequence[Threshold], *, one_each: bool = False
+) -> gpd.GeoDataFrame | None:
+    """The rows of ``frame`` for a category and thresholds (in their order), or None.
+
+    ``one_each``: every threshold must have a row (isochrones); else None (compute them).
+    """
+    if frame is None:
+        return None
+    parts = [
+        frame[(frame["category"] == key) & (frame["threshold"] == t.value)
+              & (frame["unit"] == t.unit)]
+        for t in thresholds
+    ]  # fmt: skip
+    if one_each and any(len(part) != 1 for part in parts):
+        return None
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=frame.crs)
 
 
 def _gap_threshold(minutes: float, thresholds: Sequence[Threshold]) -> Threshold:

@@ -448,9 +448,10 @@ def pmedian(
         )
     k = np.full(n, min(m, nearest or max(8, int(np.ceil(3 * m / p)))), dtype=np.int64)
     order = np.argsort(cost, axis=1, kind="stable")
+    sorted_cost = np.take_along_axis(cost, order, axis=1)  # each home's, cheapest first
     while True:
         result, rows, cols, beyond_used = _pmedian_restricted(
-            cost, order, weights, existing, k, p, time_limit_s
+            cost, order, sorted_cost, weights, existing, k, p, time_limit_s
         )
         if beyond_used.size == 0 or result.status != 0:
             break
@@ -477,17 +478,15 @@ def pmedian(
     )
 
 
-def _pmedian_restricted(cost, order, weights, existing, k, p, time_limit_s):
+def _pmedian_restricted(cost, order, sorted_cost, weights, existing, k, p, time_limit_s):
     """p-median over each home's ``k`` cheapest candidates plus a lower-bound "beyond"."""
     n, m = cost.shape
     rank = np.arange(m)[None, :]
-    keep = (rank < k[:, None]) & np.isfinite(np.take_along_axis(cost, order, axis=1))
+    keep = (rank < k[:, None]) & np.isfinite(sorted_cost)
     rows, slot = np.nonzero(keep)
     cols = order[rows, slot]
     # the next-cheapest cost bounds every assignment left out (none left: no variable)
-    nxt = np.where(
-        k < m, np.take_along_axis(cost, order, axis=1)[np.arange(n), np.minimum(k, m - 1)], np.inf
-    )
+    nxt = np.where(k < m, sorted_cost[np.arange(n), np.minimum(k, m - 1)], np.inf)
     far = np.flatnonzero(np.isfinite(nxt))
     near_e = np.flatnonzero(np.isfinite(existing))
     a, e, f = rows.size, near_e.size, far.size

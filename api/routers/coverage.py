@@ -73,19 +73,21 @@ async def gaps(
     """Gap polygons: the populated places beyond each threshold, largest population first."""
     study.catalogue[category]
 
-    def compute() -> bytes:
+    base = (study_id, "gaps", category, tuple(thresholds), profile)
+
+    def polygons() -> gpd.GeoDataFrame:
         frame = pd.concat(
             [cov.gaps(study, category, t, profile=profile) for t in thresholds], ignore_index=True
         )
-        frame = gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
-        if min_population:
-            frame = frame[frame["population"] >= min_population]
-        return feature_collection(frame, study=study_id, category=category, attribution=ATTRIBUTION)
+        return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
 
-    # the walking times come from the study's search cache; the serialised answer is
-    # cached per set of parameters
-    key = (study_id, "gaps", category, tuple(thresholds), profile, min_population)
-    return GeoJSONResponse(await registry.get(key, compute))
+    def answer() -> bytes:
+        # the polygons once per (category, thresholds, profile); each filter serialised once
+        frame = registry.cached(base, polygons)
+        shown = frame[frame["population"] >= min_population] if min_population else frame
+        return feature_collection(shown, study=study_id, category=category, attribution=ATTRIBUTION)
+
+    return GeoJSONResponse(await registry.get((*base, "geojson", min_population), answer))
 
 
 @router.get("/isochrones", response_class=GeoJSONResponse, responses=GEOJSON)
