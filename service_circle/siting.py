@@ -27,6 +27,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import LinearConstraint
 
+from service_circle import _pmedian
 from service_circle._errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -272,12 +273,14 @@ def _solve(
     time_limit_s: float,
     model: str,
     start: np.ndarray | None = None,
+    col_lower: np.ndarray | None = None,
 ) -> _Solved:
     """HiGHS (highspy) on ``min c·v``, binary first variables, the rest in [0, 1].
 
     The first ``n_binary`` variables are binary; ``start`` is an optional feasible solution
-    to begin from. The relative gap is 1e-7, so that "optimal" is the optimum rather than one within
-    HiGHS's default 0.01 %.
+    to begin from, ``col_lower`` optional lower bounds (1 fixes a site open). The relative
+    gap is 1e-7, so that "optimal" is the optimum rather than one within HiGHS's default
+    0.01 %.
     """
     import highspy
 
@@ -289,7 +292,7 @@ def _solve(
     lp.num_col_ = int(c.size)
     lp.num_row_ = int(matrix.shape[0])
     lp.col_cost_ = np.asarray(c, dtype=np.float64)
-    lp.col_lower_ = np.zeros(c.size)
+    lp.col_lower_ = np.zeros(c.size) if col_lower is None else np.asarray(col_lower, np.float64)
     lp.col_upper_ = np.ones(c.size)
     lp.row_lower_ = np.where(np.isfinite(lower), lower, -inf).astype(np.float64)
     lp.row_upper_ = np.where(np.isfinite(upper), upper, inf).astype(np.float64)
@@ -410,6 +413,7 @@ def pmedian(
     time_limit_s: float = 60.0,
     nearest: int | None = None,
     unserved_cost: float | None = None,
+    solver: Literal["lagrangian", "highs"] = "lagrangian",
 ) -> SitingResult:
     r"""p-median: ``p`` new sites minimising the total weighted walking cost.
 
@@ -431,6 +435,13 @@ def pmedian(
     priced at its next-cheapest cost, a lower bound on any assignment left out. When the
     optimum uses no "beyond" variable it is optimal for the full model; otherwise the
     homes that used one get twice as many candidates and the model is solved again.
+
+    Each sparse model goes to :mod:`service_circle._pmedian`: an interchange incumbent, a
+    Lagrangian bound that usually meets it (then no MIP is solved), reductions that drop
+    the sites and pairs no better solution can use, then ``solver``: a Lagrangian branch
+    and bound (default) or HiGHS on what is left. Both are exact up to HiGHS's relative
+    gap of 1e-7; ``method`` in the result names the one that proved the optimum (or,
+    at the time limit, the best bound).
     """
     cost = np.asarray(cost, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
@@ -450,79 +461,62 @@ def pmedian(
     order = np.argsort(cost, axis=1, kind="stable")
     sorted_cost = np.take_along_axis(cost, order, axis=1)  # each home's, cheapest first
     while True:
-        result, rows, cols, beyond_used = _pmedian_restricted(
-            cost, order, sorted_cost, weights, existing, k, p, time_limit_s
+        solution, rows, cols, beyond_used = _pmedian_restricted(
+            cost, order, sorted_cost, weights, existing, k, p, time_limit_s, solver
         )
-        if beyond_used.size == 0 or result.status != 0:
+        if beyond_used.size == 0 or not solution.optimal:
             break
         logger.info("p-median: %d homes need more candidates", beyond_used.size)
         k[beyond_used] = np.minimum(m, 2 * k[beyond_used])
-    chosen = np.flatnonzero(result.x[:m] > 0.5)
-    served = result.x[m : m + rows.size]
-    gain = np.zeros(m)
-    np.add.at(gain, cols, served * weights[rows])
+    chosen = solution.open
+    gain = np.bincount(
+        cols[solution.assigned], weights=weights[rows[solution.assigned]], minlength=m
+    )
     ranked = chosen[np.argsort(-gain[chosen], kind="stable")]
     total = float(weights.sum())
     return SitingResult(
         model="pmedian",
-        method="exact (HiGHS)",
-        status="optimal" if result.status == 0 else "time limit",
+        method=f"exact ({solution.proof})",
+        status="optimal" if solution.optimal else "time limit",
         chosen=ranked,
         marginal=gain[ranked],  # weight assigned to each site
         covered_before=float(weights[np.isfinite(existing)].sum()),
         covered_after=total,
         total=total,
-        objective=float(result.fun),
-        bound=None if result.mip_dual_bound is None else float(result.mip_dual_bound),
-        gap=None if result.mip_gap is None else float(result.mip_gap),
+        objective=solution.objective,
+        bound=solution.bound,
+        gap=solution.gap,
     )
 
 
-def _pmedian_restricted(cost, order, sorted_cost, weights, existing, k, p, time_limit_s):
-    """p-median over each home's ``k`` cheapest candidates plus a lower-bound "beyond"."""
+def _pmedian_restricted(cost, order, sorted_cost, weights, existing, k, p, time_limit_s, solver):
+    """p-median over each home's ``k`` cheapest candidates plus a lower-bound "beyond".
+
+    Returns the core's solution, the pairs (rows, cols) it ran on, and the homes whose
+    "beyond" it used.
+    """
     n, m = cost.shape
     rank = np.arange(m)[None, :]
     keep = (rank < k[:, None]) & np.isfinite(sorted_cost)
-    rows, slot = np.nonzero(keep)
+    rows, slot = np.nonzero(keep)  # by home, cheapest first
     cols = order[rows, slot]
-    # the next-cheapest cost bounds every assignment left out (none left: no variable)
+    # the next-cheapest cost bounds every assignment left out (none left: inf)
     nxt = np.where(k < m, sorted_cost[np.arange(n), np.minimum(k, m - 1)], np.inf)
-    far = np.flatnonzero(np.isfinite(nxt))
-    near_e = np.flatnonzero(np.isfinite(existing))
-    a, e, f = rows.size, near_e.size, far.size
-    # variables: x (m), z (a pairs), z0 (e existing), b (f beyond)
-    c = np.concatenate(
-        [
-            np.zeros(m),
-            weights[rows] * cost[rows, cols],
-            weights[near_e] * existing[near_e],
-            weights[far] * nxt[far],
-        ]
+    fallback = np.fmin(existing, nxt)
+    core = _pmedian.Core(
+        rows=rows,
+        cols=cols,
+        cost=weights[rows] * sorted_cost[rows, slot],
+        fallback=np.where(
+            np.isfinite(fallback), weights * np.where(np.isfinite(fallback), fallback, 0), np.inf
+        ),
+        n=n,
+        m=m,
+        p=p,
     )
-    assign = sparse.hstack(
-        [
-            sparse.csr_matrix((n, m)),
-            sparse.csr_matrix((np.ones(a), (rows, np.arange(a))), shape=(n, a)),
-            sparse.csr_matrix((np.ones(e), (near_e, np.arange(e))), shape=(n, e)),
-            sparse.csr_matrix((np.ones(f), (far, np.arange(f))), shape=(n, f)),
-        ]
-    ).tocsr()
-    open_link = sparse.hstack(
-        [
-            sparse.csr_matrix((-np.ones(a), (np.arange(a), cols)), shape=(a, m)),
-            sparse.identity(a, format="csr"),
-            sparse.csr_matrix((a, e + f)),
-        ]
-    ).tocsr()
-    count = sparse.csr_matrix(np.concatenate([np.ones(m), np.zeros(a + e + f)])[None, :])
-    constraints = [
-        LinearConstraint(assign, 1, 1),
-        LinearConstraint(open_link, -np.inf, 0),
-        LinearConstraint(count, p, p),
-    ]
-    result = _solve(c, m, constraints, time_limit_s, "p-median")
-    used = far[result.x[m + a + e :] > 1e-6]
-    return result, rows, cols, used
+    solution = _pmedian.solve(core, time_limit_s, _solve, solver)
+    used = np.flatnonzero(solution.on_fallback & (nxt < existing))
+    return solution, rows, cols, used
 
 
 def capacitated_mclp(

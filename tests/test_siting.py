@@ -126,6 +126,61 @@ def test_pmedian_equals_brute_force(seed, p):
     assert result.chosen.size == p
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 4), st.sampled_from(["lagrangian", "highs"]))
+def test_pmedian_solvers_equal_brute_force_where_the_bound_has_a_gap(seed, p, solver):
+    """Uniform random costs (with ties, gaps and today's facilities) leave the Lagrangian
+    bound short of the optimum, so the branch and bound (or HiGHS) has to close it."""
+    from service_circle.siting import pmedian
+
+    rng = np.random.default_rng(seed)
+    n, m = 40, 10
+    cost = rng.uniform(1, 100, (n, m))
+    if seed % 2:
+        cost = np.round(cost / 10)  # ties
+    cost[rng.random((n, m)) < 0.2] = np.inf
+    existing = np.where(rng.random(n) < 0.3, rng.uniform(1, 100, n), np.inf)
+    gaps = ~np.isfinite(cost).all(axis=1)
+    existing[gaps] = np.fmin(existing[gaps], 80.0)  # any p sites serve every home somehow
+    weights = rng.integers(0, 9, n).astype(float)
+    best = min(
+        (weights * np.fmin(existing, cost[:, list(c)].min(axis=1))).sum()
+        for c in itertools.combinations(range(m), p)
+    )
+    result = pmedian(cost, weights, p, existing_cost=existing, solver=solver)
+    assert result.status == "optimal"
+    assert result.objective == pytest.approx(best, rel=1e-7, abs=1e-9)
+    assert result.bound <= result.objective + 1e-9
+
+
+def test_pmedian_branch_and_bound_and_highs_paths_are_taken():
+    from service_circle.siting import pmedian
+
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(1, 100, (40, 12))
+    weights = rng.integers(1, 9, 40).astype(float)
+    best = min(
+        (weights * cost[:, list(c)].min(axis=1)).sum() for c in itertools.combinations(range(12), 3)
+    )
+    ours = pmedian(cost, weights, 3)
+    highs = pmedian(cost, weights, 3, solver="highs")
+    assert ours.method == "exact (Lagrangian branch and bound)"
+    assert highs.method == "exact (HiGHS)"
+    assert ours.objective == pytest.approx(best) == highs.objective
+
+
+def test_pmedian_time_limit_reports_the_bound():
+    from service_circle.siting import pmedian
+
+    rng = np.random.default_rng(5)
+    homes, cands = rng.uniform(0, 4000, (3000, 2)), rng.uniform(0, 4000, (300, 2))
+    cost = np.hypot(*(homes[:, None, :] - cands[None, :, :]).transpose(2, 0, 1))
+    weights = rng.integers(1, 40, 3000).astype(float)
+    result = pmedian(cost, weights, 15, time_limit_s=0.2)
+    assert result.status == "time limit" and result.chosen.size == 15
+    assert 0 < result.bound < result.objective and result.gap > 0
+
+
 def test_pmedian_with_existing_facilities_and_unreachable_homes():
     from service_circle.siting import pmedian
 
@@ -140,6 +195,9 @@ def test_pmedian_with_existing_facilities_and_unreachable_homes():
     cost[0, :] = np.inf
     with pytest.raises(InputError, match="reach no candidate"):
         pmedian(cost, weights, 2)
+    apart = np.array([[1.0, np.inf], [np.inf, 1.0]])  # one site cannot serve both
+    with pytest.raises(InputError, match="p sites cannot serve every home"):
+        pmedian(apart, np.ones(2), 1)
 
 
 def test_capacitated_mclp_respects_capacity():
