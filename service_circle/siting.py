@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -280,7 +281,8 @@ def _solve(
     The first ``n_binary`` variables are binary; ``start`` is an optional feasible solution
     to begin from, ``col_lower`` optional lower bounds (1 fixes a site open). The relative
     gap is 1e-7, so that "optimal" is the optimum rather than one within HiGHS's default
-    0.01 %.
+    0.01 %. The linear relaxation is solved first: when its optimum is integral it is the
+    optimum (MCLP's usually is, at a tenth of the MIP's fixed cost) and no MIP is run.
     """
     import highspy
 
@@ -300,14 +302,20 @@ def _solve(
     lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
     lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = matrix.data.astype(np.float64)
-    kinds = highspy.HighsVarType
-    lp.integrality_ = [kinds.kInteger] * n_binary + [kinds.kContinuous] * (c.size - n_binary)
     h = _highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", 1e-7)
     # presolve costs more than it saves on these models (5-10x on MCLP, measured)
     h.setOptionValue("presolve", "off")
+    began = time.perf_counter()
+    relaxed = _integral_relaxation(h, lp, n_binary)
+    if relaxed is not None:
+        return relaxed
+    left_s = max(float(time_limit_s) - (time.perf_counter() - began), 0.1)
+    h.setOptionValue("time_limit", left_s)
+    kinds = highspy.HighsVarType
+    lp.integrality_ = [kinds.kInteger] * n_binary + [kinds.kContinuous] * (c.size - n_binary)
     h.passModel(lp)
     if start is not None:
         solution = highspy.HighsSolution()
@@ -338,6 +346,23 @@ def _solve(
         mip_dual_bound=bound,
         mip_gap=gap,
     )
+
+
+def _integral_relaxation(h, lp, n_binary: int) -> _Solved | None:
+    """The linear relaxation's optimum when its binary variables come out integral."""
+    import highspy
+
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    binary = x[:n_binary]
+    if np.any(np.abs(binary - np.round(binary)) > 1e-9):
+        return None
+    x[:n_binary] = np.round(binary)
+    fun = float(h.getInfo().objective_function_value)
+    return _Solved(x=x, status=0, fun=fun, mip_dual_bound=fun, mip_gap=0.0)
 
 
 def _coverage_link(a: sparse.csr_matrix) -> LinearConstraint:
