@@ -1,4 +1,4 @@
-"""The p-median's exact core: an incumbent, a Lagrangian bound, reductions, then HiGHS.
+"""The p-median's exact core: incumbent, Lagrangian bound, reductions, branch and bound.
 
 The instance is sparse: pairs ``(row, col, cost)`` of home ``row`` and candidate ``col``,
 sorted by home and, within a home, by cost; ``cost`` is already weighted (``w_i d_ij``).
@@ -7,16 +7,22 @@ cost of staying unserved, or the sparse model's "beyond" bound), ``inf`` for non
 
 1. **Incumbent**: greedy, then best-improvement interchange (one site out, one in; the
    gains of all swaps at once, after Whitaker's fast interchange) — an upper bound ``UB``.
+   Every set of sites the relaxation below opens is costed too, and improved by
+   interchange when promising (a Lagrangian heuristic).
 2. **Lower bound**: Lagrangian relaxation of "each home is served once" with multipliers
    ``λ``; each site's value is ``ρ_j = Σ_i min(0, w_i d_ij − λ_i)`` and the bound is
    ``Σ λ_i + Σ_i min(0, f_i − λ_i) + (the p smallest ρ_j)``, raised by subgradient steps.
-   It equals the linear relaxation's bound at best, which for the p-median is usually
-   the optimum itself. When ``UB − LB`` is within HiGHS's relative gap the incumbent is
-   proven optimal and no MIP is solved.
+   It is at best the linear relaxation's bound, which for the p-median is often the
+   optimum itself: when ``UB − LB`` is within HiGHS's relative gap (1e-7) the incumbent
+   is proven optimal and nothing more is solved.
 3. **Reductions**: a site whose opening alone lifts the bound above ``UB`` is in no
-   optimal solution and is dropped; one whose closing does is fixed open; likewise each
-   assignment. What remains — usually a small share of sites and pairs — goes to HiGHS
-   with the incumbent as its start, so the result is exact either way.
+   better solution and is closed; one whose closing does is fixed open; a pair (home,
+   site) or fallback whose forcing does is dropped. Each drop also raises the bound.
+4. **Branch and bound**: best-first over the free sites, each node bounded, reduced and
+   searched for solutions as above. Or (``solver="highs"``) HiGHS on what the root left.
+
+Either way the result is exact up to the relative gap, or reports its bound at the time
+limit.
 """
 
 from __future__ import annotations
@@ -29,15 +35,12 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import LinearConstraint
 
-BRANCH, NODE_ITERS, NODE_THETA, MIN_THETA, OFFER_EVERY, ROUND, ROOT_PATIENCE = (
-    "min",
-    400,
-    0.5,
-    1e-5,
-    10,
-    200,
-    40,
-)
+# subgradient schedule (tuned on bench/siting.py's instances): the root runs in rounds of
+# ROUND steps, reducing the instance after each, until the step size falls below MIN_THETA
+ROUND, ROOT_PATIENCE, MIN_THETA = 200, 40, 1e-5
+# each node of the search: at most NODE_ITERS steps from θ = NODE_THETA, offering the
+# relaxation's sites to the incumbent every OFFER_EVERY steps
+NODE_ITERS, NODE_THETA, OFFER_EVERY = 400, 0.5, 10
 REL_GAP = 1e-7  # as HiGHS's mip_rel_gap in siting._solve
 
 
@@ -65,7 +68,7 @@ class CoreSolution:
     bound: float
     gap: float
     optimal: bool
-    proof: str  # "bound" (Lagrangian = incumbent) or "HiGHS"
+    proof: str  # "Lagrangian bound", "Lagrangian branch and bound" or "HiGHS"
 
 
 def solve(core: Core, time_limit_s: float, solve_mip, solver: str = "lagrangian") -> CoreSolution:
