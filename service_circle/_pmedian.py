@@ -80,13 +80,13 @@ def solve(core: Core, time_limit_s: float, solve_mip, solver: str = "lagrangian"
     """
     deadline = time.perf_counter() + time_limit_s
     big = _big(core)
-    start = _interchange(core, _greedy(core, big), big)
+    start = _interchange(core, _greedy(core, big), big, deadline)
     if np.any(_nearest_two(core, start, big)[0] >= big):
         # the heuristic leaves some home unserved: HiGHS decides whether any choice does not
         everything = np.zeros(core.m, np.int8)
         return _mip(core, everything, np.ones(core.rows.size, bool),
                     np.isfinite(core.fallback), None, -np.inf, time_limit_s, solve_mip)  # fmt: skip
-    incumbent = _Incumbent(core, big, start)
+    incumbent = _Incumbent(core, big, start, deadline)
     status = np.zeros(core.m, np.int8)
     lam = _nearest_two(core, start, big)[0]
     small, bound, theta = core, -np.inf, 2.0
@@ -168,8 +168,10 @@ def _greedy(core: Core, big: float) -> np.ndarray:
     return is_open
 
 
-def _interchange(core: Core, is_open: np.ndarray, big: float) -> np.ndarray:
-    """Best-improvement swaps until none saves anything.
+def _interchange(
+    core: Core, is_open: np.ndarray, big: float, deadline: float = np.inf
+) -> np.ndarray:
+    """Best-improvement swaps until none saves anything (or the deadline passes).
 
     For home ``i`` with cheapest open option ``d1`` (at site ``φ_i``) and second ``d2``,
     swapping site ``r`` out and ``a`` in saves
@@ -182,6 +184,8 @@ def _interchange(core: Core, is_open: np.ndarray, big: float) -> np.ndarray:
     if p == m:
         return is_open
     for _ in range(50 * p + 100):
+        if time.perf_counter() > deadline:
+            break
         d1, d2, phi = _nearest_two(core, is_open, big)
         tol = 1e-12 * float(d1.sum()) + 1e-12
         gain = np.bincount(core.cols, weights=np.maximum(d1[core.rows] - core.cost, 0), minlength=m)
@@ -210,8 +214,8 @@ def _interchange(core: Core, is_open: np.ndarray, big: float) -> np.ndarray:
 class _Incumbent:
     """The best sites found so far and their cost; improved by every relaxation's sites."""
 
-    def __init__(self, core: Core, big: float, is_open: np.ndarray) -> None:
-        self.core, self.big = core, big
+    def __init__(self, core: Core, big: float, is_open: np.ndarray, deadline: float) -> None:
+        self.core, self.big, self.deadline = core, big, deadline
         self.open = is_open.copy()
         self.cost = float(_nearest_two(core, is_open, big)[0].sum())
         self._costed: set[bytes] = set()  # site sets costed …
@@ -231,7 +235,7 @@ class _Incumbent:
         cost = float(_nearest_two(self.core, is_open, self.big)[0].sum())
         if improve or cost < 1.02 * self.cost:
             self._improved.add(key)
-            is_open = _interchange(self.core, is_open, self.big)
+            is_open = _interchange(self.core, is_open, self.big, self.deadline)
             cost = float(_nearest_two(self.core, is_open, self.big)[0].sum())
         if cost < self.cost:
             self.open, self.cost = is_open.copy(), cost
