@@ -59,10 +59,9 @@ class Core:
 
 @dataclass(frozen=True)
 class CoreSolution:
-    """The sites opened, who is served by which pair or by the fallback, and the bounds."""
+    """The sites opened, the homes left on their fallback, and the bounds."""
 
     open: np.ndarray  # candidate indices
-    assigned: np.ndarray  # bool per pair
     on_fallback: np.ndarray  # bool per home
     objective: float
     bound: float
@@ -421,7 +420,6 @@ def _finish(core, incumbent, bound, done, proof) -> CoreSolution:
     bound = min(bound, cost)
     return CoreSolution(
         open=np.flatnonzero(incumbent.open),
-        assigned=incumbent.open[core.cols] & (core.cols == phi[core.rows]),
         on_fallback=phi < 0,
         objective=cost,
         bound=float(bound),
@@ -479,15 +477,12 @@ def _mip(core, status, keep_pair, keep_fb, start, lb, time_limit_s, solve_mip) -
     result = solve_mip(c, mk, constraints, time_limit_s, "p-median", start=x0, col_lower=lower)
     x = result.x
     opened = cols_k[x[:mk] > 0.5]
-    assigned = np.zeros(core.rows.size, bool)
-    assigned[pairs[x[mk : mk + a] > 0.5]] = True
     on_fb = np.zeros(n, bool)
     on_fb[fbs[x[mk + a :] > 0.5]] = True
     bound = max(lb, result.mip_dual_bound if result.mip_dual_bound is not None else -np.inf)
     obj = float(result.fun)
     return CoreSolution(
         open=opened,
-        assigned=assigned,
         on_fallback=on_fb,
         objective=obj,
         bound=float(bound),

@@ -11,8 +11,10 @@ the result reports the status, objective, best bound and gap. The lazy-greedy he
 (CELF) is there for instances too large for the limit; the result says which was used,
 and there is no silent fallback from one to the other.
 
-p-median (:func:`pmedian`) minimises the total weighted walking time, and the capacitated
-variant (:func:`capacitated_mclp`) lets each site serve at most its capacity.
+p-median (:func:`pmedian`) minimises the total weighted walking time, solved exactly by its
+own core (:mod:`service_circle._pmedian`: Lagrangian bound and branch and bound, or HiGHS
+on the reduced model), and the capacitated variant (:func:`capacitated_mclp`) lets each
+site serve at most its capacity.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class SitingResult:
     model
         ``"mclp"`` or ``"lscp"``.
     method
-        ``"exact (HiGHS)"`` or ``"lazy greedy (heuristic)"``.
+        ``"exact (HiGHS)"``, ``"lazy greedy (heuristic)"``, or for the p-median also
+        ``"exact (Lagrangian bound)"`` / ``"exact (Lagrangian branch and bound)"``.
     status
         ``"optimal"``, ``"time limit"`` (best found, see ``gap``), ``"heuristic"``.
     chosen
@@ -486,17 +489,23 @@ def pmedian(
     order = np.argsort(cost, axis=1, kind="stable")
     sorted_cost = np.take_along_axis(cost, order, axis=1)  # each home's, cheapest first
     while True:
-        solution, rows, cols, beyond_used = _pmedian_restricted(
+        solution, beyond_used = _pmedian_restricted(
             cost, order, sorted_cost, weights, existing, k, p, time_limit_s, solver
         )
         if beyond_used.size == 0 or not solution.optimal:
             break
         logger.info("p-median: %d homes need more candidates", beyond_used.size)
         k[beyond_used] = np.minimum(m, 2 * k[beyond_used])
+    # cost and assignment on the whole matrix: at a time limit the sparse model may still
+    # lean on a "beyond" bound, which is no real assignment
     chosen = solution.open
-    gain = np.bincount(
-        cols[solution.assigned], weights=weights[rows[solution.assigned]], minlength=m
-    )
+    nearest_cost = cost[:, chosen].min(axis=1)
+    nearest_site = chosen[cost[:, chosen].argmin(axis=1)]
+    served = nearest_cost < existing  # homes keep today's facility when it is as near
+    gain = np.bincount(nearest_site[served], weights=weights[served], minlength=m)
+    paid = np.fmin(nearest_cost, existing)
+    objective = float((weights * np.where(weights > 0, paid, 0.0)).sum())
+    bound = min(solution.bound, objective)
     ranked = chosen[np.argsort(-gain[chosen], kind="stable")]
     total = float(weights.sum())
     return SitingResult(
@@ -508,17 +517,16 @@ def pmedian(
         covered_before=float(weights[np.isfinite(existing)].sum()),
         covered_after=total,
         total=total,
-        objective=solution.objective,
-        bound=solution.bound,
-        gap=solution.gap,
+        objective=objective,
+        bound=bound,
+        gap=(objective - bound) / objective if objective else 0.0,
     )
 
 
 def _pmedian_restricted(cost, order, sorted_cost, weights, existing, k, p, time_limit_s, solver):
     """p-median over each home's ``k`` cheapest candidates plus a lower-bound "beyond".
 
-    Returns the core's solution, the pairs (rows, cols) it ran on, and the homes whose
-    "beyond" it used.
+    Returns the core's solution and the homes whose "beyond" it used.
     """
     n, m = cost.shape
     rank = np.arange(m)[None, :]
@@ -541,7 +549,7 @@ def _pmedian_restricted(cost, order, sorted_cost, weights, existing, k, p, time_
     )
     solution = _pmedian.solve(core, time_limit_s, _solve, solver)
     used = np.flatnonzero(solution.on_fallback & (nxt < existing))
-    return solution, rows, cols, used
+    return solution, used
 
 
 def capacitated_mclp(
