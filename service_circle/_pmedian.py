@@ -93,14 +93,14 @@ def solve(core: Core, time_limit_s: float, solve_mip, solver: str = "lagrangian"
         value, lam, status, theta = _ascend(
             small, status, lam, incumbent, ROUND, theta, deadline, patience=ROOT_PATIENCE
         )
+        bound = min(max(bound, value), incumbent.cost)
+        if incumbent.cost - bound <= REL_GAP * abs(incumbent.cost):
+            incumbent.core = core
+            return _finish(core, incumbent, bound, True, "Lagrangian bound")
         # the relaxation's sites are a poor solution early on, yet a good start to improve
         relaxed = np.zeros(core.m, bool)
         relaxed[_value(small, lam, status).chosen] = True
         incumbent.offer(relaxed | (status == 1), improve=True)
-        bound = min(max(bound, value), incumbent.cost)
-        if incumbent.cost - bound <= REL_GAP * abs(incumbent.cost) or np.all(status != 0):
-            incumbent.core = core
-            return _finish(core, incumbent, bound, True, "Lagrangian bound")
         small = _shrink(small, *_reduce(small, lam, incumbent, status))
         incumbent.core = small
         if theta < MIN_THETA or time.perf_counter() > deadline:
