@@ -59,13 +59,14 @@ class Core:
 
 @dataclass(frozen=True)
 class CoreSolution:
-    """The sites opened, the homes left on their fallback, and the bounds."""
+    """The sites opened, the homes left on their fallback, the bound and how it ended.
+
+    The caller costs the sites on the whole instance (objective and gap).
+    """
 
     open: np.ndarray  # candidate indices
     on_fallback: np.ndarray  # bool per home
-    objective: float
     bound: float
-    gap: float
     optimal: bool
     proof: str  # "Lagrangian bound", "Lagrangian branch and bound" or "HiGHS"
 
@@ -98,10 +99,11 @@ def solve(core: Core, time_limit_s: float, solve_mip, solver: str = "lagrangian"
             incumbent.core = core
             return _finish(core, incumbent, bound, True, "Lagrangian bound")
         # the relaxation's sites are a poor solution early on, yet a good start to improve
+        v = _value(small, lam, status)
         relaxed = np.zeros(core.m, bool)
-        relaxed[_value(small, lam, status).chosen] = True
+        relaxed[v.chosen] = True
         incumbent.offer(relaxed | (status == 1), improve=True)
-        small = _shrink(small, *_reduce(small, lam, incumbent, status))
+        small = _shrink(small, *_reduce(small, v, incumbent, status))
         incumbent.core = small
         if theta < MIN_THETA or time.perf_counter() > deadline:
             break
@@ -369,7 +371,7 @@ def _branch_and_bound(core, status, lam, bound, incumbent, deadline):
         v = _value(sub, lam, status)
         doubt = (v.next - v.rho)[v.chosen]
         site = int(v.chosen[np.argmin(doubt)])
-        sub = _shrink(sub, *_reduce(sub, lam, incumbent, status))
+        sub = _shrink(sub, *_reduce(sub, v, incumbent, status))
         for side in (1, -1):
             child = status.copy()
             child[site] = side
@@ -379,14 +381,14 @@ def _branch_and_bound(core, status, lam, bound, incumbent, deadline):
     return min(live, default=incumbent.cost), not live
 
 
-def _reduce(core: Core, lam: np.ndarray, incumbent: _Incumbent, status: np.ndarray):
+def _reduce(core: Core, v: _Value, incumbent: _Incumbent, status: np.ndarray):
     """The pairs and fallbacks some solution better than the incumbent may still use.
 
     Forcing pair ``(i, j)`` opens ``j`` (raising the bound by ``ρ_j − ρ_last`` if the
     relaxation had it closed) and adds ``max(0, w_i d_ij − λ_i)``; a pair whose forcing
     lifts the bound above the incumbent is in no better solution. Pairs of closed sites go.
+    ``v`` is the relaxation at the multipliers to reduce with.
     """
-    v = _value(core, lam, status)
     slack = incumbent.cost * (1 - REL_GAP) - v.value
     in_p = np.zeros(core.m, bool)
     in_p[v.chosen] = True
@@ -414,16 +416,12 @@ def _shrink(core: Core, keep_pair: np.ndarray, keep_fb: np.ndarray) -> Core:
 
 
 def _finish(core, incumbent, bound, done, proof) -> CoreSolution:
-    """The incumbent on the whole instance: its true cost, assignment and bounds."""
-    d1, _, phi = _nearest_two(core, incumbent.open, incumbent.big)
-    cost = float(d1.sum())
-    bound = min(bound, cost)
+    """The incumbent on the whole instance: who stays on a fallback, and the bound."""
+    phi = _nearest_two(core, incumbent.open, incumbent.big)[2]
     return CoreSolution(
         open=np.flatnonzero(incumbent.open),
         on_fallback=phi < 0,
-        objective=cost,
         bound=float(bound),
-        gap=max(0.0, (cost - bound) / abs(cost)) if cost else 0.0,
         optimal=done,
         proof=proof,
     )
@@ -480,13 +478,10 @@ def _mip(core, status, keep_pair, keep_fb, start, lb, time_limit_s, solve_mip) -
     on_fb = np.zeros(n, bool)
     on_fb[fbs[x[mk + a :] > 0.5]] = True
     bound = max(lb, result.mip_dual_bound if result.mip_dual_bound is not None else -np.inf)
-    obj = float(result.fun)
     return CoreSolution(
         open=opened,
         on_fallback=on_fb,
-        objective=obj,
-        bound=float(bound),
-        gap=max(0.0, (obj - bound) / abs(obj)) if obj else 0.0,
+        bound=float(min(bound, result.fun)),
         optimal=result.status == 0,
         proof="HiGHS",
     )
