@@ -6,12 +6,28 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 
-from api.errors import StudyNotFoundError
+from api.errors import StudyNotFoundError, StudyUnavailableError
 from api.registry import Registry
-from api.schemas import MAX_METRES, MAX_MINUTES
+from api.schemas import MAX_METRES, MAX_MINUTES, ProfileName
 from api.settings import Settings
+from service_circle._errors import InputError
+from service_circle._validate import parse_numbers
 from service_circle.profiles import Threshold, get_profile
 from service_circle.study import Study
+
+# A number in (0, 60] and one in (0, 5000], written plainly (5, 7.5, 0.5, 300): the
+# patterns state in the schema exactly what the server accepts.
+_MINUTE = r"0*(?:[1-9]|[1-5][0-9])(?:\.[0-9]*)?|0*60(?:\.0*)?|0*\.[0-9]*[1-9][0-9]*"
+_METRE = r"0*(?:[1-9][0-9]{0,2}|[1-4][0-9]{3})(?:\.[0-9]*)?|0*5000(?:\.0*)?|0*\.[0-9]*[1-9][0-9]*"
+
+
+def _list_pattern(number: str) -> str:
+    item = rf"\s*(?:{number})\s*"
+    return rf"^{item}(?:,{item}){{0,5}}$"
+
+
+MINUTES_PATTERN = _list_pattern(_MINUTE)
+METRES_PATTERN = _list_pattern(_METRE)
 
 
 async def get_registry(request: Request) -> Registry:
@@ -28,50 +44,54 @@ async def get_study(
     study_id: Annotated[str, Path(description="A study id from GET /studies")],
     registry: Annotated[Registry, Depends(get_registry)],
 ) -> Study:
-    """The study named in the path, or 404."""
+    """The study named in the path: 404 when unknown, 503 when it did not load."""
+    if study_id in registry.unavailable:
+        raise StudyUnavailableError(study_id, registry.unavailable[study_id])
     if study_id not in registry.studies:
         raise StudyNotFoundError(study_id, sorted(registry.studies))
     return registry.studies[study_id]
 
 
 def _numbers(text: str, field: str, upper: float) -> list[float]:
-    values = []
-    for part in text.split(","):
-        try:
-            value = float(part)
-        except ValueError:
-            raise HTTPException(422, f"{field}: {part.strip()!r} is not a number") from None
-        if not 0 < value <= upper:
-            raise HTTPException(422, f"{field}: {value:g} is outside (0, {upper:g}]")
-        values.append(value)
-    if len(values) > 6:
-        raise HTTPException(422, f"{field}: at most 6 thresholds, got {len(values)}")
-    return values
+    try:
+        return parse_numbers(text, field, gt=0, le=upper)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 async def thresholds(
     minutes: Annotated[
         str | None,
-        Query(description="Minutes, comma-separated (e.g. 5,10,15)", pattern=r"^[0-9.,\s]+$"),
+        Query(
+            description=f"Minutes, comma-separated, each in (0, {MAX_MINUTES:g}] (e.g. 5,10,15)",
+            pattern=MINUTES_PATTERN,
+        ),
     ] = None,
     metres: Annotated[
         str | None,
-        Query(description="Metres of network distance, comma-separated", pattern=r"^[0-9.,\s]+$"),
+        Query(
+            description=f"Metres of network distance, comma-separated, each in (0, "
+            f"{MAX_METRES:g}] (e.g. 300,500,1000)",
+            pattern=METRES_PATTERN,
+        ),
     ] = None,
 ) -> list[Threshold]:
-    """``minutes`` or ``metres`` (not both); 5, 10, 15 minutes when neither is given."""
-    if minutes is not None and metres is not None:
-        raise HTTPException(422, "give minutes or metres, not both")
+    """``minutes`` and/or ``metres``; 5, 10 and 15 minutes when neither is given."""
+    out: list[Threshold] = []
+    if minutes is not None:
+        out += [Threshold.minutes(v) for v in _numbers(minutes, "minutes", MAX_MINUTES)]
     if metres is not None:
-        return [Threshold.metres(v) for v in _numbers(metres, "metres", MAX_METRES)]
-    return [Threshold.minutes(v) for v in _numbers(minutes or "5,10,15", "minutes", MAX_MINUTES)]
+        out += [Threshold.metres(v) for v in _numbers(metres, "metres", MAX_METRES)]
+    return out or [Threshold.minutes(v) for v in (5, 10, 15)]
 
 
 async def profile_name(
-    profile: Annotated[str | None, Query(description="A walking profile (GET /profiles)")] = None,
+    profile: Annotated[
+        ProfileName | None, Query(description="A walking profile (GET /profiles)")
+    ] = None,
 ) -> str:
-    """The profile's name (default ``adult``); an unknown one is a 422."""
-    return get_profile(profile).name  # unknown → 422 through the error mapping
+    """The profile's name (default ``adult``)."""
+    return get_profile(profile).name
 
 
 StudyDep = Annotated[Study, Depends(get_study)]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.compute import BusyError
 from service_circle._errors import (
     InputError,
     InputNotFoundError,
     ServiceCircleError,
+    TimeLimitError,
     UnknownCategoryError,
     UnknownProfileError,
 )
@@ -22,6 +28,7 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnknownCategoryError, 404),
     (UnknownProfileError, 422),
     (InputNotFoundError, 404),
+    (TimeLimitError, 503),
     (InputError, 422),
     (ServiceCircleError, 422),
 )
@@ -36,6 +43,26 @@ class StudyNotFoundError(LookupError):
         )
 
 
+class StudyUnavailableError(LookupError):
+    """A study the service found but could not load."""
+
+    def __init__(self, study_id: str, reason: str):
+        super().__init__(f"study {study_id!r} is unavailable: {reason}")
+
+
+def _json_safe(value: Any) -> Any:
+    """Validation details as JSON: NaN and infinities as text, anything else as a string."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers."""
 
@@ -43,10 +70,28 @@ def install(app: FastAPI) -> None:
     async def _study(request: Request, exc: StudyNotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
+    @app.exception_handler(StudyUnavailableError)
+    async def _unavailable(request: Request, exc: StudyUnavailableError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(BusyError)
+    async def _busy(request: Request, exc: BusyError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=503,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
+
     @app.exception_handler(ServiceCircleError)
     async def _library(request: Request, exc: ServiceCircleError) -> JSONResponse:
         status = next(code for kind, code in STATUS if isinstance(exc, kind))
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the default handler fails (500) on NaN/Infinity inputs: they are not JSON
+        errors = _json_safe(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": errors}, status_code=422)
 
 
 class BodyLimit:

@@ -7,13 +7,17 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 
 MEDIA_TYPE = "application/geo+json"
 
 
-class GeoJSONResponse(Response):
-    """A response whose body is already GeoJSON text (or a dict to serialise)."""
+class GeoJSONResponse(JSONResponse):
+    """A response whose body is already GeoJSON text (or a dict to serialise).
+
+    A JSON response to FastAPI, so that the OpenAPI schema of a GeoJSON route is the
+    FeatureCollection model alone.
+    """
 
     media_type = MEDIA_TYPE
 

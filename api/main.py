@@ -3,8 +3,13 @@
 Each route validates its input, makes one library call and serialises the result (GeoJSON
 as RFC 7946, ``application/geo+json``). At start the app loads every study folder under
 ``SC_STUDIES_DIR`` (built with ``service-circle build``), or the bundled Helsinki sample
-when that is unset; it never opens a path sent by a client. Routes are plain functions,
-so FastAPI runs the CPU-bound work in its thread pool, off the event loop.
+when that is unset; a study that does not load is listed as unavailable with its reason
+and never stops the others. The app never opens a path sent by a client.
+
+The event loop answers ``/health``, the catalogue and cached results; every computation
+runs in a bounded pool (:mod:`api.compute`) under a time limit, and is refused with 503
+and ``Retry-After`` when the pool is full. ``/docs`` and ``/redoc`` serve their scripts
+from an installed package, so they work on an intranet without internet.
 
 Run ``service-circle serve`` or ``uvicorn api.main:app``.
 """
@@ -12,14 +17,31 @@ Run ``service-circle serve`` or ``uvicorn api.main:app``.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from importlib.util import find_spec
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.compute import ComputePool
 from api.registry import Registry, load_studies
 from api.routers import coverage, meta, report, siting, studies
+from api.routers.report import html_page
 from api.settings import Settings
 from service_circle import __version__
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def _docs_assets() -> Path:
+    """Swagger UI and ReDoc, as installed with the ``fastapi-offline`` package."""
+    spec = find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:  # pragma: no cover - a dependency
+        raise RuntimeError("fastapi-offline is not installed: pip install service-circle")
+    return Path(spec.origin).parent / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,10 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        loaded, unavailable = load_studies(settings.studies_dir, settings.cache_dir)
+        pool = ComputePool(
+            settings.compute_workers, settings.compute_queue, settings.compute_time_limit_s
+        )
         app.state.registry = Registry(
-            load_studies(settings.studies_dir, settings.cache_dir), settings.cache_entries
+            loaded, settings.cache_entries, unavailable=unavailable, pool=pool
         )
         yield
+        pool.shutdown()
 
     app = FastAPI(
         title="service-circle",
@@ -41,13 +68,51 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "isochrones and siting on real street networks. Data © OpenStreetMap contributors."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "HEAD"],
+            allow_headers=["content-type", "accept"],
+        )
     for module in (meta, studies, coverage, siting, report):
         app.include_router(module.router)
+    _offline_docs(app)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` with their assets served by the app."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_docs_assets()), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger():
+        page = get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+        return html_page(page.body.decode("utf-8"))
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc():
+        page = get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+        return html_page(page.body.decode("utf-8"))
 
 
 def __getattr__(name: str):

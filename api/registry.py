@@ -2,48 +2,86 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from api.compute import ComputePool
 from service_circle._errors import InputNotFoundError
+from service_circle.folders import leftover_of, recover
 from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 class Registry:
-    """Studies by id, and an LRU cache of results keyed by (study, what, parameters).
+    """Studies by id, those that did not load, and an LRU cache of results.
 
-    One computation per key at a time: concurrent requests for the same key wait for the
-    first instead of computing it again.
+    Results are keyed by (study, what, parameters). A hit answers on the event loop; a
+    miss computes in the :class:`~api.compute.ComputePool`, once: concurrent requests
+    for the same key wait for the same computation instead of taking more workers.
+
+    Parameters
+    ----------
+    studies
+        The studies that loaded, by id.
+    cache_entries
+        Results kept (least recently used dropped first); 0 keeps none.
+    unavailable
+        Studies that did not load: id → the reason.
+    pool
+        Where computations run (default: one worker, no queue, 60 s).
     """
 
-    def __init__(self, studies: dict[str, Study], cache_entries: int = 256):
+    def __init__(
+        self,
+        studies: dict[str, Study],
+        cache_entries: int = 256,
+        *,
+        unavailable: dict[str, str] | None = None,
+        pool: ComputePool | None = None,
+    ):
         self.studies = studies
+        self.unavailable = dict(unavailable or {})
         self.cache_entries = cache_entries
+        self.pool = pool or ComputePool(1, 0, 60.0)
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
+        self._pending: dict[tuple, asyncio.Future] = {}
 
-    async def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """:meth:`cached` for async routes.
-
-        A hit answers on the event loop; a miss computes in the thread pool.
-        """
+    def peek(self, key: tuple) -> tuple[bool, Any]:
+        """``(True, value)`` when ``key`` is cached, else ``(False, None)``."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key]
-        from starlette.concurrency import run_in_threadpool
+                return True, self._cache[key]
+        return False, None
 
-        return await run_in_threadpool(self.cached, key, compute)
+    async def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        """The cached value of ``key``; computed once, in the pool, when missing."""
+        hit, value = self.peek(key)
+        if hit:
+            return value
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self.pool.run(lambda: self.cached(key, compute)))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(pending)
 
-    def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """The cached value of ``key``, computing it once when missing."""
+    async def compute(self, fn: Callable[[], T], *, time_limit_s: float | None = None) -> T:
+        """Run an uncached computation in the pool."""
+        return await self.pool.run(fn, time_limit_s=time_limit_s)
+
+    def cached(self, key: tuple, compute: Callable[[], T]) -> T:
+        """The cached value of ``key``, computing it once when missing (any thread)."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -66,29 +104,59 @@ class Registry:
             return value
 
 
-def load_studies(studies_dir: Path | None, cache_dir: Path | None = None) -> dict[str, Study]:
-    """Every study folder under ``studies_dir`` by folder name; the sample when unset."""
+def load_studies(
+    studies_dir: Path | None, cache_dir: Path | None = None
+) -> tuple[dict[str, Study], dict[str, str]]:
+    """Every study folder under ``studies_dir`` by folder name; the sample when unset.
+
+    A study that does not load is not fatal: it is returned in the second dict with the
+    reason, and the log names its folder.
+
+    Returns
+    -------
+    studies, unavailable
+        The loaded studies by id, and id → reason for those that did not load.
+    """
     if studies_dir is None:
         from service_circle.sample import sample_study
 
         study = sample_study(cache_dir)
-        return {study.name: study}
-    studies = {}
+        return {study.name: study}, {}
+    studies: dict[str, Study] = {}
+    unavailable: dict[str, str] = {}
     for folder in check_studies_dir(studies_dir):
-        studies[folder.name] = Study.load(folder)
-        logger.info("loaded study %s", folder.name)
-    return studies
+        try:
+            studies[folder.name] = Study.load(folder)
+        except Exception as exc:  # one bad study must not stop the others
+            reason = str(exc) or type(exc).__name__
+            unavailable[folder.name] = reason
+            logger.error("study %s did not load: %s", folder, reason)
+        else:
+            logger.info("loaded study %s", folder.name)
+    return studies, unavailable
 
 
 def check_studies_dir(studies_dir: Path) -> list[Path]:
-    """The study folders under ``studies_dir``; an error naming the fix when there is none."""
+    """The study folders under ``studies_dir``; an error naming the fix when there is none.
+
+    Hidden folders (the staging and old folders a crashed build leaves) are never
+    studies; a study whose last save crashed between its two renames is put back first.
+    """
     root = Path(studies_dir)
     if not root.is_dir():
         raise InputNotFoundError(
             f"studies folder {root} (SC_STUDIES_DIR) is not a folder: point it at the folder "
             "that holds the studies built with `service-circle build --out DIR/NAME`"
         )
-    found = sorted(p for p in root.iterdir() if p.is_dir() and (p / "study.json").exists())
+    for entry in list(root.iterdir()):
+        target = leftover_of(entry)
+        if target is not None:
+            recover(target)
+    found = sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "study.json").exists()
+    )
     if not found:
         raise InputNotFoundError(
             f"studies folder {root} (SC_STUDIES_DIR) holds no study folder: build one with "

@@ -1,18 +1,52 @@
-"""Request and response models (pydantic)."""
+"""Request and response models (pydantic).
+
+The OpenAPI schema states every rule the server enforces on a request — ranges, finite
+numbers, which fields exclude each other, the geometry types — so that a request valid
+by the schema is accepted and an invalid one is refused with 422 naming the field. What
+only the data can decide (a point off the study's streets, a category the study's
+catalogue lacks) is answered 404 or 422 with the reason.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.settings import MAX_CANDIDATES
+from service_circle.profiles import PROFILES
 
 #: Longest threshold a request may ask for.
 MAX_MINUTES = 60.0
 MAX_METRES = 5000.0
+#: Longest siting time limit a request may ask for (the setting may lower it).
+MAX_TIME_LIMIT_S = 3600.0
 
 Crs = Literal["wgs84", "gcj02", "bd09"]
+#: The walking profiles, by name (GET /profiles).
+ProfileName = Literal[tuple(PROFILES)]  # type: ignore[valid-type]
 #: Error answers are JSON even on routes that answer GeoJSON or HTML.
 JSON: dict = {"application/json": {}}
+
+# numbers are strict: JSON true/false or "5" is not a number (the schema says so too)
+Lon = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
+Lat = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
+Elevation = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+Position = tuple[Lon, Lat] | tuple[Lon, Lat, Elevation]
+Minutes = Annotated[float, Field(gt=0, le=MAX_MINUTES, allow_inf_nan=False, strict=True)]
+Metres = Annotated[float, Field(gt=0, le=MAX_METRES, allow_inf_nan=False, strict=True)]
+_NOT_BOTH_THRESHOLDS = {
+    "anyOf": [
+        {"properties": {"minutes": {"type": "null"}}},
+        {"properties": {"metres": {"type": "null"}}},
+    ]
+}
+
+
+class Request(BaseModel):
+    """A request body: finite numbers only, unknown fields refused."""
+
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
 class Health(BaseModel):
@@ -20,7 +54,10 @@ class Health(BaseModel):
 
     status: str
     version: str
-    studies: int
+    studies: int = Field(description="Studies loaded")
+    unavailable: int = Field(description="Studies found that did not load (GET /studies)")
+    running: int = Field(description="Computations running now")
+    waiting: int = Field(description="Computations waiting for a worker")
 
 
 class Category(BaseModel):
@@ -49,16 +86,18 @@ class ProfileOut(BaseModel):
 
 
 class StudySummary(BaseModel):
-    """A study the service holds."""
+    """A study the service holds; an unavailable one has only ``id``, ``status``, ``reason``."""
 
     id: str
-    name: str
-    crs: str = Field(description="The projected CRS metric work happens in")
-    bbox: list[float] = Field(description="[west, south, east, north], WGS-84")
-    demand_points: int
-    population: float
-    facilities: int
-    attribution: str
+    status: Literal["available", "unavailable"]
+    reason: str | None = Field(None, description="Why an unavailable study did not load")
+    name: str | None = None
+    crs: str | None = Field(None, description="The projected CRS metric work happens in")
+    bbox: list[float] | None = Field(None, description="[west, south, east, north], WGS-84")
+    demand_points: int | None = None
+    population: float | None = None
+    facilities: int | None = None
+    attribution: str | None = None
 
 
 class StudyDetail(StudySummary):
@@ -72,7 +111,11 @@ class StudyDetail(StudySummary):
 
 
 class CoverageRow(BaseModel):
-    """Population covered by one category within one threshold."""
+    """Population covered by one category within one threshold, and why the rest is not.
+
+    The shares are over every resident: those the network cannot bring to a facility
+    (``unreachable``, ``off_network``, ``blocked``, ``no_geometry``) count as not covered.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -88,6 +131,11 @@ class CoverageRow(BaseModel):
     group_population: float
     group_covered: float
     group_share: float | None
+    beyond_threshold: float = Field(description="Residents a facility reaches, but not in time")
+    unreachable: float = Field(description="Residents on streets no facility can be reached from")
+    off_network: float = Field(description="Residents farther than the snapping distance")
+    blocked: float = Field(description="Residents across water from every street")
+    no_geometry: float = Field(description="Residents without a location")
 
 
 class Geometry(BaseModel):
@@ -125,28 +173,59 @@ class Problem(BaseModel):
     detail: Any
 
 
-class NeighbourhoodRequest(BaseModel):
-    """A neighbourhood polygon and the thresholds to summarise."""
+Ring = Annotated[list[Position], Field(min_length=4)]
 
-    geometry: dict[str, Any] = Field(
-        description="A GeoJSON Polygon or MultiPolygon (or a Feature holding one)",
-        examples=[
-            {
-                "type": "Polygon",
-                "coordinates": [[[24.93, 60.16], [24.95, 60.16], [24.95, 60.17], [24.93, 60.16]]],
-            }
-        ],
-    )
+
+class PolygonGeometry(Request):
+    """A GeoJSON Polygon: an outer ring (and holes), at least four positions each."""
+
+    type: Literal["Polygon"]
+    coordinates: Annotated[list[Ring], Field(min_length=1)]
+
+
+class MultiPolygonGeometry(Request):
+    """A GeoJSON MultiPolygon."""
+
+    type: Literal["MultiPolygon"]
+    coordinates: Annotated[list[Annotated[list[Ring], Field(min_length=1)]], Field(min_length=1)]
+
+
+class PolygonFeature(BaseModel):
+    """A GeoJSON Feature holding a Polygon or MultiPolygon."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    type: Literal["Feature"]
+    geometry: Annotated[PolygonGeometry | MultiPolygonGeometry, Field(discriminator="type")]
+    properties: dict[str, Any] | None = None
+
+
+class NeighbourhoodRequest(Request):
+    """A neighbourhood polygon and the thresholds to summarise.
+
+    A polygon that is not valid (a ring that crosses itself, an unclosed ring) is repaired
+    and the answer's ``note`` says so; one without area holds no home.
+    """
+
+    geometry: Annotated[
+        PolygonGeometry | MultiPolygonGeometry | PolygonFeature,
+        Field(
+            discriminator="type",
+            description="A GeoJSON Polygon or MultiPolygon, or a Feature holding one",
+            examples=[
+                {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[24.93, 60.16], [24.95, 60.16], [24.95, 60.17], [24.93, 60.16]]
+                    ],
+                }
+            ],
+        ),
+    ]
     crs: Crs = "wgs84"
-    minutes: list[float] = Field([5, 10, 15], min_length=1, max_length=6)
-    profile: str | None = None
-    categories: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> NeighbourhoodRequest:
-        if any(not 0 < m <= MAX_MINUTES for m in self.minutes):
-            raise ValueError(f"minutes must lie in (0, {MAX_MINUTES:g}]")
-        return self
+    minutes: Annotated[list[Minutes], Field(min_length=1, max_length=6)] = [5, 10, 15]
+    profile: ProfileName | None = None
+    categories: Annotated[list[str], Field(max_length=100)] | None = None
 
 
 class Completeness(BaseModel):
@@ -165,17 +244,20 @@ class NeighbourhoodSummary(BaseModel):
     coverage: list[CoverageRow]
     completeness: Completeness
     basic: Completeness
+    note: str | None = Field(None, description="What was done to the polygon, if anything")
 
 
-class ReachRequest(BaseModel):
-    """A point and a threshold."""
+class ReachRequest(Request):
+    """A point and a threshold (minutes or metres; 15 minutes when neither is given)."""
 
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
+    model_config = ConfigDict(json_schema_extra=_NOT_BOTH_THRESHOLDS)
+
+    lon: Lon
+    lat: Lat
     crs: Crs = "wgs84"
-    minutes: float | None = Field(None, gt=0, le=MAX_MINUTES)
-    metres: float | None = Field(None, gt=0, le=MAX_METRES)
-    profile: str | None = None
+    minutes: Minutes | None = None
+    metres: Metres | None = None
+    profile: ProfileName | None = None
 
     @model_validator(mode="after")
     def _one_threshold(self) -> ReachRequest:
@@ -184,20 +266,85 @@ class ReachRequest(BaseModel):
         return self
 
 
-class SitingRequest(BaseModel):
+class PointGeometry(Request):
+    """A GeoJSON Point."""
+
+    type: Literal["Point"]
+    coordinates: Position
+
+
+class CandidateFeature(BaseModel):
+    """A candidate site: a GeoJSON Point feature (an ``id`` property names it)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    type: Literal["Feature"]
+    geometry: PointGeometry
+    properties: dict[str, Any] | None = None
+    id: str | int | None = None
+
+
+class CandidateCollection(Request):
+    """Candidate sites, at most ``MAX_CANDIDATES`` (``SC_MAX_CANDIDATES`` may lower it)."""
+
+    type: Literal["FeatureCollection"]
+    features: Annotated[list[CandidateFeature], Field(min_length=1, max_length=MAX_CANDIDATES)]
+
+
+_SITING_RULES = {
+    # p (maximal coverage or p-median) or target_share (set cover), never both; p-median is
+    # exact only; and not both minutes and metres
+    "oneOf": [
+        {
+            "required": ["p"],
+            "properties": {
+                "p": {"type": "integer"},
+                "target_share": {"type": "null"},
+                "objective": {"enum": [None, "mclp"]},
+            },
+        },
+        {
+            "required": ["p", "objective"],
+            "properties": {
+                "p": {"type": "integer"},
+                "target_share": {"type": "null"},
+                "objective": {"const": "pmedian"},
+                "method": {"const": "exact"},
+            },
+        },
+        {
+            "required": ["target_share"],
+            "properties": {
+                "target_share": {"type": "number"},
+                "p": {"type": "null"},
+                "objective": {"enum": [None, "lscp"]},
+            },
+        },
+    ],
+    **_NOT_BOTH_THRESHOLDS,
+}
+
+
+class SitingRequest(Request):
     """What to site: the category, p or a target share, the model."""
 
+    model_config = ConfigDict(json_schema_extra=_SITING_RULES)
+
     category: str
-    p: int | None = Field(None, ge=1, le=500)
-    target_share: float | None = Field(None, gt=0, le=1)
+    p: Annotated[int, Field(ge=1, le=500, strict=True)] | None = None
+    target_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)] | None = (
+        None
+    )
     objective: Literal["mclp", "lscp", "pmedian"] | None = None
-    minutes: float | None = Field(None, gt=0, le=MAX_MINUTES)
-    metres: float | None = Field(None, gt=0, le=MAX_METRES)
-    profile: str | None = None
+    minutes: Minutes | None = None
+    metres: Metres | None = None
+    profile: ProfileName | None = None
     method: Literal["exact", "greedy"] = "exact"
-    time_limit_s: float | None = Field(None, gt=0)
-    candidates: dict[str, Any] | None = Field(
-        None, description="A GeoJSON FeatureCollection of candidate points (default: in the gaps)"
+    time_limit_s: (
+        Annotated[float, Field(gt=0, le=MAX_TIME_LIMIT_S, allow_inf_nan=False, strict=True)] | None
+    ) = None
+    candidates: CandidateCollection | None = Field(
+        None, description="Candidate points (GeoJSON); default: spots in today's gaps"
     )
     candidates_crs: Crs = "wgs84"
 
@@ -207,4 +354,9 @@ class SitingRequest(BaseModel):
             raise ValueError("give p (maximal coverage, p-median) or target_share (set cover)")
         if self.minutes is not None and self.metres is not None:
             raise ValueError("give minutes or metres, not both")
+        objective = self.objective or ("mclp" if self.p is not None else "lscp")
+        if (objective == "lscp") != (self.target_share is not None):
+            raise ValueError("lscp needs target_share; mclp and pmedian need p")
+        if objective == "pmedian" and self.method != "exact":
+            raise ValueError("p-median is solved exactly only: drop method 'greedy'")
         return self

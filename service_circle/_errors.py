@@ -39,3 +39,7 @@ class UnknownProfileError(ServiceCircleError, LookupError):
 
 class NetworkDownloadError(ServiceCircleError, ConnectionError):
     """An online OSM download failed (no internet, Overpass or Nominatim refused)."""
+
+
+class TimeLimitError(ServiceCircleError, TimeoutError):
+    """A computation ran past the time limit it was given (see :mod:`._deadline`)."""

@@ -85,6 +85,13 @@ class Category:
         return any(c.startswith(p) for c in codes for p in self.amap_typecodes)
 
 
+def _loose(text: str) -> str:
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", str(text)).strip().lower()
+    return "".join(folded.replace("_", " ").replace("-", " ").split())
+
+
 def _rule_matches(rule: TagRule, tags: Mapping[str, str]) -> bool:
     for key, wanted in rule.items():
         value = tags.get(key)
@@ -146,8 +153,38 @@ class Catalogue:
         return key if score else None
 
     def classify_typecode(self, typecode: str) -> list[str]:
-        """Categories whose Amap typecodes match."""
-        return [c.key for c in self.categories if c.matches_typecode(typecode)]
+        """Categories of an Amap typecode, the first code of ``"a|b"`` first.
+
+        Amap lists a POI's primary type first; a category matched only by a later code
+        comes after (and a reader takes the first).
+        """
+        out: list[str] = []
+        for code in [c.strip() for c in str(typecode).split("|") if c.strip()]:
+            for c in self.categories:
+                if c.key not in out and c.matches_typecode(code):
+                    out.append(c.key)
+        return out
+
+    def resolve(self, value: str) -> str | None:
+        """The key of a category named by its key, its Chinese or English name, or an alias.
+
+        ``"老年食堂"``, ``"elderly canteen"`` and ``"elderly_canteen"`` all give
+        ``"elderly_canteen"``: a value matches a key, a name (or one part of a name written
+        ``"A / B"``) or a keyword, compared without case, spaces or width differences.
+        ``None`` when nothing, or more than one category, matches exactly.
+        """
+        wanted = _loose(value)
+        if not wanted:
+            return None
+        for c in self.categories:
+            if wanted == _loose(c.key):
+                return c.key
+        hits = []
+        for c in self.categories:
+            names = [c.name_en, *c.name_zh.split("/"), *c.name_en.split("/"), *c.keywords]
+            if any(wanted == _loose(n) for n in names):
+                hits.append(c.key)
+        return hits[0] if len(hits) == 1 else None
 
     def osm_keys(self) -> set[str]:
         """Every OSM key the catalogue reads (tag rules, POI keys and ``name``)."""

@@ -1,11 +1,15 @@
 """The ``service-circle`` command.
 
-Every command prints one readable line and exits non-zero on bad input (exit code 2),
-never a traceback. Results are written atomically.
+Every command prints one readable line and exits with code 2 on bad input, never a
+traceback. Files are written atomically; folders (``build``, ``analyze``, ``site``,
+``demo``) are staged and published whole, and only over a folder service-circle wrote
+(:mod:`service_circle.folders`). Each input file is reported as it was understood: its
+coordinate system, its encoding, the columns read and the rows not used.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -16,12 +20,14 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from service_circle._errors import InputError, ServiceCircleError
+from service_circle._validate import check_number, parse_numbers
 from service_circle.compiled import WalkNetwork
 from service_circle.engine import DEFAULT_MAX_SNAP_M, DEFAULT_MIN_PIECE_M, snap, travel_times
-from service_circle.io import read_points, write_csv, write_geojson
+from service_circle.io import ReadReport, read_points_with_report, write_csv, write_geojson
 from service_circle.network import (
     barriers_from_osm,
     load_network,
@@ -44,6 +50,10 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 DEMO_THRESHOLDS_MIN = (5, 10, 15)
+OSM_SUFFIXES = (".pbf", ".osm", ".osm.bz2", ".osm.xml")
+#: How many unusable rows of an input the console lists (all of them go to files).
+SHOWN_PROBLEMS = 20
+
 Barriers = Annotated[
     str,
     typer.Option(
@@ -54,6 +64,28 @@ Barriers = Annotated[
 MinPiece = Annotated[
     float, typer.Option(help="Do not snap to network pieces shorter than this in total (m)")
 ]
+Encoding = Annotated[
+    str | None,
+    typer.Option(help="Text encoding of CSV inputs (default: detected; utf-8, gb18030 …)"),
+]
+InputCRS = Annotated[
+    str | None,
+    typer.Option(
+        help="Coordinate system of CSV/XLSX inputs: wgs84, gcj02 (Amap, Tencent), bd09 "
+        "(Baidu) or EPSG:n. GeoJSON is always WGS-84 and GPKG/SHP carry their own; a "
+        "table that looks like an Amap/Baidu export must have its system stated"
+    ),
+]
+Lang = Annotated[
+    str, typer.Option(help="Language of tables, report and map: zh, en, or auto (zh in China)")
+]
+
+
+def _file_crs(what: str) -> object:
+    return typer.Option(
+        help=f"Coordinate system of the {what} file, whatever its format (overrides "
+        "--input-crs): wgs84, gcj02, bd09 or EPSG:n"
+    )
 
 
 def _network(source: str, crs: str | None) -> WalkNetwork:
@@ -65,10 +97,39 @@ def _network(source: str, crs: str | None) -> WalkNetwork:
             bbox = tuple(float(v) for v in source.removeprefix("bbox:").split(","))
         except ValueError:
             bbox = ()
-        if len(bbox) != 4:
+        if len(bbox) != 4 or not np.all(np.isfinite(bbox)):
             raise InputError(f"--network {source!r}: write bbox:WEST,SOUTH,EAST,NORTH in degrees")
         return network_from_bbox(bbox, crs=crs)  # type: ignore[arg-type]
     return load_network(source, crs=crs)
+
+
+def _is_osm(path: Path | str) -> bool:
+    return str(path).lower().endswith(OSM_SUFFIXES)
+
+
+def _say(report: ReadReport, *, problems: bool = True) -> None:
+    """Print what reading a file understood, and the rows it could not use."""
+    err_console.print(escape(report.summary()), highlight=False)
+    if problems and report.problems:
+        _list_problems(report.problems, report.what)
+
+
+def _list_problems(problems: list[tuple[int, str]], what: str) -> None:
+    err_console.print(f"[yellow]{len(problems)} rows of {escape(what)} need attention[/]:")
+    for line, reason in problems[:SHOWN_PROBLEMS]:
+        err_console.print(f"  line {line}: {escape(reason)}", highlight=False)
+    if len(problems) > SHOWN_PROBLEMS:
+        err_console.print(f"  … and {len(problems) - SHOWN_PROBLEMS} more")
+
+
+def _read(path: Path, *, crs: str | None = None, table_crs: str | None = None,
+          encoding: str | None = None, what: str | None = None) -> gpd.GeoDataFrame:  # fmt: skip
+    """A points/polygons file, with what was understood printed."""
+    frame, report = read_points_with_report(
+        path, crs=crs, table_crs=table_crs, encoding=encoding, what=what
+    )
+    _say(report)
+    return frame
 
 
 def _barriers(option: str, network: str):
@@ -76,11 +137,10 @@ def _barriers(option: str, network: str):
     if option == "none":
         return None
     if option == "auto":
-        name = network.lower()
-        if name.endswith((".pbf", ".osm", ".osm.bz2", ".osm.xml")) and Path(network).exists():
+        if _is_osm(network) and Path(network).exists():
             return barriers_from_osm(network)
         return None
-    frame = read_points(Path(option), what=f"barriers file {option}")
+    frame = _read(Path(option), what=f"barriers file {option}")
     return frame.geometry
 
 
@@ -97,8 +157,8 @@ def times(
         str,
         typer.Option(help="Network: .osm.pbf/.osm/.graphml/.npz/lines, place:NAME, bbox:W,S,E,N"),
     ],
-    facilities: Annotated[Path, typer.Option(help="Facilities: GeoJSON/GPKG, or CSV with lon,lat")],
-    points: Annotated[Path, typer.Option(help="Points: GeoJSON/GPKG, or CSV with lon,lat")],
+    facilities: Annotated[Path, typer.Option(help="Facilities: GeoJSON/GPKG, or CSV/XLSX")],
+    points: Annotated[Path, typer.Option(help="Points: GeoJSON/GPKG, or CSV/XLSX")],
     out: Annotated[Path, typer.Option(help="Output CSV")],
     profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
     speed: Annotated[
@@ -112,13 +172,10 @@ def times(
     ] = DEFAULT_MAX_SNAP_M,
     min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
     barriers: Barriers = "auto",
-    input_crs: Annotated[
-        str,
-        typer.Option(
-            help="Coordinates of the facility and point files: wgs84, gcj02 (Amap, Tencent), "
-            "bd09 (Baidu) or EPSG:n; converted to WGS-84"
-        ),
-    ] = "wgs84",
+    input_crs: InputCRS = None,
+    facilities_crs: Annotated[str | None, _file_crs("facilities")] = None,
+    points_crs: Annotated[str | None, _file_crs("points")] = None,
+    encoding: Encoding = None,
     crs: Annotated[
         str | None, typer.Option(help="Metric CRS to work in (default: local UTM)")
     ] = None,
@@ -129,14 +186,14 @@ def times(
     snap_m (distance from the point to its street), status.
     """
     prof = get_profile(profile, speed_m_s=speed)
+    check_number(max_snap_m, "--max-snap-m", gt=0)
+    check_number(min_piece_m, "--min-piece-m", ge=0)
+    if cutoff_min is not None:
+        check_number(cutoff_min, "--cutoff-min", gt=0)
     net = _network(network, crs)
-    err_console.print(f"network {network}: {_describe(net)}")
-    fac = read_points(facilities, crs=input_crs)
-    pts = read_points(points, crs=input_crs)
-    err_console.print(
-        f"assumed coordinates: facilities and points in {input_crs}"
-        + (" (converted to WGS-84)" if input_crs.lower() in ("gcj02", "bd09") else "")
-    )
+    err_console.print(f"network {escape(network)}: {_describe(net)}")
+    fac = _read(facilities, crs=facilities_crs, table_crs=input_crs, encoding=encoding)
+    pts = _read(points, crs=points_crs, table_crs=input_crs, encoding=encoding)
     walls = _barriers(barriers, network)
     if walls is not None:
         err_console.print(f"barriers: {len(walls)} water features that access legs may not cross")
@@ -150,7 +207,8 @@ def times(
     counts = table["status"].value_counts()
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     console.print(
-        f"wrote {out}: {len(table)} points ({summary}); profile {prof.name} {prof.speed_m_s} m/s"
+        f"wrote {escape(str(out))}: {len(table)} points ({summary}); profile {prof.name} "
+        f"{prof.speed_m_s} m/s"
     )
     _report_unplaced(fac_snapped.off_network_ids, f"facilities in {facilities}")
     _report_unplaced(pts_snapped.off_network_ids, f"points in {points}")
@@ -159,7 +217,9 @@ def times(
 def _report_unplaced(ids: np.ndarray, what: str) -> None:
     if ids.size:
         shown = ", ".join(map(str, ids[:10])) + (" …" if ids.size > 10 else "")
-        err_console.print(f"[yellow]{ids.size} {what} not on the network[/]: {shown}")
+        err_console.print(
+            f"[yellow]{ids.size} {escape(what)} not on the network[/]: {escape(shown)}"
+        )
 
 
 @app.command()
@@ -171,22 +231,26 @@ def network(
     """Compile a street network once and save it; reload it in a fraction of a second."""
     net = _network(source, crs)
     path = net.save(out)
-    console.print(f"wrote {path}: {_describe(net)}, {net.nbytes / 1e6:.1f} MB of arrays")
+    console.print(f"wrote {escape(str(path))}: {_describe(net)}, {net.nbytes / 1e6:.1f} MB")
 
 
-Lang = Annotated[str, typer.Option(help="Language of names: zh or en")]
 CatalogueFile = Annotated[
     Path | None, typer.Option(help="Your own category catalogue (TOML, same fields)")
 ]
 
 
 @app.command()
-def categories(lang: Lang = "en", catalogue: CatalogueFile = None) -> None:
+def categories(
+    lang: Annotated[str, typer.Option(help="Language of names: zh or en")] = "en",
+    catalogue: CatalogueFile = None,
+) -> None:
     """List the facility categories of the catalogue."""
     from service_circle.catalogue import load_catalogue
+    from service_circle.tables import check_lang
 
+    lang = check_lang(lang)
     cat = load_catalogue(catalogue)
-    table = Table(title=f"facility categories — {cat.source}")
+    table = Table(title=f"facility categories — {escape(cat.source)}")
     for col in ("key", "name", "level", "threshold", "serves", "capacity", "basic"):
         table.add_column(col, no_wrap=True)
     table.add_column("OSM / Amap", overflow="fold")
@@ -195,13 +259,13 @@ def categories(lang: Lang = "en", catalogue: CatalogueFile = None) -> None:
         amap = ("Amap " + ",".join(c.amap_typecodes)) if c.amap_typecodes else ""
         table.add_row(
             c.key,
-            c.name(lang),
+            escape(c.name(lang)),
             c.level,
             f"{c.minutes:g} min / {c.metres:g} m",
             c.group,
             c.capacity_unit,
             "✓" if c.basic_guarantee else "",
-            "\n".join(s for s in (osm or "(name keywords)", amap) if s),
+            escape("\n".join(s for s in (osm or "(name keywords)", amap) if s)),
         )
     console.print(table)
 
@@ -213,14 +277,21 @@ def facilities(
     file: Annotated[Path | None, typer.Option(help="A POI file: CSV, XLSX, GeoJSON, GPKG")] = None,
     place: Annotated[str | None, typer.Option(help="Online OSM: a place name")] = None,
     crs: Annotated[
-        str, typer.Option(help="Coordinates of --file: wgs84, gcj02, bd09 or EPSG:n")
-    ] = "wgs84",
+        str | None,
+        typer.Option(
+            help="Coordinate system of --file: wgs84, gcj02 (Amap, Tencent), bd09 (Baidu) or "
+            "EPSG:n (default: a GeoJSON is WGS-84, a GPKG its own, a table WGS-84 unless it "
+            "looks like an Amap/Baidu export, which must be stated)"
+        ),
+    ] = None,
+    encoding: Encoding = None,
     catalogue: CatalogueFile = None,
     category: Annotated[
         list[str] | None, typer.Option(help="Keep only these categories (repeatable)")
     ] = None,
     all_rows_are: Annotated[
-        str | None, typer.Option(help="Every row of --file is this category")
+        str | None,
+        typer.Option(help="Every row of --file is this category (a key or a name: 老年食堂)"),
     ] = None,
     lon: Annotated[str | None, typer.Option(help="Longitude column")] = None,
     lat: Annotated[str | None, typer.Option(help="Latitude column")] = None,
@@ -248,11 +319,12 @@ def facilities(
     if len(given) != 1:
         raise InputError("give exactly one of --osm FILE, --file FILE or --place NAME")
     cat = load_catalogue(catalogue)
+    keys = [_category_key(cat, c) for c in category] if category else None
     if osm is not None:
-        frame, report = facilities_from_osm(osm, cat, categories=category)
-        err_console.print(f"read {osm}: OSM data is WGS-84")
+        frame, report = facilities_from_osm(osm, cat, categories=keys)
+        err_console.print(f"read {escape(str(osm))}: OSM data, WGS-84")
     elif place is not None:
-        frame, report = facilities_from_place(place, cat, categories=category)
+        frame, report = facilities_from_place(place, cat, categories=keys)
     else:
         columns = ColumnMap(
             lon=lon,
@@ -265,26 +337,34 @@ def facilities(
             id=id_column,
         )
         frame, report = facilities_from_file(
-            file, cat, crs=crs, columns=columns, category=all_rows_are, categories=category
-        )
-        converted = " (converted to WGS-84)" if crs.lower() in ("gcj02", "bd09") else ""
-        err_console.print(f"read {file}: coordinates assumed {crs}{converted}")
+            file, cat, crs=crs, columns=columns, category=all_rows_are, categories=keys,
+            encoding=encoding,
+        )  # fmt: skip
+        if report.read is not None:
+            _say(report.read, problems=False)
     write_geojson(frame, out)
     counts = frame["category"].value_counts()
     summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
-    console.print(f"wrote {out}: {len(frame)} facilities ({summary})")
+    console.print(f"wrote {escape(str(out))}: {len(frame)} facilities ({summary})")
     if len(report.problems):
-        err_console.print(f"[yellow]{len(report.problems)} rows not used[/]:")
-        for row, reason in report.problems.head(20).itertuples(index=False):
-            err_console.print(f"  line {row}: {reason}")
-        if len(report.problems) > 20:
-            err_console.print(f"  … and {len(report.problems) - 20} more")
-    if len(report.duplicates):
+        _list_problems(list(report.problems.itertuples(index=False, name=None)), str(file))
+    _say_duplicates(report.duplicates)
+
+
+def _category_key(catalogue, value: str) -> str:
+    key = catalogue.resolve(value)
+    if key is None:
+        catalogue[value]  # the error names the categories there are
+    return key
+
+
+def _say_duplicates(duplicates: pd.DataFrame) -> None:
+    if len(duplicates):
         err_console.print(
-            f"[yellow]{len(report.duplicates)} likely duplicates[/] (same category within 5 m):"
+            f"[yellow]{len(duplicates)} likely duplicates[/] (same category within 5 m):"
         )
-        for a, b, key, d in report.duplicates.head(20).itertuples(index=False):
-            err_console.print(f"  {a} ~ {b} ({key}, {d} m)")
+        for a, b, key, d in duplicates.head(SHOWN_PROBLEMS).itertuples(index=False):
+            err_console.print(f"  {escape(str(a))} ~ {escape(str(b))} ({key}, {d} m)")
 
 
 @app.command()
@@ -297,8 +377,9 @@ def demand(
         Path | None, typer.Option(help="Community / census polygons with counts")
     ] = None,
     population_column: Annotated[
-        str, typer.Option(help="Count column of --polygons")
-    ] = "population",
+        str | None,
+        typer.Option(help="Count column of --polygons (default: population, 常住人口, 人口 …)"),
+    ] = None,
     raster: Annotated[Path | None, typer.Option(help="Population raster (GeoTIFF)")] = None,
     hex_resolution: Annotated[
         int | None, typer.Option("--hex", help="Sum into h3 hexagons of this resolution")
@@ -323,6 +404,7 @@ def demand(
     from service_circle import demand as dm
 
     share_map = _parse_shares(shares)
+    check_number(floor_area_per_person, "--floor-area-per-person", gt=0)
     if (polygons is None) == (raster is None) and buildings is None:
         raise InputError("give --buildings, --polygons (optionally with --buildings) or --raster")
     if raster is not None and (polygons is not None or buildings is not None):
@@ -332,10 +414,9 @@ def demand(
         homes, landuse = _buildings(buildings, crs)
     if raster is not None:
         points = dm.demand_from_raster(raster, shares=share_map)
-        err_console.print(f"read {raster}: its own CRS")
+        err_console.print(f"read {escape(str(raster))}: a raster in its own CRS")
     elif polygons is not None:
-        polys = read_points(polygons, crs=crs)
-        err_console.print(f"read {polygons}: coordinates assumed {crs or polys.crs.to_string()}")
+        polys = _read(polygons, crs=crs)
         points = dm.demand_from_polygons(
             polys,
             population_column=population_column,
@@ -344,6 +425,7 @@ def demand(
             shares=share_map,
             what=str(polygons),
         )
+        _say_columns(points, str(polygons))
     else:
         points = dm.demand_from_buildings(
             homes,
@@ -351,14 +433,32 @@ def demand(
             floor_area_per_person_m2=floor_area_per_person,
             shares=share_map,
         )
+    _say_shares(points)
     if hex_resolution is not None:
         points = dm.hex_demand(points, hex_resolution)
     write_geojson(points, out)
     groups = ", ".join(f"{c} {points[c].sum():,.0f}" for c in dm.AGE_COLUMNS)
     console.print(
-        f"wrote {out}: {len(points)} points, population {points['population'].sum():,.0f} "
-        f"({groups})"
+        f"wrote {escape(str(out))}: {len(points)} points, population "
+        f"{points['population'].sum():,.0f} ({groups})"
     )
+
+
+def _say_columns(frame: pd.DataFrame, what: str) -> None:
+    used = frame.attrs.get("columns") or {}
+    if used:
+        said = ", ".join(f"{new} from {old!r}" for new, old in used.items())
+        err_console.print(f"{escape(what)}: {escape(said)}", highlight=False)
+
+
+def _say_shares(frame: pd.DataFrame) -> None:
+    filled = frame.attrs.get("groups_from_shares") or {}
+    if filled:
+        said = ", ".join(f"{k} = population × {v}" for k, v in filled.items())
+        err_console.print(
+            f"age groups not in the input, from shares: {said} (give your district's census "
+            "figures as columns, or with --shares)"
+        )
 
 
 def _parse_shares(text: str | None) -> dict[str, float] | None:
@@ -368,10 +468,11 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
     for part in text.split(","):
         key, _, value = part.partition("=")
         try:
-            out[key.strip()] = float(value)
-        except ValueError:
+            out[key.strip()] = check_number(value, f"--shares {key.strip()}", ge=0, le=1)
+        except InputError:
             raise InputError(
-                f"--shares {text!r}: write group=share, e.g. pop_60plus=0.21"
+                f"--shares {text!r}: write group=share with shares between 0 and 1, e.g. "
+                "pop_60plus=0.21"
             ) from None
     return out
 
@@ -379,27 +480,51 @@ def _parse_shares(text: str | None) -> dict[str, float] | None:
 def _buildings(path: Path, crs: str | None):
     from service_circle import demand as dm
 
-    if path.name.lower().endswith((".pbf", ".osm", ".osm.bz2")):
-        err_console.print(f"read {path}: OSM data is WGS-84")
+    if _is_osm(path):
+        err_console.print(f"read {escape(str(path))}: OSM data, WGS-84")
         return dm.buildings_from_osm(path), dm.landuse_from_osm(path)
-    err_console.print(f"read {path}: coordinates assumed {crs or 'as the file declares'}")
-    return dm.buildings_from_file(path, crs=crs), None
+    homes = dm.buildings_from_frame(_read(path, crs=crs), what=str(path))
+    return homes, None
 
 
-def _read_facilities(paths: list[Path], catalogue, crs: str):
-    """Facilities from OSM files and POI files, one normalised frame."""
+def _read_facilities(
+    paths: list[Path], catalogue, crs: str | None, table_crs: str | None, encoding: str | None
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Facilities from OSM files and POI files, one normalised frame, and the problems.
+
+    Ids that repeat across files are made unique with the file's name (``amap.csv:12``).
+    """
     from service_circle.facilities import facilities_from_file, facilities_from_osm
 
-    frames = []
+    frames, problems = [], []
     for path in paths:
-        if path.name.lower().endswith((".pbf", ".osm", ".osm.bz2")):
-            frame, _ = facilities_from_osm(path, catalogue)
+        if _is_osm(path):
+            frame, report = facilities_from_osm(path, catalogue)
+            err_console.print(f"read {escape(str(path))}: OSM data, WGS-84")
         else:
-            frame, report = facilities_from_file(path, catalogue, crs=crs)
-            if len(report.problems):
-                err_console.print(f"[yellow]{path}: {len(report.problems)} rows not used[/]")
-        frames.append(frame)
-    return _concat(frames)
+            frame, report = facilities_from_file(
+                path, catalogue, crs=crs, table_crs=table_crs, encoding=encoding
+            )
+            if report.read is not None:
+                _say(report.read, problems=False)
+            rows = list(report.problems.itertuples(index=False, name=None))
+            if rows:
+                _list_problems(rows, str(path))
+                problems += [(path.name, row, reason) for row, reason in rows]
+        _say_duplicates(report.duplicates)
+        frames.append(frame.assign(id=frame["id"].astype(str)))
+    seen: set[str] = set()
+    for path, frame in zip(paths, frames, strict=True):
+        clash = frame["id"].isin(seen)
+        if clash.any():
+            frame.loc[clash, "id"] = path.name + ":" + frame.loc[clash, "id"]
+            err_console.print(
+                f"{int(clash.sum())} ids of {escape(str(path))} repeat ids of an earlier file: "
+                f"prefixed with {escape(path.name)}:"
+            )
+        seen |= set(frame["id"])
+    table = pd.DataFrame(problems, columns=["file", "row", "reason"])
+    return _concat(frames), table
 
 
 def _concat(frames: list) -> gpd.GeoDataFrame:
@@ -407,17 +532,37 @@ def _concat(frames: list) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
-def _read_demand(path: Path, crs: str):
-    from service_circle.demand import with_groups
+def _read_demand(path: Path, crs: str | None, table_crs: str | None, encoding: str | None):
+    """Demand points with checked counts; aliases, shares and repeated ids said."""
+    from service_circle.demand import standard_columns, with_groups
+    from service_circle.study import check_demand
 
-    frame = read_points(path, crs=crs)
-    if "population" not in frame.columns:
-        raise InputError(
-            f"{path} has no population column: build demand points with `service-circle demand`"
-        )
+    frame, report = read_points_with_report(path, crs=crs, table_crs=table_crs, encoding=encoding)
+    _say(report)
+    frame, used = standard_columns(frame, str(path))
+    if used:
+        said = ", ".join(f"{new} from {old!r}" for new, old in used.items())
+        err_console.print(f"{escape(str(path))}: {escape(said)}", highlight=False)
+    first_row = 2 if path.suffix.lower() in (".csv", ".txt", ".tsv", ".xlsx", ".xls") else 1
+    check_demand(frame, str(path), first_row=first_row)
     if "id" not in frame.columns:
         frame["id"] = np.arange(len(frame)).astype(str)
-    return with_groups(frame)
+    ids = frame["id"].astype(str)
+    repeated = ids.duplicated(keep="first")
+    if repeated.any():
+        count = ids.groupby(ids).cumcount() + 1
+        frame["id"] = np.where(repeated, ids + "~" + count.astype(str), ids)
+        rows = np.flatnonzero(repeated)[:10]
+        shown = ", ".join(f"{ids.iloc[r]!r} (row {r + first_row})" for r in rows)
+        err_console.print(
+            f"[yellow]{int(repeated.sum())} ids of {escape(str(path))} repeat an earlier row[/] "
+            f"(kept as id~2, id~3 …): {escape(shown)}"
+        )
+    else:
+        frame["id"] = ids
+    frame = with_groups(frame)
+    _say_shares(frame)
+    return frame
 
 
 @app.command()
@@ -429,47 +574,60 @@ def build(
     demand: Annotated[Path, typer.Option(help="Demand points (from `service-circle demand`)")],
     out: Annotated[Path, typer.Option(help="Study folder, e.g. studies/haidian")],
     catalogue: CatalogueFile = None,
-    input_crs: Annotated[
-        str, typer.Option(help="Coordinates of POI/demand files: wgs84, gcj02, bd09, EPSG:n")
-    ] = "wgs84",
+    input_crs: InputCRS = None,
+    facilities_crs: Annotated[str | None, _file_crs("facility")] = None,
+    demand_crs: Annotated[str | None, _file_crs("demand")] = None,
+    encoding: Encoding = None,
     barriers: Barriers = "auto",
     max_snap_m: Annotated[
         float, typer.Option(help="Largest distance from a point to a street")
     ] = DEFAULT_MAX_SNAP_M,
     crs: Annotated[str | None, typer.Option(help="Metric CRS (default: local UTM)")] = None,
 ) -> None:
-    """Build a study once (network, facilities, demand, snapped) and save it to a folder."""
+    """Build a study once (network, facilities, demand, snapped) and save it to a folder.
+
+    The folder must be new, empty or a study; it is replaced whole. The facility rows that
+    could not be used are listed in its ``input_problems.csv``.
+    """
     from service_circle.catalogue import load_catalogue
+    from service_circle.folders import check_target, publishing
     from service_circle.study import Study
 
+    check_number(max_snap_m, "--max-snap-m", gt=0)
+    check_target(out)  # before the slow part: refuse a foreign folder at once
     cat = load_catalogue(catalogue)
     net = _network(network, crs)
-    err_console.print(f"network {network}: {_describe(net)}")
-    fac = _read_facilities(facilities, cat, input_crs)
-    dem = _read_demand(demand, input_crs)
-    err_console.print(f"assumed coordinates of POI and demand files: {input_crs}")
+    err_console.print(f"network {escape(network)}: {_describe(net)}")
+    fac, problems = _read_facilities(facilities, cat, facilities_crs, input_crs, encoding)
+    dem = _read_demand(demand, demand_crs, input_crs, encoding)
     study = Study.build(
         net, fac, dem, name=out.name, catalogue=cat, barriers=_barriers(barriers, network),
         max_snap_m=max_snap_m,
     )  # fmt: skip
-    study.save(out)
+    with publishing(out, kind="study") as staging:
+        study.write(staging)
+        if len(problems):
+            write_csv(problems, staging / "input_problems.csv")
     counts = ", ".join(f"{k} {v}" for k, v in fac["category"].value_counts().items())
     console.print(
-        f"wrote study {out}: {len(fac)} facilities ({counts}); {len(dem)} demand points, "
-        f"population {dem['population'].sum():,.0f}"
+        f"wrote study {escape(str(out))}: {len(fac)} facilities ({counts}); {len(dem)} demand "
+        f"points, population {dem['population'].sum():,.0f}"
     )
+    if len(problems):
+        console.print(
+            f"{len(problems)} input rows not used or changed: listed in "
+            f"{escape(str(out / 'input_problems.csv'))}"
+        )
 
 
-def _thresholds(minutes: str | None, metres: str | None):
-    from service_circle.profiles import Threshold
-
-    if minutes and metres:
-        raise InputError("give --minutes or --metres, not both")
-    text, make = (metres, Threshold.metres) if metres else (minutes or "5,10,15", Threshold.minutes)
-    try:
-        return [make(float(v)) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"thresholds {text!r}: write numbers separated by commas") from None
+def _thresholds(minutes: str | None, metres: str | None) -> list[Threshold]:
+    """``--minutes`` and/or ``--metres`` (5, 10, 15 minutes when neither is given)."""
+    out = []
+    if minutes:
+        out += [Threshold.minutes(v) for v in parse_numbers(minutes, "--minutes", gt=0)]
+    if metres:
+        out += [Threshold.metres(v) for v in parse_numbers(metres, "--metres", gt=0)]
+    return out or [Threshold.minutes(m) for m in DEMO_THRESHOLDS_MIN]
 
 
 @app.command()
@@ -483,9 +641,10 @@ def analyze(
         list[Path] | None, typer.Option(help="… facility files (repeatable) …")
     ] = None,
     demand: Annotated[Path | None, typer.Option(help="… and demand points")] = None,
-    input_crs: Annotated[
-        str, typer.Option(help="Coordinates of POI/demand files: wgs84, gcj02, bd09, EPSG:n")
-    ] = "wgs84",
+    input_crs: InputCRS = None,
+    facilities_crs: Annotated[str | None, _file_crs("facility")] = None,
+    demand_crs: Annotated[str | None, _file_crs("demand")] = None,
+    encoding: Encoding = None,
     minutes: Annotated[str | None, typer.Option(help="Thresholds in minutes, e.g. 5,10,15")] = None,
     metres: Annotated[
         str | None, typer.Option(help="Thresholds in metres, e.g. 300,500,1000")
@@ -498,16 +657,20 @@ def analyze(
         str, typer.Option(help="Targets: haidong_2025 or national (or a preset of --targets)")
     ] = "haidong_2025",
     targets: Annotated[Path | None, typer.Option(help="Your own targets file (TOML)")] = None,
-    lang: Annotated[str, typer.Option(help="Language of the map: zh or en")] = "zh",
+    lang: Lang = "auto",
 ) -> None:
     """Coverage, demand times, isochrones, gaps, the plan-target report and the map.
 
-    Writes coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson, report.json,
-    report.csv, report.html and map.html (self-contained: opens without internet).
+    Writes coverage.csv (for people, in the study's language) and coverage.json (raw),
+    demand_times.csv, isochrones.geojson, gaps.geojson, report.json, report.csv,
+    report.html and map.html (self-contained: opens without internet), published together.
     """
     from service_circle.catalogue import load_catalogue
+    from service_circle.folders import check_target, publishing
     from service_circle.study import Study
 
+    thresholds = _thresholds(minutes, metres)
+    check_target(out)
     if study is not None:
         if network or facilities or demand:
             raise InputError("give --study, or --network with --facilities and --demand; not both")
@@ -515,74 +678,116 @@ def analyze(
     elif network and facilities and demand:
         cat = load_catalogue()
         net = _network(network, None)
+        fac, _ = _read_facilities(facilities, cat, facilities_crs, input_crs, encoding)
         st = Study.build(
-            net, _read_facilities(facilities, cat, input_crs), _read_demand(demand, input_crs),
+            net, fac, _read_demand(demand, demand_crs, input_crs, encoding),
             name=Path(network).stem, catalogue=cat, barriers=_barriers("auto", network),
         )  # fmt: skip
     else:
         raise InputError("give --study DIR, or --network, --facilities and --demand")
-    _analyze(st, out, _thresholds(minutes, metres), profile, category, targets_preset, targets,
-             lang=lang)  # fmt: skip
+    with publishing(out, kind="analysis") as staging:
+        _analyze(st, staging, thresholds, profile, category, targets_preset, targets, lang,
+                 shown=out)  # fmt: skip
 
 
 def _analyze(
-    st, out, thresholds, profile, category, targets_preset, targets, lang: str = "zh"
-) -> None:
+    st, out: Path, thresholds, profile, category, targets_preset, targets, lang: str = "auto",
+    *, shown: Path | None = None,
+) -> None:  # fmt: skip
     """Write every analysis output of a study into ``out`` and print the coverage table."""
-    from service_circle.coverage import coverage_table, demand_times, gaps, isochrones
+    from service_circle.coverage import UNCOVERED, coverage_table, demand_times, gaps, isochrones
     from service_circle.indicators import load_targets, plan_report, write_report
+    from service_circle.io import atomic_write
+    from service_circle.maps import save_map, study_map
+    from service_circle.tables import (
+        GROUP_NAMES,
+        STATUS_NAMES,
+        UNIT_NAMES,
+        coverage_for_people,
+        header,
+        percent,
+        resolve_lang,
+    )
 
-    keys = category or sorted(set(st.facilities["category"]), key=st.catalogue.keys().index)
-    for key in keys:
-        st.catalogue[key]
+    lang = resolve_lang(lang, st)
+    keys = (
+        [_category_key(st.catalogue, c) for c in category]
+        if category
+        else sorted(set(st.facilities["category"]), key=st.catalogue.keys().index)
+    )
     table = coverage_table(st, thresholds, categories=keys, profile=profile)
     iso = pd.concat([isochrones(st, k, thresholds, profile=profile) for k in keys])
     gap = pd.concat([gaps(st, k, t, profile=profile) for k in keys for t in thresholds])
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(table, out / "coverage.csv")
+    write_csv(coverage_for_people(table, lang), out / "coverage.csv")
+    with atomic_write(out / "coverage.json") as fh:
+        fh.write(table.to_json(orient="records", force_ascii=False, indent=2))
     write_csv(demand_times(st, categories=keys, profile=profile), out / "demand_times.csv")
     write_geojson(_concat([iso]), out / "isochrones.geojson")
     write_geojson(_concat([gap]), out / "gaps.geojson")
     label = load_targets(targets_preset, targets).get("label", targets_preset)
     report = plan_report(st, preset=targets_preset, targets_file=targets, profile=profile)
-    write_report(st, report, table, out, preset_label=label)
-    from service_circle.maps import save_map, study_map
-
+    write_report(st, report, table, out, preset_label=label, lang=lang)
     fmap = study_map(st, categories=keys, thresholds=thresholds, profile=profile, lang=lang,
                      self_contained=True, computed_isochrones=iso,
                      computed_gaps=gap)  # fmt: skip
     save_map(fmap, out / "map.html")
-    show = Table(title=f"coverage — study {st.name}")
-    for col in ("category", "threshold", "facilities", "covered", "share", "group", "group share"):
-        show.add_column(col, justify="left" if col in ("category", "group") else "right")
+
+    zh = lang == "zh"
+    title = f"覆盖情况 — {st.name}" if zh else f"coverage — study {st.name}"
+    show = Table(title=escape(title))
+    columns = ("category", "threshold", "facilities", "covered", "share", "group",
+               "group_share", *UNCOVERED)  # fmt: skip
+    for col in columns:
+        show.add_column(
+            header(col, lang), justify="left" if col in ("category", "group") else "right"
+        )
     for r in table.itertuples():
         show.add_row(
-            r.category, f"{r.threshold:g} {r.unit}", str(r.facilities), f"{r.covered:,.0f}",
-            f"{r.share:.0%}", r.group, f"{r.group_share:.0%}",
-        )  # fmt: skip
+            escape(r.name_zh if zh else r.category),
+            f"{r.threshold:g} {UNIT_NAMES[lang][r.unit]}",
+            str(r.facilities),
+            f"{r.covered:,.0f}",
+            percent(r.share),
+            GROUP_NAMES[lang][r.group],
+            percent(r.group_share),
+            *(f"{getattr(r, k):,.0f}" for k in UNCOVERED),
+        )
     console.print(show)
-    targets_table = Table(title=f"plan targets — {label}")
-    for col in ("indicator", "value", "target", "status"):
+    unreached = table[[*UNCOVERED]].drop(columns="beyond_threshold").sum(axis=1)
+    if (unreached > 0).any():
+        worst = float(unreached.max())
+        console.print(
+            f"未覆盖原因：路网无法到达设施的居民（最多 {worst:,.0f} 人）计入未覆盖。"
+            if zh
+            else f"up to {worst:,.0f} residents the network cannot bring to a facility "
+            "(unreachable, off the network, across water) count as not covered."
+        )
+    targets_table = Table(title=escape(f"{'规划目标' if zh else 'plan targets'} — {label}"))
+    for col in (("指标", "现状值", "目标值", "是否达标") if zh
+                else ("indicator", "value", "target", "status")):  # fmt: skip
         targets_table.add_column(col)
     for ind in report:
-        shown = (
+        value = (
             "—"
             if ind.value is None
-            else (f"{ind.value:.0%}" if ind.unit.startswith("share") else f"{ind.value:,.2f}")
+            else (percent(ind.value) if ind.unit.startswith("share") else f"{ind.value:,.2f}")
         )
         target = (
             "—"
             if ind.target is None
-            else (f"{ind.target:.0%}" if ind.unit.startswith("share") else f"{ind.target:g}")
+            else (percent(ind.target) if ind.unit.startswith("share") else f"{ind.target:g}")
         )
-        status = ind.status if ind.status != "not computable" else f"not computable — {ind.note}"
-        targets_table.add_row(ind.name_en, shown, target, status)
+        status = STATUS_NAMES[lang][ind.status]
+        if ind.status == "not computable":
+            status += f" — {ind.note_zh if zh else ind.note}"
+        targets_table.add_row(escape(ind.name_zh if zh else ind.name_en), value, target,
+                              escape(status))  # fmt: skip
     console.print(targets_table)
     console.print(
-        f"wrote {out}/: coverage.csv, demand_times.csv, isochrones.geojson, gaps.geojson, "
-        "report.json, report.csv, report.html, map.html"
+        f"wrote {escape(str(shown or out))}/: coverage.csv, coverage.json, demand_times.csv, "
+        "isochrones.geojson, gaps.geojson, report.json, report.csv, report.html, map.html"
     )
-    console.print("Data: © OpenStreetMap contributors (ODbL 1.0)")
+    console.print(("数据：" if zh else "Data: ") + "© OpenStreetMap contributors (ODbL 1.0)")
 
 
 @app.command()
@@ -600,11 +805,17 @@ def site(
     metres: Annotated[float | None, typer.Option(help="Threshold in metres")] = None,
     profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
     candidates: Annotated[
-        Path | None, typer.Option(help="Candidate sites (points); default: spots in the gaps")
+        Path | None,
+        typer.Option(help="Candidate sites (points; polygons are sited at a point inside them)"),
     ] = None,
     candidates_crs: Annotated[
-        str, typer.Option(help="Coordinates of --candidates: wgs84, gcj02, bd09, EPSG:n")
-    ] = "wgs84",
+        str | None,
+        typer.Option(
+            help="Coordinates of --candidates: wgs84, gcj02, bd09, EPSG:n (default: "
+            "GeoJSON WGS-84, GPKG its own, a table WGS-84 unless it looks exported)"
+        ),
+    ] = None,
+    encoding: Encoding = None,
     exclude: Annotated[Path | None, typer.Option(help="Areas where no site may go")] = None,
     objective: Annotated[
         str | None,
@@ -617,40 +828,71 @@ def site(
     import json
 
     from service_circle.coverage import gaps
+    from service_circle.folders import check_target, publishing
     from service_circle.io import atomic_write
-    from service_circle.profiles import Threshold
     from service_circle.siting import site_study, site_summary
     from service_circle.study import Study
 
+    check_number(time_limit, "--time-limit", gt=0)
+    if p is not None:
+        check_number(p, "--p", ge=1, integer=True)
+    if target_share is not None:
+        check_number(target_share, "--target-share", gt=0, le=1)
+    check_target(out)
     st = Study.load(study)
+    category = _category_key(st.catalogue, category)
     cat = st.catalogue[category]
     if minutes is not None and metres is not None:
         raise InputError("give --minutes or --metres, not both")
-    threshold = (
-        Threshold.metres(metres) if metres is not None
-        else Threshold.minutes(minutes if minutes is not None else cat.minutes)
-    )  # fmt: skip
-    cands = read_points(candidates, crs=candidates_crs) if candidates else None
-    if cands is not None and "id" not in cands.columns:
-        cands["id"] = [f"candidate-{i + 1}" for i in range(len(cands))]
-    zones = read_points(exclude) if exclude else None
+    if minutes is not None:
+        threshold = Threshold.minutes(check_number(minutes, "--minutes", gt=0))
+    elif metres is not None:
+        threshold = Threshold.metres(check_number(metres, "--metres", gt=0))
+    else:
+        threshold = Threshold.minutes(cat.minutes)
+    cands = None
+    if candidates:
+        cands = _read(candidates, crs=candidates_crs, encoding=encoding)
+        cands = _points_of(cands, str(candidates))
+        if "id" not in cands.columns:
+            cands["id"] = [f"candidate-{i + 1}" for i in range(len(cands))]
+    zones = _read(exclude) if exclude else None
     result, sites, after = site_study(
         st, category, threshold, p=p, target_share=target_share, objective=objective,
         candidates=cands, profile=profile, method=method, time_limit_s=time_limit, exclude=zones,
     )  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
-    write_geojson(sites, out / "sites.geojson")
-    write_geojson(gaps(after, category, threshold, profile=profile), out / "gaps_after.geojson")
     summary = site_summary(result, st, category, threshold, profile)
-    with atomic_write(out / "summary.json") as fh:
-        json.dump(summary, fh, ensure_ascii=False, indent=2)
+    with publishing(out, kind="siting") as staging:
+        write_geojson(sites, staging / "sites.geojson")
+        write_geojson(gaps(after, category, threshold, profile=profile),
+                      staging / "gaps_after.geojson")  # fmt: skip
+        with atomic_write(staging / "summary.json") as fh:
+            json.dump(summary, fh, ensure_ascii=False, indent=2)
     console.print(
         f"{result.model} ({result.method}, {result.status}): {result.chosen.size} new "
         f"{category} sites; {cat.group} covered within {threshold.label}: "
         f"{result.share_before:.1%} → {result.share_after:.1%}"
         + (f"; gap {result.gap:.2%}" if result.gap is not None else "")
     )
-    console.print(f"wrote {out}/: sites.geojson, summary.json, gaps_after.geojson")
+    console.print(f"wrote {escape(str(out))}/: sites.geojson, summary.json, gaps_after.geojson")
+
+
+def _points_of(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
+    """Candidate sites as points: a polygon (a vacant lot) becomes a point inside it."""
+    import shapely
+
+    geoms = frame.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    area = present & (shapely.get_type_id(geoms) != 0)
+    if area.any():
+        geoms = geoms.copy()
+        geoms[area] = shapely.point_on_surface(geoms[area])
+        err_console.print(
+            f"{int(area.sum())} candidates of {escape(what)} are not points (lots, buildings): "
+            "each is sited at a point inside it"
+        )
+        frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs))
+    return frame
 
 
 @app.command()
@@ -672,18 +914,22 @@ def demo(
         float, typer.Option(help="Largest distance from a point to a street")
     ] = DEFAULT_MAX_SNAP_M,
     min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
+    lang: Lang = "auto",
 ) -> None:
     """Run the bundled Helsinki sample end to end (no download) and print walking times."""
+    from service_circle.folders import check_target, publishing
     from service_circle.sample import SAMPLE_CATEGORIES, load_sample
 
     prof = get_profile(profile)
+    check_number(max_snap_m, "--max-snap-m", gt=0)
+    check_target(out)
     with console.status("loading the Helsinki sample (network, POIs, buildings)…"):
         sample = load_sample()
     net = sample.network
     console.print(f"network: {_describe(net)}")
     walls = barriers_from_osm(sample.pbf_path)
     snap_options = {"max_snap_m": max_snap_m, "min_piece_m": min_piece_m, "barriers": walls}
-    demand = snap(net, sample.demand, what="sample buildings", **snap_options)
+    homes = snap(net, sample.demand, what="sample buildings", **snap_options)
     rows, long = [], []
     missing = []
     for key in SAMPLE_CATEGORIES:
@@ -692,7 +938,7 @@ def demo(
             missing.append(key)
             continue
         fac = snap(net, group, what=f"{key} facilities", **snap_options)
-        result = travel_times(net, fac, demand, profile=prof)
+        result = travel_times(net, fac, homes, profile=prof)
         frame = result.to_frame().assign(category=key)
         long.append(frame)
         t_min = frame["time_s"].to_numpy() / 60
@@ -701,10 +947,10 @@ def demo(
             {
                 "category": key,
                 "facilities": int(fac.on_network.sum()),
-                "median_min": float(np.median(t_min[ok])) if ok.any() else np.nan,
-                "p90_min": float(np.percentile(t_min[ok], 90)) if ok.any() else np.nan,
+                "median_min": round(float(np.median(t_min[ok])), 1) if ok.any() else np.nan,
+                "p90_min": round(float(np.percentile(t_min[ok], 90)), 1) if ok.any() else np.nan,
                 **{
-                    f"within_{m}_min": float(np.mean(np.where(ok, t_min, np.inf) <= m))
+                    f"within_{m}_min": round(float(np.mean(np.where(ok, t_min, np.inf) <= m)), 3)
                     for m in DEMO_THRESHOLDS_MIN
                 },
                 "unreachable": int((frame["status"] == "unreachable").sum()),
@@ -712,27 +958,44 @@ def demo(
             }
         )
     summary = pd.DataFrame(rows)
-    out.mkdir(parents=True, exist_ok=True)
-    net.save(out / "network.npz")
-    write_geojson(sample.facilities, out / "facilities.geojson")
-    write_geojson(sample.demand, out / "buildings.geojson")
-    write_csv(pd.concat(long, ignore_index=True), out / "times.csv")
-    write_csv(summary, out / "summary.csv")
+    from service_circle.sample import build_sample_study
 
+    study = build_sample_study(
+        sample, barriers=walls, max_snap_m=max_snap_m, min_piece_m=min_piece_m
+    )
+    people = study.demand
+    present = [k for k in SAMPLE_CATEGORIES if k not in missing]
+    thresholds = [Threshold.minutes(m) for m in DEMO_THRESHOLDS_MIN]
+    with publishing(out, kind="demo") as staging:
+        net.save(staging / "network.npz")
+        write_geojson(sample.facilities, staging / "facilities.geojson")
+        write_geojson(sample.demand, staging / "buildings.geojson")
+        write_csv(pd.concat(long, ignore_index=True), staging / "times.csv")
+        write_csv(summary, staging / "summary.csv")
+        _print_demo_table(sample, prof, rows, missing, homes, max_snap_m)
+        console.print(
+            f"wrote {escape(str(out))}/: network.npz, facilities.geojson, buildings.geojson, "
+            "times.csv, summary.csv"
+        )
+        write_geojson(people, staging / "demand.geojson")
+        (staging / "study").mkdir()
+        study.write(staging / "study")
+        console.print(
+            f"study: {len(people)} residential buildings, {people['population'].sum():,.0f} "
+            f"residents (floor area ÷ 40 m²); saved to {escape(str(out / 'study'))}"
+        )
+        _analyze(study, staging, thresholds, prof, present, "haidong_2025", None, lang,
+                 shown=out)  # fmt: skip
+
+
+def _print_demo_table(sample, prof, rows, missing, homes, max_snap_m) -> None:
     table = Table(
         title=f"Walking time to the nearest facility — Helsinki sample, {len(sample.demand)} "
         f"buildings, profile {prof.name} ({prof.speed_m_s} m/s)"
     )
-    for col in (
-        "category",
-        "facilities",
-        "median",
-        "p90",
-        "≤5 min",
-        "≤10 min",
-        "≤15 min",
-        "unreachable",
-    ):
+    columns = ("category", "facilities", "median", "p90", "≤5 min", "≤10 min", "≤15 min",
+               "unreachable")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="left" if col == "category" else "right")
     for r in rows:
         table.add_row(
@@ -752,7 +1015,7 @@ def demo(
             f"up to {unreachable} buildings lie on pieces of the network that are not joined to "
             "a facility (courtyards, the extract's edge): reported as unreachable."
         )
-    unplaced = pd.Series(demand.status[~demand.on_network]).value_counts()
+    unplaced = pd.Series(homes.status[~homes.on_network]).value_counts()
     if len(unplaced):
         reasons = {
             "off_network": f"farther than {max_snap_m:g} m from a walkable street",
@@ -761,25 +1024,6 @@ def demo(
         }
         said = "; ".join(f"{n} {reasons.get(k, k)}" for k, n in unplaced.items())
         console.print(f"not placed on the network, so not covered: {said}.")
-    console.print(
-        f"wrote {out}/: network.npz, facilities.geojson, buildings.geojson, times.csv, summary.csv"
-    )
-    # the study: residents from the residential floor area, then the full analysis
-    from service_circle.sample import build_sample_study
-
-    study = build_sample_study(
-        sample, barriers=walls, max_snap_m=max_snap_m, min_piece_m=min_piece_m
-    )
-    people = study.demand
-    write_geojson(people, out / "demand.geojson")
-    study.save(out / "study")
-    present = [k for k in SAMPLE_CATEGORIES if k not in missing]
-    thresholds = [Threshold.minutes(m) for m in DEMO_THRESHOLDS_MIN]
-    console.print(
-        f"study: {len(people)} residential buildings, {people['population'].sum():,.0f} "
-        "residents (floor area ÷ 40 m²); saved to " + str(out / "study")
-    )
-    _analyze(study, out, thresholds, prof, present, "haidong_2025", None)
 
 
 @app.command(name="map")
@@ -792,7 +1036,7 @@ def map_(
     minutes: Annotated[str | None, typer.Option(help="Isochrones in minutes, e.g. 5,10,15")] = None,
     metres: Annotated[str | None, typer.Option(help="Isochrones in metres")] = None,
     profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
-    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+    lang: Lang = "auto",
     tiles: Annotated[str, typer.Option(help="Base map: osm, or none (offline)")] = "osm",
     sites: Annotated[
         Path | None, typer.Option(help="Proposed sites (sites.geojson from `site`)")
@@ -807,16 +1051,19 @@ def map_(
     """Write the study as a map (HTML, self-contained unless --cdn)."""
     from service_circle.maps import save_map, study_map
     from service_circle.study import Study
+    from service_circle.tables import resolve_lang
 
     st = Study.load(study)
+    lang = resolve_lang(lang, st)
+    keys = [_category_key(st.catalogue, c) for c in category] if category else None
     fmap = study_map(
-        st, categories=category, thresholds=_thresholds(minutes, metres), profile=profile,
+        st, categories=keys, thresholds=_thresholds(minutes, metres), profile=profile,
         lang=lang, tiles=tiles, self_contained=not cdn,
-        sites=read_points(sites) if sites else None,
-        neighbourhoods=read_points(neighbourhoods) if neighbourhoods else None,
+        sites=_read(sites) if sites else None,
+        neighbourhoods=_read(neighbourhoods) if neighbourhoods else None,
     )  # fmt: skip
     save_map(fmap, out)
-    console.print(f"wrote {out} ({'linked' if cdn else 'self-contained'}, {lang})")
+    console.print(f"wrote {escape(str(out))} ({'linked' if cdn else 'self-contained'}, {lang})")
 
 
 @app.command()
@@ -828,31 +1075,55 @@ def serve(
         typer.Option(help="Folder of study folders (default: SC_STUDIES_DIR, else the sample)"),
     ] = None,
 ) -> None:
-    """Serve the HTTP API (FastAPI on uvicorn): coverage, gaps, isochrones, siting, maps."""
+    """Serve the HTTP API (FastAPI on uvicorn): coverage, gaps, isochrones, siting, maps.
+
+    Studies that do not load are listed as unavailable (GET /studies) with their reason,
+    and the log names their folder; the others are served.
+    """
     import uvicorn
 
     from api.main import create_app
     from api.registry import check_studies_dir
     from api.settings import Settings
 
+    check_number(port, "--port", ge=0, le=65535, integer=True)
     settings = Settings(studies_dir=studies) if studies else Settings()
     if settings.studies_dir is not None:
-        check_studies_dir(settings.studies_dir)
+        found = check_studies_dir(settings.studies_dir)
+        console.print(f"{len(found)} study folder(s) in {escape(str(settings.studies_dir))}")
+    _configure_logging("api")
     where = settings.studies_dir or "the bundled Helsinki sample"
-    console.print(f"serving {where} on http://{host}:{port} (docs at /docs)")
+    console.print(f"serving {escape(str(where))} on http://{host}:{port} (docs at /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
-def _configure_logging() -> None:
+def _configure_logging(name: str = "service_circle") -> None:
     """Show the library's warnings (off-network points, blocked points) on stderr."""
     from rich.logging import RichHandler
 
-    root = logging.getLogger("service_circle")
+    root = logging.getLogger(name)
     if not root.handlers:
-        handler = RichHandler(console=err_console, show_time=False, show_path=False)
+        handler = RichHandler(console=err_console, show_time=False, show_path=False,
+                              markup=False)  # fmt: skip
         handler.setFormatter(logging.Formatter("%(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a failed read or write: the path and the reason, no errno noise."""
+    path = exc.filename or ""
+    reason = exc.strerror or str(exc)
+    hints = {
+        errno.ENOENT: "the folder does not exist",
+        errno.EACCES: "permission denied",
+        errno.EROFS: "the disk is read-only",
+        errno.ENOSPC: "the disk is full",
+        errno.EISDIR: "it is a folder",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+    }
+    reason = hints.get(exc.errno or 0, reason)
+    return f"cannot use {path}: {reason}" if path else f"{reason}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -863,14 +1134,16 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # click's standalone mode ends every run with one
         return exc.code if isinstance(exc.code, int) else 0
     except ServiceCircleError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 2
-    except PermissionError as exc:
-        err_console.print(f"[bold red]error:[/] cannot write {exc.filename}: permission denied")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                          soft_wrap=True)  # fmt: skip
         return 2
     except OSError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(_os_error(exc))}", highlight=False,
+                          soft_wrap=True)  # fmt: skip
         return 2
+    except KeyboardInterrupt:
+        err_console.print("[bold red]interrupted[/]: nothing was published")
+        return 130
     return 0
 
 

@@ -403,26 +403,72 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"compiled network {path} does not exist")
+    rebuild = "rebuild it with `service-circle network SOURCE --out FILE.npz`"
     try:
         with np.load(path, allow_pickle=False) as npz:
             meta = json.loads(npz["meta"].tobytes().decode())
             arrays = {name: npz[name] for name in _ARRAYS}
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # BadZipFile, EOFError, zlib/JSON errors …: name the file
         raise InputError(
-            f"{path} is not a compiled service-circle network ({exc}); rebuild it with "
-            "`service-circle network SOURCE --out FILE.npz`"
+            f"{path} is not a readable compiled service-circle network "
+            f"({type(exc).__name__}: {exc}); {rebuild}"
         ) from None
-    if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != FORMAT
+        or (meta.get("version") != FORMAT_VERSION)
+    ):
+        found = meta if not isinstance(meta, dict) else meta.get("format")
         raise InputError(
-            f"{path} has format {meta.get('format')!r} v{meta.get('version')}, expected "
-            f"{FORMAT!r} v{FORMAT_VERSION}: rebuild it with this version"
+            f"{path} has format {found!r}, expected {FORMAT!r} v{FORMAT_VERSION}: {rebuild}"
         )
-    return WalkNetwork(
-        crs=pyproj.CRS.from_wkt(meta["crs"]),
-        class_names=tuple(meta["class_names"]),
-        source=meta.get("source", str(path)),
-        **arrays,
-    )
+    problem = _array_problem(arrays)
+    if problem:
+        raise InputError(f"{path} is damaged ({problem}); {rebuild}")
+    try:
+        crs = pyproj.CRS.from_wkt(meta["crs"])
+        class_names = tuple(str(c) for c in meta["class_names"])
+    except Exception as exc:
+        raise InputError(f"{path} is damaged ({type(exc).__name__}: {exc}); {rebuild}") from None
+    return WalkNetwork(crs=crs, class_names=class_names, source=meta.get("source", str(path)),
+                       **arrays)  # fmt: skip
+
+
+def _array_problem(a: dict[str, np.ndarray]) -> str | None:
+    """What is inconsistent in a network's arrays (the search trusts them), or None."""
+    n, m = a["node_x"].size, a["edge_u"].size
+    arcs = a["arc_head"].size
+    checks = [
+        (a["node_y"].size == n and a["node_id"].size == n and a["node_component"].size == n,
+         "node arrays of different lengths"),
+        (all(a[k].size == m for k in ("edge_v", "edge_length_m", "edge_osmid", "edge_class")),
+         "edge arrays of different lengths"),
+        (a["geom_offsets"].size == m + 1, "edge geometry offsets do not match the edges"),
+        (a["indptr"].size == n + 1, "the CSR index does not match the nodes"),
+        (arcs == 2 * m and all(a[k].size == arcs for k in ("arc_edge", "arc_forward",
+                                                           "arc_twin")),
+         "arc arrays do not match the edges"),
+    ]  # fmt: skip
+    for ok, text in checks:
+        if not ok:
+            return text
+    if n == 0:
+        return None
+    indptr = a["indptr"]
+    if indptr[0] != 0 or indptr[-1] != arcs or np.any(np.diff(indptr) < 0):
+        return "the CSR index is not increasing"
+    ranges = [("arc_head", n), ("edge_u", n), ("edge_v", n), ("arc_edge", m), ("arc_twin", arcs)]
+    for name, upper in ranges:
+        values = a[name]
+        if values.size and (values.min() < 0 or values.max() >= upper):
+            return f"{name} points outside the network"
+    offsets = a["geom_offsets"]
+    if offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] > len(a["geom_xy"]):
+        return "edge geometry offsets are not increasing"
+    coords = (a["node_x"], a["node_y"], a["edge_length_m"])
+    if not all(np.all(np.isfinite(v)) for v in coords) or np.any(a["edge_length_m"] < 0):
+        return "coordinates or lengths that are not finite"
+    return None
 
 
 def _edge_coords(

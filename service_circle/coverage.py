@@ -19,6 +19,7 @@ import shapely.ops
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from service_circle import _deadline
 from service_circle._errors import InputError
 from service_circle.engine import TravelTimes, _edge_costs
 from service_circle.profiles import Profile, Threshold, get_profile
@@ -55,11 +56,21 @@ def coverage_table(
 ) -> pd.DataFrame:
     """Population covered per category and threshold, for everyone and the group served.
 
+    Every resident is counted: the shares are over all of them, and those not covered are
+    split by the reason, as residents (not homes):
+
+    - ``beyond_threshold``: a facility can be reached, but not within the threshold;
+    - ``unreachable``: on a piece of the network from which no facility of the category
+      can be reached (or the category has none);
+    - ``off_network``, ``blocked``, ``no_geometry``: not placed on the network (farther
+      than the snapping distance from every street, across water from all of them, or
+      without a location).
+
     Columns: ``category``, ``name_zh``, ``name_en``, ``threshold``, ``unit``, ``profile``,
     ``facilities``, ``population``, ``covered``, ``share``, ``group``, ``group_column``,
-    ``group_population``, ``group_covered``, ``group_share``. Demand points off the network
-    or unreachable count as not covered. ``mask`` restricts the table to some demand points
-    (a neighbourhood).
+    ``group_population``, ``group_covered``, ``group_share``, then the five reasons.
+    ``covered`` plus the five reasons is ``population``. ``mask`` restricts the table to
+    some demand points (a neighbourhood).
     """
     prof = get_profile(profile)
     keys = list(categories) if categories else study.catalogue.keys()
@@ -71,8 +82,10 @@ def coverage_table(
         group_pop = np.where(keep, study.demand[cat.group_column].to_numpy(np.float64), 0.0)
         n_fac = int((study.facilities["category"] == key).sum())
         for threshold in thresholds:
+            _deadline.check("the coverage table")
             found, limit = _cost_of(study, key, threshold, prof)
             covered = found.point_cost <= limit
+            reason = resident_status(study, found, limit)
             rows.append(
                 {
                     "category": key,
@@ -90,9 +103,28 @@ def coverage_table(
                     "group_population": group_pop.sum(),
                     "group_covered": group_pop[covered].sum(),
                     "group_share": _share(group_pop[covered].sum(), group_pop.sum()),
+                    **{r: float(population[reason == r].sum()) for r in UNCOVERED},
                 }
             )
     return pd.DataFrame(rows)
+
+
+#: Why a resident is not covered, in the order tables list them.
+UNCOVERED = ("beyond_threshold", "unreachable", "off_network", "blocked", "no_geometry")
+
+
+def resident_status(study: Study, found: TravelTimes, limit: float) -> np.ndarray:
+    """Per demand point: ``ok`` (within ``limit``) or the reason it is not covered.
+
+    See :func:`coverage_table` for the reasons.
+    """
+    snapped = study.demand_snap.status.astype(object)
+    cost = found.point_cost
+    out = np.where(cost <= limit, "ok", "beyond_threshold").astype(object)
+    out[~np.isfinite(cost)] = "unreachable"
+    placed = study.demand_snap.on_network
+    out[~placed] = snapped[~placed]
+    return out
 
 
 def _share(part: float, whole: float) -> float:
@@ -107,16 +139,23 @@ def demand_times(
 ) -> pd.DataFrame:
     """Per demand point, the walking time in seconds to the nearest facility of each category.
 
-    Columns: ``id``, ``population``, the age groups, then ``time_s_<category>`` (NaN when
-    unreachable or off-network) and ``status`` of the point's snapping.
+    Columns: ``id``, ``population``, the age groups, then per category ``time_s_<category>``
+    (NaN when no facility can be reached) and ``status_<category>``: ``ok`` (within the
+    category's own minutes), ``beyond_threshold`` (reachable, farther), ``unreachable``
+    (on a piece of the network from which no facility of the category can be reached),
+    ``off_network``, ``blocked`` or ``no_geometry`` (not placed on the network); finally
+    ``placement``, the point's snapping status.
     """
+    prof = get_profile(profile)
     keys = list(categories) if categories else study.catalogue.keys()
     out = pd.DataFrame(study.demand.drop(columns=study.demand.geometry.name))
     for key in keys:
-        found = study.search(key, Threshold.minutes(1), profile)
+        own = Threshold.minutes(study.catalogue[key].minutes)
+        found = study.search(key, own, prof)
         cost = found.point_cost
         out[f"time_s_{key}"] = np.where(np.isfinite(cost), cost, np.nan)
-    out["status"] = study.demand_snap.status
+        out[f"status_{key}"] = resident_status(study, found, own.cost_limit(prof))
+    out["placement"] = study.demand_snap.status
     return out
 
 
@@ -160,6 +199,7 @@ def isochrones(
         )
         if not group:
             continue
+        _deadline.check("the isochrones")
         found, top = _cost_of(study, category, thresholds[group[-1]], prof)
         limits = [thresholds[i].cost_limit(prof) for i in group]
         arc_cost = prof.arc_cost_s(net) if is_time else net.arc_length_m
@@ -444,6 +484,7 @@ def _vector_groups(
     covered_tree = shapely.STRtree(covered_pts)
     groups = []
     for g in range(label.max() + 1):
+        _deadline.check("the gap polygons")
         members = uncovered[label == g]
         area = shapely.union_all(shapely.buffer(pts[members], radius_m))
         near = covered_tree.query(area, predicate="intersects")
@@ -482,6 +523,7 @@ def completeness(
     n = len(study.demand)
     reached = np.zeros((n, len(cats)), dtype=bool)
     for j, cat in enumerate(cats):
+        _deadline.check("the completeness table")
         threshold = Threshold.minutes(cat.minutes)
         found, limit = _cost_of(study, cat.key, threshold, prof)
         reached[:, j] = found.point_cost <= limit
@@ -518,21 +560,77 @@ def completeness_summary(table: pd.DataFrame, mask: np.ndarray | None = None) ->
 
 
 # ---------------------------------------------------------------------- neighbourhoods
-def inside(study: Study, polygon, *, crs: str = "wgs84") -> np.ndarray:
-    """Mask of the demand points inside a polygon given in WGS-84, GCJ-02 or BD-09."""
+def area_of_interest(
+    polygon,
+    *,
+    crs: str = "wgs84",
+    within: tuple[float, float, float, float] | None = None,
+) -> tuple[shapely.Geometry, str | None]:
+    """A neighbourhood polygon in WGS-84, repaired when it is not valid.
+
+    ``polygon`` is a shapely Polygon/MultiPolygon or a GeoJSON mapping in WGS-84, GCJ-02
+    or BD-09. With ``within`` (west, south, east, north in degrees), the polygon is first
+    cut to that box, so that a drawing far larger than the study costs no more than the
+    study. A polygon that is not valid (a ring crossing itself) is repaired
+    (:func:`shapely.make_valid`, else by its structure) and only its areas kept; the note
+    says what was done.
+
+    Returns
+    -------
+    geometry, note
+        The polygon (possibly empty: no area) and a note, or ``None`` when it was valid.
+
+    Raises
+    ------
+    InputError
+        If it is not a polygon, or cannot be repaired.
+    """
     from service_circle.coords import chinese_crs, geometry_to_wgs84
 
     system = chinese_crs(crs)
     if system is None:
         raise InputError(f"neighbourhood crs must be wgs84, gcj02 or bd09, got {crs!r}")
     geom = shapely.geometry.shape(polygon) if isinstance(polygon, dict) else polygon
-    if not isinstance(geom, shapely.Polygon | shapely.MultiPolygon) or geom.is_empty:
+    if not isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
         raise InputError("a neighbourhood must be a Polygon or MultiPolygon")
+    if within is not None:
+        # the Chinese offsets are under 1.5 km: half a degree of margin keeps the whole study
+        west, south, east, north = within
+        geom = shapely.clip_by_rect(geom, west - 0.5, south - 0.5, east + 0.5, north + 0.5)
+    note = None
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        raise InputError(f"the neighbourhood polygon is not valid: {reason}")
-    geom = geometry_to_wgs84(geom, system)
+        parts = [p for p in shapely.get_parts(_repaired(geom)) if isinstance(p, shapely.Polygon)]
+        geom = shapely.MultiPolygon(parts) if parts else shapely.MultiPolygon()
+        note = f"the polygon was not valid ({reason}): repaired, keeping its areas"
+        if geom.is_empty:
+            note = f"the polygon was not valid ({reason}) and has no area: it holds no home"
+        logger.warning("neighbourhood: %s", note)
+    return geometry_to_wgs84(geom, system), note
+
+
+def _repaired(geom: shapely.Geometry) -> shapely.Geometry:
+    """``geom`` made valid: by its lines, else by its structure (GEOS can refuse either)."""
+    for options in ({}, {"method": "structure", "keep_collapsed": False}):
+        try:
+            return shapely.make_valid(geom, **options)
+        except shapely.errors.GEOSException:
+            continue
+    raise InputError(
+        "the neighbourhood polygon is not valid and cannot be repaired (its rings cross "
+        "themselves too often): draw it again"
+    )
+
+
+def inside(study: Study, polygon, *, crs: str = "wgs84") -> np.ndarray:
+    """Mask of the demand points inside a polygon given in WGS-84, GCJ-02 or BD-09.
+
+    An invalid polygon is repaired first (see :func:`area_of_interest`).
+    """
+    geom, _ = area_of_interest(polygon, crs=crs)
     points = study.demand.geometry.to_numpy()
+    if geom.is_empty:
+        return np.zeros(points.size, dtype=bool)
     return shapely.contains(geom, points) | shapely.touches(geom, points)
 
 
@@ -548,10 +646,19 @@ def neighbourhood(
     """The coverage summary inside a neighbourhood (a community boundary).
 
     Returns a dict with ``population`` and ``homes`` inside, the coverage table restricted to
-    them (``coverage``, a DataFrame) and the living-circle and basic-guarantee completeness
-    (``completeness``, ``basic``: score and per-category share missing).
+    them (``coverage``, a DataFrame), the living-circle and basic-guarantee completeness
+    (``completeness``, ``basic``: score and per-category share missing) and ``note``: what
+    was done to an invalid polygon (``None`` when it was valid).
     """
-    mask = inside(study, polygon, crs=crs)
+    points = study.demand.geometry.to_numpy()
+    bounds = study.demand.total_bounds if len(points) else None
+    within = tuple(float(v) for v in bounds) if bounds is not None else None
+    geom, note = area_of_interest(polygon, crs=crs, within=within)
+    mask = (
+        np.zeros(points.size, dtype=bool)
+        if geom.is_empty
+        else shapely.contains(geom, points) | shapely.touches(geom, points)
+    )
     table = coverage_table(study, thresholds, categories=categories, profile=profile, mask=mask)
     return {
         "homes": int(mask.sum()),
@@ -559,6 +666,7 @@ def neighbourhood(
         "coverage": table,
         "completeness": completeness_summary(completeness(study, profile=profile), mask),
         "basic": completeness_summary(completeness(study, profile=profile, scheme="basic"), mask),
+        "note": note,
     }
 
 

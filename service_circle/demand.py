@@ -29,8 +29,10 @@ import pandas as pd
 import shapely
 
 from service_circle._errors import InputError, InputNotFoundError
+from service_circle._validate import check_counts
 from service_circle.catalogue import GROUP_COLUMNS
 from service_circle.facilities import osm_ids
+from service_circle.io import find_column
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,22 @@ RESIDENTIAL = frozenset(
 #: Spacing of the even grid laid over a polygon that has no building, metres.
 GRID_SPACING_M = 50.0
 AGE_COLUMNS = tuple(c for c in GROUP_COLUMNS.values() if c != "population")
+#: Names a population column goes by (常住人口 is what the plan counts; 户籍人口 is the
+#: registered population, taken when it is all a table has).
+POPULATION_NAMES = (
+    "population", "pop", "常住人口", "人口", "总人口", "人口数", "居住人口", "常住人口数",
+    "户籍人口",
+)  # fmt: skip
+#: Names each age-group column goes by, as census and civil-affairs tables write them.
+AGE_NAMES: dict[str, tuple[str, ...]] = {
+    "pop_60plus": ("pop_60plus", "60岁及以上", "60岁以上", "60岁及以上人口", "60周岁及以上",
+                   "60周岁以上", "老年人口", "60+", "pop60plus", "pop_60"),
+    "pop_0_3": ("pop_0_3", "0-3岁", "3岁以下", "3岁以下婴幼儿", "0-3岁人口", "0-2岁", "婴幼儿"),
+    "pop_3_6": ("pop_3_6", "3-6岁", "3-6岁人口", "3-5岁", "学龄前儿童"),
+    "pop_6_12": ("pop_6_12", "6-12岁", "6-12岁人口", "6-11岁", "小学适龄儿童"),
+}  # fmt: skip
+#: Names of a polygon's name column (a community, a village).
+AREA_NAME_NAMES = ("name", "名称", "社区名称", "社区", "村名", "村名称", "行政村", "小区名称")
 
 
 # ---------------------------------------------------------------------- buildings
@@ -125,10 +143,14 @@ def buildings_from_file(path: str | os.PathLike, *, crs: str | None = None) -> g
     """
     from service_circle.io import read_points
 
-    frame = read_points(path, crs=crs)
+    return buildings_from_frame(read_points(path, crs=crs), what=str(path))
+
+
+def buildings_from_frame(frame: gpd.GeoDataFrame, *, what: str = "buildings") -> gpd.GeoDataFrame:
+    """Building footprints (WGS-84) from polygons with optional type, storeys and id."""
     polygonal = frame.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if not polygonal.any():
-        raise InputError(f"{path} has no polygons: buildings need footprints")
+        raise InputError(f"{what} has no polygons: buildings need footprints")
     frame = frame[polygonal].to_crs("EPSG:4326")
     levels = frame.get("levels", frame.get("building:levels"))
     return gpd.GeoDataFrame(
@@ -252,7 +274,7 @@ def demand_from_buildings(
 def demand_from_polygons(
     polygons: gpd.GeoDataFrame,
     *,
-    population_column: str = "population",
+    population_column: str | None = None,
     buildings: gpd.GeoDataFrame | None = None,
     landuse: gpd.GeoSeries | None = None,
     default_levels: Mapping[str, float] | None = None,
@@ -265,14 +287,17 @@ def demand_from_polygons(
     A polygon with no residential building inside spreads its count evenly over a grid of
     points ``grid_spacing_m`` apart (at least one point). Each polygon's total — and each
     age-group column it carries — is preserved exactly.
+
+    The population column is ``population_column``, else found by its usual names
+    (``常住人口``, ``人口`` … :data:`POPULATION_NAMES`); age groups likewise
+    (``60岁及以上`` …, :data:`AGE_NAMES`), and the polygon's name (``社区名称``, ``村名`` …)
+    is kept on its points as ``area_name``. ``out.attrs["columns"]`` says which column
+    was read for what.
     """
-    if population_column not in polygons.columns:
-        raise InputError(
-            f"{what} has no column {population_column!r} "
-            f"(columns: {', '.join(map(str, polygons.columns))}): name the count column"
-        )
+    polygons, used = standard_columns(polygons, what, population_column=population_column)
+    population_column = "population"
     group_cols = [c for c in AGE_COLUMNS if c in polygons.columns]
-    counts = check_counts(polygons, [population_column, *group_cols], what)
+    counts = check_counts(polygons, [population_column, *group_cols], what, first_row=1)
     metric_crs = polygons.estimate_utm_crs()
     polys = polygons.to_crs(metric_crs).reset_index(drop=True)
     pieces = []
@@ -311,12 +336,56 @@ def demand_from_polygons(
             "population": total * weight,
             "source": how,
         }
+        if "area_name" in polys.columns:
+            piece["area_name"] = polys["area_name"].iloc[p]
         for col in group_cols:
             piece[col] = counts[col][p] * weight
         pieces.append(gpd.GeoDataFrame(piece, geometry=geoms, crs=metric_crs))
     out = pd.concat(pieces, ignore_index=True)
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=metric_crs)
-    return with_groups(out, shares).to_crs("EPSG:4326")
+    out = with_groups(out, shares).to_crs("EPSG:4326")
+    out.attrs["columns"] = used
+    return out
+
+
+def standard_columns(
+    frame: pd.DataFrame, what: str, *, population_column: str | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``frame`` with its population, age-group and name columns under the standard names.
+
+    Columns are found by their usual names in Chinese and English (:data:`POPULATION_NAMES`,
+    :data:`AGE_NAMES`, :data:`AREA_NAME_NAMES`), or ``population_column``.
+
+    Returns
+    -------
+    frame, used
+        The renamed frame, and standard name → the column it came from (only those found
+        under another name).
+
+    Raises
+    ------
+    InputError
+        If no population column is found, listing the columns there are.
+    """
+    columns = list(frame.columns)
+    found = find_column(columns, POPULATION_NAMES, given=population_column, what=what)
+    if found is None:
+        raise InputError(
+            f"{what} has no population column (columns: {', '.join(map(str, columns))}): "
+            "name it population or 常住人口, or give --population-column"
+        )
+    renames: dict[object, str] = {found: "population"}
+    for standard, names in AGE_NAMES.items():
+        column = find_column(columns, names)
+        if column is not None and column not in renames:
+            renames[column] = standard
+    name_col = find_column(columns, AREA_NAME_NAMES)
+    if name_col is not None and name_col not in renames:
+        renames[name_col] = "area_name"
+    clashes = [c for c in renames.values() if c in columns and c not in renames]
+    frame = frame.drop(columns=clashes).rename(columns=renames)
+    used = {new: str(old) for old, new in renames.items() if str(old) != new}
+    return frame, used
 
 
 def _grid_points(polygon, spacing_m: float) -> np.ndarray:
@@ -329,22 +398,6 @@ def _grid_points(polygon, spacing_m: float) -> np.ndarray:
     if pts.size == 0:
         pts = np.array([shapely.point_on_surface(polygon)])
     return pts
-
-
-def check_counts(frame: pd.DataFrame, columns: list[str], what: str) -> dict[str, np.ndarray]:
-    """Counts as numbers; negative, missing or non-numeric values are an error naming the rows."""
-    out = {}
-    for col in columns:
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
-        bad = ~np.isfinite(values) | (values < 0)
-        if bad.any():
-            rows = np.flatnonzero(bad)[:10].tolist()
-            raise InputError(
-                f"{what}: column {col!r} has {int(bad.sum())} negative, missing or non-numeric "
-                f"values (rows {rows}): fix them or drop those rows"
-            )
-        out[col] = values
-    return out
 
 
 # ---------------------------------------------------------------------- raster
@@ -429,13 +482,20 @@ def hex_polygons(cells: pd.Series) -> gpd.GeoSeries:
 def with_groups(
     frame: gpd.GeoDataFrame, shares: Mapping[str, float] | None = None
 ) -> gpd.GeoDataFrame:
-    """Add the age-group columns the frame lacks, from ``shares`` or :data:`DEFAULT_SHARES`."""
-    shares = {**DEFAULT_SHARES, **(shares or {})}
+    """Add the age-group columns the frame lacks, from ``shares`` or :data:`DEFAULT_SHARES`.
+
+    ``frame.attrs["groups_from_shares"]`` lists the groups filled in, and with which share.
+    """
+    given = dict(shares or {})
+    shares = {**DEFAULT_SHARES, **given}
+    filled = dict(frame.attrs.get("groups_from_shares", {}))
     for col, share in shares.items():
         if col not in AGE_COLUMNS:
             raise InputError(f"unknown age group {col!r}: use {', '.join(AGE_COLUMNS)}")
-        if not 0 <= share <= 1:
+        if not (np.isfinite(share) and 0 <= share <= 1):
             raise InputError(f"share of {col} must be between 0 and 1, got {share}")
         if col not in frame.columns:
-            frame[col] = frame["population"].to_numpy() * share
+            frame[col] = frame["population"].to_numpy(np.float64) * share
+            filled[col] = f"{share:g}" + ("" if col in given else " (national default)")
+    frame.attrs["groups_from_shares"] = filled
     return frame

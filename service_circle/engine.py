@@ -32,6 +32,7 @@ import pandas as pd
 import shapely
 from scipy.sparse import csgraph, csr_matrix
 
+from service_circle import _deadline
 from service_circle._errors import InputError
 
 try:  # the compiled search, built with the package
@@ -732,6 +733,7 @@ def reach_pairs(
     t_edge = targets.edge[t_rows]
     out_s, out_t, out_c = [], [], []
     for s in np.flatnonzero(sources.on_network):
+        _deadline.check("the reach table")
         single = sources.take(np.arange(len(sources)) == s)
         seed_node, seed_cost, seed_source = _seeds(
             net, single, forward, backward, access_cost, True

@@ -28,7 +28,7 @@ import shapely
 
 from service_circle._errors import InputError, InputNotFoundError, NetworkDownloadError
 from service_circle.catalogue import Catalogue, load_catalogue
-from service_circle.io import read_points, read_table
+from service_circle.io import ReadReport, find_column, read_points_with_report
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +45,20 @@ class FacilityReport:
     Attributes
     ----------
     problems
-        One row per unusable input row: ``row`` (line number in the file, header = 1) and
-        ``reason``.
+        One row per input row that was not used, or used with a change: ``row`` (line
+        number in the file, header = 1) and ``reason`` (which says whether it was kept).
     duplicates
         Pairs of the same category closer than :data:`DUPLICATE_M`: ``id_a``, ``id_b``,
         ``category``, ``distance_m``.
+    read
+        What reading the file understood (coordinates, encoding, columns), for files.
     """
 
     problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "reason"]))
     duplicates: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["id_a", "id_b", "category", "distance_m"])
     )
+    read: ReadReport | None = None
 
 
 def osm_ids(osm_type: Sequence[str], osm_id: Sequence[int]) -> list[str]:
@@ -227,72 +230,93 @@ class ColumnMap:
 
 
 _USUAL = {
-    "location": ("location", "坐标", "经纬度"),
-    "category": ("category", "类别", "设施类型"),
-    "typecode": ("typecode", "type_code", "类型编码"),
-    "name": ("name", "名称", "设施名称"),
-    "capacity": ("capacity", "容量", "床位", "座位", "托位", "学位", "beds", "seats", "places"),
-    "id": ("id", "poi_id", "编号"),
-}
+    "category": ("category", "类别", "设施类型", "类型", "分类"),
+    "typecode": ("typecode", "type_code", "类型编码", "类型代码"),
+    "name": ("name", "名称", "设施名称", "机构名称", "poi名称"),
+    "capacity": ("capacity", "容量", "床位", "床位数", "座位", "座位数", "托位", "托位数", "学位",
+                 "学位数", "面积", "建筑面积", "beds", "seats", "places"),
+    "id": ("id", "poi_id", "poiid", "编号", "序号"),
+}  # fmt: skip
 
 
 def facilities_from_file(
     path: str | os.PathLike,
     catalogue: Catalogue | None = None,
     *,
-    crs: str = "wgs84",
+    crs: str | None = None,
+    table_crs: str | None = None,
     columns: ColumnMap | None = None,
     category: str | None = None,
     categories: Sequence[str] | None = None,
+    encoding: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, FacilityReport]:
     """Facilities from a CSV, XLSX, GeoJSON or GeoPackage file of POIs.
 
     Parameters
     ----------
     path
-        The file. CSV/XLSX need ``lon``/``lat`` columns or one ``location`` column
-        ``"lon,lat"`` (as Amap exports it).
+        The file. CSV/XLSX need longitude/latitude columns (``lon``/``lat``, ``经度``/
+        ``纬度`` …) or one ``location`` column ``"lon,lat"`` (as Amap exports it).
     catalogue
         The category catalogue (default: the built-in one).
     crs
-        ``wgs84``, ``gcj02`` (Amap, Tencent), ``bd09`` (Baidu) or ``EPSG:n``.
+        The file's coordinate system, stated: ``wgs84``, ``gcj02`` (Amap, Tencent),
+        ``bd09`` (Baidu) or ``EPSG:n``. Without it a GeoJSON is WGS-84, a GeoPackage
+        keeps its own CRS, and a table takes ``table_crs`` — or is refused when it looks
+        like an Amap / Tencent / Baidu export (see :func:`service_circle.io.read_points`).
+    table_crs
+        The coordinate system of tables when ``crs`` is not given.
     columns
         Column names, where they are not the usual ones.
     category
         One category for every row (a bureau's list of elderly canteens), instead of a
-        category or typecode column.
+        category or typecode column; a key, or a Chinese or English name (``老年食堂``).
     categories
         Keep only these categories.
+    encoding
+        The text encoding of a CSV (default: detected; UTF-8, GBK and GB18030 are found).
 
-    Each row's category comes from ``category``, else its category column, else its Amap
-    typecode, else the longest catalogue keyword in its name. Rows without a usable
-    location or category are reported with their line number and kept out.
+    Each row's category comes from ``category``, else its category column (a key or a
+    name, ``老年食堂``), else its Amap typecode (kept as six-digit text; of ``"a|b"`` the
+    first code that belongs to a category), else the longest catalogue keyword in its name.
+    Rows without a usable location or category are reported with their line number and
+    kept out; a capacity that is not a count is reported and left empty; repeated ids are
+    reported and made unique (``id~2``).
     """
     catalogue = catalogue or load_catalogue()
     path = Path(path)
     columns = columns or ColumnMap()
-    table, geometry = _read_poi_table(path, crs, columns)
+    table, geometry, read = _read_poi_table(path, crs, table_crs, columns, encoding)
+    what = str(path)
     n = len(table)
     line = np.arange(n) + 2  # header on line 1 for CSV/XLSX; feature order for vector files
-    problems: list[tuple[int, str]] = []
+    problems: list[tuple[int, str]] = list(read.problems)
+    bad_location = {row for row, reason in read.problems if reason.startswith("no usable")}
+    problems = [(row, reason) for row, reason in problems if row not in bad_location]
 
     def col(field_name: str) -> pd.Series | None:
-        name = getattr(columns, field_name) or _find(table, _USUAL[field_name])
-        if name is None:
-            return None
-        if name not in table.columns:
-            raise InputError(f"{path} has no column {name!r} (columns: {', '.join(table.columns)})")
-        return table[name]
+        found = find_column(
+            list(table.columns), _USUAL[field_name], given=getattr(columns, field_name),
+            what=what,
+        )  # fmt: skip
+        return None if found is None else table[found]
 
-    cats = _categories(table, catalogue, category, col("category"), col("typecode"), col("name"))
+    typecodes = col("typecode")
+    if typecodes is not None:
+        typecodes = typecodes.map(_typecode)
+        table = table.assign(**{str(typecodes.name): typecodes})
+    cats = _categories(table, catalogue, category, col("category"), typecodes, col("name"))
     ok = np.ones(n, dtype=bool)
     missing_geom = shapely.is_missing(geometry) | shapely.is_empty(geometry)
     for i in np.flatnonzero(missing_geom):
-        problems.append((int(line[i]), "no usable location (lon/lat missing or not numbers)"))
+        problems.append(
+            (int(line[i]), "not used: no usable location (coordinates missing, not numbers or "
+             "out of range)")
+        )  # fmt: skip
     ok &= ~missing_geom
     for i, (key, why) in enumerate(cats):
         if ok[i] and key is None:
-            problems.append((int(line[i]), why))
+            problems.append((int(line[i]), f"not used: {why}"))
             ok[i] = False
     keys = np.array([k for k, _ in cats], dtype=object)
     if categories:
@@ -302,69 +326,107 @@ def facilities_from_file(
     names = col("name")
     ids = col("id")
     capacity = col("capacity")
+    cap_values = np.full(n, np.nan)
+    if capacity is not None:
+        text = capacity.astype("string").str.strip()
+        cap_values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+        given = (text.notna() & (text != "")).fillna(False).to_numpy(bool)
+        bad_cap = given & (~np.isfinite(cap_values) | (cap_values < 0))
+        for i in np.flatnonzero(bad_cap & ok):
+            problems.append(
+                (int(line[i]), f"kept without capacity: {capacity.name} {capacity.iloc[i]!r} is "
+                 "not a count (a number ≥ 0)")
+            )  # fmt: skip
+        cap_values = np.where(bad_cap, np.nan, cap_values)
+    id_values = (
+        ids.astype("string").fillna("").str.strip().to_numpy(dtype=object)
+        if (ids is not None)
+        else line.astype(str).astype(object)
+    )
+    id_values = np.where(id_values == "", line.astype(str), id_values).astype(object)
+    id_values, repeated = _unique_ids(id_values, ok)
+    for i, original in repeated:
+        problems.append((int(line[i]), f"id {original!r} repeats an earlier row: kept as "
+                         f"{id_values[i]!r}"))  # fmt: skip
+    extra = {}
+    if typecodes is not None:
+        extra["typecode"] = typecodes.to_numpy(dtype=object)[ok]
     frame = gpd.GeoDataFrame(
         {
-            "id": (ids.astype(str).to_numpy() if ids is not None else line.astype(str))[ok],
+            "id": id_values[ok],
             "name": (
                 names.to_numpy(dtype=object) if names is not None else np.full(n, None, object)
             )[ok],
             "category": keys[ok],
-            "capacity": (
-                pd.to_numeric(capacity, errors="coerce").to_numpy(np.float64)
-                if capacity is not None
-                else np.full(n, np.nan)
-            )[ok],
+            "capacity": cap_values[ok],
             "source": path.name,
             "osm_id": pd.array([None] * int(ok.sum()), dtype="Int64"),
             "osm_type": None,
             "row": pd.array(line[ok], dtype="Int64"),
+            **extra,
         },
         geometry=geometry[ok],
         crs="EPSG:4326",
     )
     report = FacilityReport(
-        problems=pd.DataFrame(problems, columns=["row", "reason"]).sort_values("row"),
+        problems=pd.DataFrame(sorted(problems), columns=["row", "reason"]),
         duplicates=find_duplicates(frame),
+        read=read,
     )
     if len(report.problems):
-        logger.warning("%s: %d rows not used (see the report)", path, len(report.problems))
+        logger.info("%s: %d rows not used or changed (see the report)", path, len(report.problems))
     return frame.reset_index(drop=True), report
 
 
-def _find(table: pd.DataFrame, names: Sequence[str]) -> str | None:
-    lower = {str(c).strip().lower(): c for c in table.columns}
-    return next((lower[n.lower()] for n in names if n.lower() in lower), None)
+def _typecode(value) -> str | None:
+    """An Amap typecode as six-digit text (a spreadsheet turns ``050000`` into 50000)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    codes = []
+    for part in str(value).replace("｜", "|").split("|"):
+        part = part.strip().removesuffix(".0")
+        if part.isdigit() and len(part) < 6:
+            part = part.zfill(6)
+        if part:
+            codes.append(part)
+    return "|".join(codes) or None
 
 
-def _read_poi_table(path: Path, crs: str, columns: ColumnMap) -> tuple[pd.DataFrame, np.ndarray]:
-    """The table and WGS-84 point geometry of a POI file (empty geometry where unusable)."""
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv", ".xlsx", ".xls"):
-        table = read_table(path)
-        location = columns.location or _find(table, _USUAL["location"])
-        if (
-            columns.lon is None
-            and columns.lat is None
-            and location is not None
-            and not (
-                _find(table, ("lon", "lng", "longitude")) and _find(table, ("lat", "latitude"))
-            )
-        ):
-            parts = table[location].astype(str).str.replace("，", ",").str.split(",", n=1)
-            table = table.assign(
-                lon=pd.to_numeric(parts.str[0].str.strip(), errors="coerce"),
-                lat=pd.to_numeric(parts.str[1].str.strip(), errors="coerce"),
-            )
-        if columns.lon or columns.lat:
-            table = table.rename(columns={columns.lon: "lon", columns.lat: "lat"})
-        points = read_points(table, crs=crs, what=str(path))
-    else:
-        points = read_points(path, crs=crs)
-        table = pd.DataFrame(points.drop(columns=points.geometry.name))
+def _unique_ids(ids: np.ndarray, used: np.ndarray) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Ids made unique among the used rows (``x``, ``x~2``, ``x~3``); the rows renamed."""
+    seen: dict[str, int] = {}
+    out = ids.copy()
+    renamed = []
+    taken = set(ids[used].tolist())
+    for i in np.flatnonzero(used):
+        value = str(ids[i])
+        count = seen.get(value, 0) + 1
+        seen[value] = count
+        if count > 1:
+            new = f"{value}~{count}"
+            while new in taken:
+                count += 1
+                new = f"{value}~{count}"
+            seen[value] = count
+            taken.add(new)
+            out[i] = new
+            renamed.append((int(i), value))
+    return out, renamed
+
+
+def _read_poi_table(
+    path: Path, crs: str | None, table_crs: str | None, columns: ColumnMap, encoding: str | None
+) -> tuple[pd.DataFrame, np.ndarray, ReadReport]:
+    """The table, WGS-84 point geometry (empty where unusable) and read report of a POI file."""
+    points, read = read_points_with_report(
+        path, crs=crs, table_crs=table_crs, encoding=encoding, lon=columns.lon, lat=columns.lat,
+        location=columns.location,
+    )  # fmt: skip
     if points.crs is not None and not pyproj.CRS(points.crs).equals(pyproj.CRS("EPSG:4326")):
         points = points.to_crs("EPSG:4326")
+    table = pd.DataFrame(points.drop(columns=points.geometry.name))
     geoms = _as_points(points.geometry.to_numpy())
-    return table.reset_index(drop=True), geoms
+    return table.reset_index(drop=True), geoms, read
 
 
 def _categories(
@@ -378,17 +440,19 @@ def _categories(
     """``(category key or None, reason when None)`` per row."""
     n = len(table)
     if fixed is not None:
-        catalogue[fixed]
-        return [(fixed, "")] * n
-    known = set(catalogue.keys())
+        key = catalogue.resolve(fixed)
+        if key is None:
+            catalogue[fixed]  # an unknown category: the error lists the known ones
+        return [(key, "")] * n
     out: list[tuple[str | None, str]] = []
     for i in range(n):
-        if category is not None and isinstance(category.iloc[i], str) and category.iloc[i].strip():
-            value = category.iloc[i].strip()
-            out.append((value, "") if value in known else (None, f"unknown category {value!r}"))
+        value = category.iloc[i] if category is not None else None
+        if isinstance(value, str) and value.strip():
+            key = catalogue.resolve(value)
+            out.append((key, "") if key else (None, f"unknown category {value.strip()!r}"))
             continue
-        if typecode is not None and pd.notna(typecode.iloc[i]):
-            code = str(typecode.iloc[i]).strip().removesuffix(".0").zfill(6)
+        code = typecode.iloc[i] if typecode is not None else None
+        if isinstance(code, str) and code:
             hits = catalogue.classify_typecode(code)
             if hits:
                 out.append((hits[0], ""))
@@ -397,8 +461,8 @@ def _categories(
         if by_name:
             out.append((by_name, ""))
             continue
-        code = "" if typecode is None else f" (typecode {typecode.iloc[i]!s})"
-        out.append((None, f"no category: no category, typecode or name keyword matches{code}"))
+        shown = f" (typecode {code})" if code else ""
+        out.append((None, f"no category: no category, typecode or name keyword matches{shown}"))
     return out
 
 

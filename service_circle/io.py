@@ -1,19 +1,38 @@
-"""Reading point files and writing results atomically.
+"""Reading the files a planning office hands over, and writing results atomically.
 
-Points (facilities, homes) come as GeoJSON, GeoPackage, Shapefile, GeoParquet, or CSV with
-longitude/latitude columns in WGS-84. Results are written to a temporary file beside the
-target and renamed over it, so that a reader never sees half a file and a failed run
-leaves the previous result in place.
+Reading (:func:`read_table`, :func:`read_points`, :func:`read_points_with_report`):
+
+- **Encodings.** Tables may be UTF-8 (with or without BOM), GBK or GB18030 (what Excel
+  saves in China): detected with ``charset-normalizer``, or given as ``encoding``.
+- **Coordinates scoped to their file.** A GeoJSON is WGS-84 (RFC 7946); a GeoPackage,
+  Shapefile or GeoParquet carries its own CRS; a table (CSV/XLSX) has none, so the
+  caller states it (``crs`` for this file, or ``table_crs``, the default for tables). A
+  table that looks like an Amap / Tencent / Baidu export (``location``, ``typecode``,
+  ``adcode`` …) is refused unless its system is stated: those are GCJ-02 or BD-09, and
+  taking them as WGS-84 would move every point 300–1000 m.
+- **Columns by name or alias**, Chinese included: ``lon``/``lng``/``经度``,
+  ``lat``/``纬度``, or one ``location`` column ``"lon,lat"`` (Amap).
+- **Nothing dropped.** Rows without usable coordinates are kept with an empty geometry and
+  named in the report; a row whose latitude is not a latitude while its longitude is (lon
+  and lat swapped) is swapped back and named.
+
+Writing: results go to a temporary file beside the target and are renamed over it, so a
+reader never sees half a file and a failed run leaves the previous result in place. CSV
+files are UTF-8 with a BOM, so that Excel opens Chinese text right.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -28,21 +47,142 @@ from service_circle.coords import chinese_crs, geometry_to_wgs84
 
 logger = logging.getLogger(__name__)
 
-LON_NAMES = ("lon", "lng", "longitude", "x")
-LAT_NAMES = ("lat", "latitude", "y")
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度", "东经", "gcj_lng", "wgs_lng")
+LAT_NAMES = ("lat", "latitude", "y", "纬度", "北纬", "gcj_lat", "wgs_lat")
+LOCATION_NAMES = ("location", "坐标", "经纬度", "lnglat", "lonlat")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb")
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xls")
+#: Columns that only exports from Chinese map services carry (Amap, Tencent, Baidu).
+EXPORT_COLUMNS = (
+    "location", "typecode", "adcode", "citycode", "pcode", "pname", "cityname", "adname",
+    "biz_type", "business_area", "navi_poiid", "entr_location", "gridcode", "ad_info",
+    "uid", "street_id", "detail_info",
+)  # fmt: skip
+_TEXT_ENCODINGS = {"gb2312": "gb18030", "gbk": "gb18030", "gb18030": "gb18030", "hz": "gb18030"}
+
+
+@dataclass
+class ReadReport:
+    """What reading a file understood: format, coordinates, encoding, rows not usable.
+
+    Attributes
+    ----------
+    what
+        The file's name for messages.
+    coordinates
+        One line: the coordinate system taken and why (e.g. ``"GeoJSON: WGS-84
+        (RFC 7946)"`` or ``"GCJ-02 (stated), converted to WGS-84"``).
+    encoding
+        The text encoding of a table (``None`` for other formats).
+    problems
+        ``(line, reason)`` of rows kept without a location, or changed (swapped lon/lat).
+    columns
+        Which column was read for what, where it was found by an alias.
+    """
+
+    what: str
+    coordinates: str = ""
+    encoding: str | None = None
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for the console: the file, its coordinates and its encoding."""
+        parts = [self.coordinates]
+        if self.encoding:
+            parts.append(f"encoding {self.encoding}")
+        if self.columns:
+            parts.append(", ".join(f"{k} from {v!r}" for k, v in self.columns.items()))
+        return f"read {self.what}: " + "; ".join(p for p in parts if p)
 
 
 def check_file(path: Path, what: str) -> None:
     """Raise a clear error when ``path`` is missing or empty."""
     if not path.exists():
         raise InputNotFoundError(f"{what} does not exist")
+    if path.is_dir():
+        raise InputError(f"{what} is a folder, not a file")
     if path.stat().st_size == 0:
         raise InputError(f"{what} is empty")
 
 
-def read_table(path: str | os.PathLike, *, what: str | None = None) -> pd.DataFrame:
-    """Read a CSV (any delimiter, UTF-8 with or without BOM) or an Excel sheet.
+def normalise_name(name: object) -> str:
+    """A column name compared loosely: NFKC, lower case, no spaces, dashes and tildes as -."""
+    text = unicodedata.normalize("NFKC", str(name)).strip().lower()
+    text = re.sub(r"\s+", "", text)
+    return re.sub(r"[－—–~～至到]", "-", text)
+
+
+def find_column(
+    columns: Sequence[object], names: Sequence[str], *, given: str | None = None, what: str = ""
+) -> object | None:
+    """The column among ``columns`` matching one of ``names`` (loosely), or ``given``.
+
+    Raises
+    ------
+    InputError
+        If ``given`` is not a column.
+    """
+    if given is not None:
+        if given in columns:
+            return given
+        loose = {normalise_name(c): c for c in columns}
+        if normalise_name(given) in loose:
+            return loose[normalise_name(given)]
+        raise InputError(
+            f"{what} has no column {given!r} (columns: {', '.join(map(str, columns))})"
+        )
+    loose = {normalise_name(c): c for c in columns}
+    return next((loose[normalise_name(n)] for n in names if normalise_name(n) in loose), None)
+
+
+def decode(data: bytes, what: str, encoding: str | None = None) -> tuple[str, str]:
+    """Text of a file's bytes and the encoding used (UTF-8 with or without BOM, GBK …).
+
+    Raises
+    ------
+    InputError
+        If ``encoding`` does not decode the file, or no encoding could be found.
+    """
+    if encoding is not None:
+        try:
+            return data.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(
+                f"cannot read {what} as {encoding} ({exc}): give the file's encoding with "
+                "--encoding (utf-8, gb18030 …)"
+            ) from None
+    bom = data[:3] == b"\xef\xbb\xbf"
+    try:
+        return data.decode("utf-8-sig"), "UTF-8 with BOM" if bom else "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    name = None if best is None else str(best.encoding).lower()
+    name = _TEXT_ENCODINGS.get(name or "", name)
+    if name is None:
+        raise InputError(
+            f"cannot tell the text encoding of {what}: save it as UTF-8, or give --encoding "
+            "(gb18030 for files saved by Excel in China)"
+        )
+    try:
+        return data.decode(name), name.upper().replace("_", "-")
+    except (UnicodeDecodeError, LookupError):
+        raise InputError(
+            f"cannot read {what} as text (tried UTF-8 and {name}): give --encoding"
+        ) from None
+
+
+def read_table(
+    path: str | os.PathLike, *, what: str | None = None, encoding: str | None = None
+) -> pd.DataFrame:
+    """Read a CSV (any delimiter, UTF-8/GBK/GB18030) or an Excel sheet, every cell as text.
+
+    Cells are read as text so that codes keep their leading zeros (Amap typecode
+    ``050000``); numbers are converted where they are used. The encoding used is in
+    ``table.attrs["encoding"]``.
 
     Raises
     ------
@@ -54,11 +194,16 @@ def read_table(path: str | os.PathLike, *, what: str | None = None) -> pd.DataFr
     path = Path(path)
     what = what or str(path)
     check_file(path, what)
+    used = None
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
-            table = pd.read_excel(path)
+            table = pd.read_excel(path, dtype=object)
+            table = table.map(lambda v: v if v is None or isinstance(v, float) else str(v))
         else:
-            table = pd.read_csv(path, sep=None, engine="python", encoding="utf-8-sig")
+            text, used = decode(path.read_bytes(), what, encoding)
+            table = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str)
+    except InputError:
+        raise
     except (
         pd.errors.ParserError,
         pd.errors.EmptyDataError,
@@ -70,37 +215,80 @@ def read_table(path: str | os.PathLike, *, what: str | None = None) -> pd.DataFr
         raise InputError(f"cannot read {what} as a table ({exc})") from None
     if table.empty:
         raise InputError(f"{what} has a header but no rows")
+    table.columns = [str(c).strip() for c in table.columns]
+    table.attrs["encoding"] = used
     return table
+
+
+def looks_like_export(columns: Sequence[object]) -> list[str]:
+    """The columns that mark a table as an Amap / Tencent / Baidu export (maybe none)."""
+    loose = {normalise_name(c): str(c) for c in columns}
+    return [loose[c] for c in EXPORT_COLUMNS if c in loose]
 
 
 def read_points(
     source: str | os.PathLike | pd.DataFrame,
     *,
     crs: str | None = None,
+    table_crs: str | None = None,
     what: str | None = None,
+    encoding: str | None = None,
+    lon: str | None = None,
+    lat: str | None = None,
+    location: str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read points from a vector file, or from a CSV/XLSX (or a table) with lon/lat columns.
+    """Read points from a vector file, or from a CSV/XLSX (or a table) with coordinates.
 
     Rows whose coordinates are missing or not numbers are kept with an empty geometry, so
-    that they are reported (status ``no_geometry``) rather than silently dropped.
+    that they are reported (status ``no_geometry``) rather than silently dropped. See
+    :func:`read_points_with_report` for the parameters and for what was understood.
+    """
+    frame, report = read_points_with_report(
+        source, crs=crs, table_crs=table_crs, what=what, encoding=encoding, lon=lon, lat=lat,
+        location=location,
+    )  # fmt: skip
+    for line, reason in report.problems[:10]:
+        logger.warning("%s, line %d: %s", report.what, line, reason)
+    return frame
+
+
+def read_points_with_report(
+    source: str | os.PathLike | pd.DataFrame,
+    *,
+    crs: str | None = None,
+    table_crs: str | None = None,
+    what: str | None = None,
+    encoding: str | None = None,
+    lon: str | None = None,
+    lat: str | None = None,
+    location: str | None = None,
+) -> tuple[gpd.GeoDataFrame, ReadReport]:
+    """Points (or polygons) of a file or table, and a report of what was understood.
 
     Parameters
     ----------
     source
-        ``.csv``/``.xlsx`` (columns ``lon``/``lat``, or ``lng``/``longitude``/``x`` and
-        ``latitude``/``y``), a vector file (``.geojson``, ``.gpkg``, ``.shp``,
-        ``.parquet``), or a DataFrame with such columns.
+        ``.csv``/``.xlsx`` (longitude/latitude columns, or a ``location`` column
+        ``"lon,lat"``), a vector file (``.geojson``, ``.gpkg``, ``.shp``, ``.parquet``), or
+        a DataFrame with such columns.
     crs
-        The coordinate system of the coordinates: ``"wgs84"`` (the default for tables
-        and for files that declare none), ``"gcj02"`` (Amap, Tencent), ``"bd09"``
-        (Baidu), or an EPSG code such as ``"EPSG:4547"`` (``x``/``y`` columns in metres).
-        The Chinese systems are converted to WGS-84; it overrides what a file declares.
+        The coordinate system of this input, stated by the user: ``"wgs84"``, ``"gcj02"``
+        (Amap, Tencent), ``"bd09"`` (Baidu), or an EPSG code such as ``"EPSG:4547"``
+        (``x``/``y`` in metres). It applies whatever the format; the Chinese systems are
+        converted to WGS-84.
+    table_crs
+        The coordinate system of tables (CSV/XLSX) when ``crs`` is not given (the
+        command line's ``--input-crs``); vector files keep their own.
     what
         Name for messages (default: the path).
+    encoding
+        The text encoding of a CSV (default: detected).
+    lon, lat, location
+        Column names, where they are not found by their usual names.
 
     Returns
     -------
-    geopandas.GeoDataFrame
+    geopandas.GeoDataFrame, ReadReport
         The rows, with geometry in WGS-84 (EPSG:4326) unless ``crs`` names another EPSG.
 
     Raises
@@ -108,21 +296,25 @@ def read_points(
     InputNotFoundError
         If the file does not exist.
     InputError
-        If it is empty, unreadable, has no geometry or no lon/lat columns.
+        If it is empty, unreadable, has no geometry or coordinate columns, or looks like an
+        export of a Chinese map service while its coordinate system is not stated.
     """
     if isinstance(source, pd.DataFrame):
-        what = what or "table"
-        return _declare(_points_from_table(source, what, degrees=_in_degrees(crs)), crs, what)
+        report = ReadReport(what or "table")
+        frame = _points_from_table(source, report, crs or table_crs, lon, lat, location)
+        return frame, report
     path = Path(source)
-    what = what or str(path)
+    report = ReadReport(what or str(path))
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt", ".tsv", ".xlsx", ".xls"):
-        table = read_table(path, what=what)
-        return _declare(_points_from_table(table, what, degrees=_in_degrees(crs)), crs, what)
-    check_file(path, what)
+    if suffix in TABLE_SUFFIXES:
+        table = read_table(path, what=report.what, encoding=encoding)
+        report.encoding = table.attrs.get("encoding")
+        frame = _points_from_table(table, report, crs or table_crs, lon, lat, location)
+        return frame, report
+    check_file(path, report.what)
     if suffix not in VECTOR_SUFFIXES:
         raise InputError(
-            f"cannot tell the format of {what}: use .csv/.xlsx (lon, lat columns) or "
+            f"cannot tell the format of {report.what}: use .csv/.xlsx (lon, lat columns) or "
             f"{', '.join(VECTOR_SUFFIXES)}"
         )
     try:
@@ -131,18 +323,48 @@ def read_points(
         else:
             frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio / JSON errors: name the file, not the stack
-        raise InputError(f"cannot read {what} ({type(exc).__name__}: {exc})") from None
+        raise InputError(f"cannot read {report.what} ({type(exc).__name__}: {exc})") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.isna().all():
         raise InputError(
-            f"{what} has no geometry: give points (GeoJSON/GeoPackage) or a CSV with "
+            f"{report.what} has no geometry: give points (GeoJSON/GeoPackage) or a CSV with "
             "lon and lat columns"
         )
     if frame.empty:
-        raise InputError(f"{what} has no features")
-    if frame.crs is None and crs is None:
-        logger.warning("%s declares no CRS: assuming WGS-84 (EPSG:4326)", what)
-        frame = frame.set_crs("EPSG:4326")
-    return _declare(frame, crs, what)
+        raise InputError(f"{report.what} has no features")
+    kind = "GeoJSON" if suffix in (".geojson", ".json") else suffix.lstrip(".").upper()
+    if crs is not None:
+        report.coordinates = f"{kind}, taken as {_system_label(crs)} (stated for this file)"
+        return _declare(frame, crs, report.what), report
+    if suffix in (".geojson", ".json"):
+        declared = frame.crs
+        if declared is not None and not declared.equals(pyproj.CRS("EPSG:4326")):
+            report.coordinates = f"GeoJSON declaring {declared.to_string()}, converted to WGS-84"
+            return frame.to_crs("EPSG:4326"), report
+        report.coordinates = "GeoJSON: WGS-84 (RFC 7946)"
+        return frame.set_crs("EPSG:4326", allow_override=True), report
+    if frame.crs is None:
+        minx, miny, maxx, maxy = frame.total_bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise CRSError(
+                f"{report.what} declares no coordinate system and its coordinates are not "
+                "degrees: state it with the file's CRS option (e.g. EPSG:4547 for CGCS2000 "
+                "3-degree Gauss-Kruger, central meridian 114°E)"
+            )
+        report.coordinates = f"{kind} declaring no CRS: degrees taken as WGS-84"
+        return frame.set_crs("EPSG:4326"), report
+    report.coordinates = f"{kind}: its own CRS, {frame.crs.to_string()}"
+    return frame, report
+
+
+def _system_label(crs: str) -> str:
+    system = chinese_crs(crs)
+    if system == "gcj02":
+        return "GCJ-02, converted to WGS-84"
+    if system == "bd09":
+        return "BD-09, converted to WGS-84"
+    if system == "wgs84":
+        return "WGS-84"
+    return str(crs)
 
 
 def _declare(frame: gpd.GeoDataFrame, crs: str | None, what: str) -> gpd.GeoDataFrame:
@@ -182,29 +404,79 @@ def _in_degrees(crs: str | None) -> bool:
         ) from None
 
 
-def _points_from_table(table: pd.DataFrame, what: str, *, degrees: bool) -> gpd.GeoDataFrame:
-    lower = {str(c).strip().lower(): c for c in table.columns}
-    lon_col = next((lower[n] for n in LON_NAMES if n in lower), None)
-    lat_col = next((lower[n] for n in LAT_NAMES if n in lower), None)
-    if lon_col is None or lat_col is None:
+def _numbers(values: pd.Series) -> np.ndarray:
+    text = values.astype("string").str.strip().str.replace("°", "", regex=False)
+    return pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+
+
+def _points_from_table(
+    table: pd.DataFrame,
+    report: ReadReport,
+    crs: str | None,
+    lon_name: str | None,
+    lat_name: str | None,
+    location_name: str | None,
+) -> gpd.GeoDataFrame:
+    what = report.what
+    columns = list(table.columns)
+    lon_col = find_column(columns, LON_NAMES, given=lon_name, what=what)
+    lat_col = find_column(columns, LAT_NAMES, given=lat_name, what=what)
+    loc_col = find_column(columns, LOCATION_NAMES, given=location_name, what=what)
+    if location_name is None and lon_col is not None and lat_col is not None:
+        loc_col = None  # separate columns win over a location column
+    if loc_col is not None:
+        parts = table[loc_col].astype("string").str.replace("，", ",").str.split(",", n=1)
+        lon = _numbers(parts.str[0])
+        lat = _numbers(parts.str[1])
+        report.columns["lon,lat"] = str(loc_col)
+    elif lon_col is not None and lat_col is not None:
+        lon, lat = _numbers(table[lon_col]), _numbers(table[lat_col])
+        for key, col in (("lon", lon_col), ("lat", lat_col)):
+            if normalise_name(col) != key:
+                report.columns[key] = str(col)
+    else:
         raise InputError(
-            f"{what} has no lon/lat columns (found {', '.join(map(str, table.columns))}): "
-            "name them lon and lat (WGS-84 degrees)"
+            f"{what} has no coordinate columns (found {', '.join(map(str, columns))}): name "
+            'them lon and lat (经度, 纬度), or give one location column "lon,lat"'
         )
-    lon = pd.to_numeric(table[lon_col], errors="coerce").to_numpy(np.float64)
-    lat = pd.to_numeric(table[lat_col], errors="coerce").to_numpy(np.float64)
+    if crs is None:
+        export = looks_like_export(columns)
+        if export:
+            raise CRSError(
+                f"{what} looks like an export of a Chinese map service (columns "
+                f"{', '.join(export)}), whose coordinates are GCJ-02 (Amap, Tencent) or BD-09 "
+                "(Baidu), 300-1000 m from WGS-84: say which with the file's CRS option "
+                "(e.g. --crs gcj02, or --facilities-crs gcj02)"
+            )
+        report.coordinates = "a table: WGS-84 (no coordinate system stated)"
+        crs_used = "wgs84"
+    else:
+        report.coordinates = f"a table: {_system_label(crs)} (stated)"
+        crs_used = crs
+    degrees = _in_degrees(crs_used)
+    line = np.arange(len(table)) + 2  # header on line 1
+    if degrees:
+        swapped = (np.abs(lat) > 90) & (np.abs(lat) <= 180) & (np.abs(lon) <= 90)
+        for i in np.flatnonzero(swapped):
+            report.problems.append(
+                (int(line[i]), f"longitude and latitude swapped (lon {lon[i]:g}, lat {lat[i]:g} "
+                 "is not a latitude): read as swapped back")
+            )  # fmt: skip
+        lon, lat = np.where(swapped, lat, lon), np.where(swapped, lon, lat)
     bad = ~(np.isfinite(lon) & np.isfinite(lat))
     if degrees:
         bad |= (np.abs(lat) > 90) | (np.abs(lon) > 180)
     if bad.all():
         unit = "in degrees" if degrees else ""
         raise InputError(f"{what}: no row has numeric coordinates {unit}".rstrip())
-    if bad.any():
-        rows = (np.flatnonzero(bad) + 2).tolist()  # +2: header line, 1-based
-        logger.warning("%s: %d rows without usable lon/lat (lines %s)", what, bad.sum(), rows[:10])
+    for i in np.flatnonzero(bad):
+        report.problems.append((int(line[i]), "no usable location (coordinates missing, not "
+                                "numbers or out of range)"))  # fmt: skip
+    report.problems.sort()
     geometry = shapely.points(np.where(bad, np.nan, lon), np.where(bad, np.nan, lat))
     geometry[bad] = None
-    return gpd.GeoDataFrame(table.copy(), geometry=geometry, crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(table.copy(), geometry=geometry, crs="EPSG:4326")
+    return _declare(frame, crs_used, what) if crs_used != "wgs84" else frame
 
 
 def _umask() -> int:
@@ -214,7 +486,9 @@ def _umask() -> int:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "w", *, encoding: str = "utf-8"
+) -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` on success.
 
     Examples
@@ -226,7 +500,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": encoding})) as fh:
             yield fh
         Path(tmp).chmod(0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
         Path(tmp).replace(path)
@@ -236,8 +510,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a table as UTF-8 CSV, atomically."""
-    with atomic_write(path, "w") as fh:
+    """Write a table as UTF-8 CSV with a BOM (Excel then reads Chinese right), atomically."""
+    with atomic_write(path, "w", encoding="utf-8-sig") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n")
     return Path(path)
 

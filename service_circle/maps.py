@@ -1,25 +1,30 @@
 """Folium maps of a study: facilities, isochrones, gaps, proposed sites, neighbourhoods.
 
-The page is bilingual (``lang="zh"`` or ``"en"``), carries the OSM attribution, a layer
-control, a legend and a title. It draws circle markers and small HTML labels only, so it
-needs Leaflet (and Leaflet.markercluster where facilities are dense) and nothing else:
-Bootstrap, Font Awesome and the awesome-markers plugin that folium links by default are
-dropped.
+The page is bilingual (``lang="zh"`` or ``"en"``), carries the data's attribution, a
+layer control grouped by category, a legend in the colours drawn (with the gap scale's
+numbers), a metric scale bar and a title. Folium builds the page and the Leaflet map;
+the layers are drawn by one small script of this module (``_RUNTIME``):
 
-``self_contained=True`` embeds those scripts and styles in the page, taken at run time
-from the XStatic packages installed from PyPI (Leaflet 1.9.3, Leaflet.markercluster 1.4.1,
-jQuery 3.7.1 — folium's own versions), so the page works on an intranet without internet.
+- untrusted text (POI and community names, file names …) reaches the page only as JSON
+  made safe for a ``<script>`` element (:func:`~service_circle._escape.json_for_script`)
+  and reaches the DOM only as ``textContent`` — never as HTML, never inside a JavaScript
+  template — so a name such as ``</script><script>…`` is shown, not run;
+- tooltips and popups are tables built from ``[label, text]`` rows prepared here, with
+  numbers and units already formatted in the page's language.
+
+``self_contained=True`` embeds Leaflet 1.9.3 (and Leaflet.markercluster 1.4.1 where a
+category has more than :data:`CLUSTER_ABOVE` facilities), taken at run time from the
+XStatic packages installed from PyPI, so the page works on an intranet without internet.
 With ``tiles="none"`` nothing at all is loaded from the network.
 
-Each layer is registered in ``window.serviceCircle.layers`` (name → Leaflet layer) so that
-a browser test can count what was drawn.
+Each layer is registered in ``window.serviceCircle.layers`` (key → Leaflet layer) and has a
+checkbox ``input[data-layer=KEY]`` in the layer control, so that a browser test or a script
+can count what was drawn and toggle it.
 """
 
 from __future__ import annotations
 
 import base64
-import html
-import json
 import re
 from collections.abc import Sequence
 from importlib import import_module
@@ -27,14 +32,16 @@ from pathlib import Path
 from typing import Literal
 
 import folium
-import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from service_circle._errors import InputError
+from service_circle._escape import html_text, json_for_script
 from service_circle.profiles import Profile, Threshold, get_profile
 from service_circle.sample import ATTRIBUTION
 from service_circle.study import Study
@@ -47,65 +54,93 @@ PALETTE = (
 )  # fmt: skip
 #: Above this many facilities in a category, its markers are clustered.
 CLUSTER_ABOVE = 50
+#: Above this many neighbourhoods, their names are not written on the map (hover instead).
+LABEL_AT_MOST = 300
 #: Isochrone fill opacity from the shortest threshold to the longest (graded).
 ISO_OPACITY = (0.45, 0.3, 0.18, 0.12, 0.08, 0.05)
 #: Gap choropleth classes (population), light to dark.
 GAP_COLOURS = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+TILE_HOSTS = ("https://tile.openstreetmap.org",)
 
 _TEXT = {
     "zh": {
         "title": "一刻钟便民生活圈 — {name}",
         "facilities": "设施",
         "isochrones": "步行可达范围",
-        "gaps": "覆盖缺口（人口）",
+        "gaps": "覆盖缺口",
+        "gap_scale": "覆盖缺口（人口）",
         "sites": "拟新增设施",
         "neighbourhoods": "社区边界",
         "population": "人口",
         "group_population": "服务人群",
+        "homes": "住宅点",
         "nearest": "最近设施用时",
+        "nearest_m": "最近设施距离",
         "rank": "排序",
         "gain": "新增覆盖人口",
         "capacity": "容量",
         "source": "来源",
-        "minutes": "分钟",
-        "metres": "米",
+        "category": "类别",
+        "min": "分钟",
+        "m": "米",
         "unreachable": "不可达",
         "legend": "图例",
-        "none": "无底图",
+        "layers": "图层",
+        "other": "其他",
+        "proposed": "拟新增",
     },
     "en": {
         "title": "15-minute living circle — {name}",
         "facilities": "facilities",
         "isochrones": "walkable area",
-        "gaps": "coverage gaps (population)",
+        "gaps": "coverage gaps",
+        "gap_scale": "coverage gaps (population)",
         "sites": "proposed sites",
         "neighbourhoods": "neighbourhoods",
         "population": "population",
         "group_population": "group served",
+        "homes": "homes",
         "nearest": "nearest facility",
+        "nearest_m": "nearest facility",
         "rank": "rank",
         "gain": "newly covered",
         "capacity": "capacity",
         "source": "source",
-        "minutes": "min",
-        "metres": "m",
+        "category": "category",
+        "min": "min",
+        "m": "m",
         "unreachable": "unreachable",
         "legend": "legend",
-        "none": "no base map",
+        "layers": "layers",
+        "other": "other",
+        "proposed": "proposed",
     },
+}
+#: Capacity units of the catalogue, as a reader of each language writes them.
+_UNITS = {
+    "zh": {"places": "个位", "seats": "个座位", "beds": "张床位", "m2": "平方米", "none": ""},
+    "en": {"places": "places", "seats": "seats", "beds": "beds", "m2": "m²", "none": ""},
 }
 
 # the assets a map uses: name in folium → (XStatic package, file)
 _ASSETS = {
     "leaflet": ("leaflet", "leaflet.js"),
     "leaflet_css": ("leaflet", "leaflet.css"),
-    "jquery": ("jquery", "jquery.min.js"),
     "markerclusterjs": ("leaflet_markercluster", "leaflet.markercluster.js"),
     "markerclustercss": ("leaflet_markercluster", "MarkerCluster.css"),
     "markerclusterdefaultcss": ("leaflet_markercluster", "MarkerCluster.Default.css"),
 }
-_MAP_JS = [(k, u) for k, u in folium.Map.default_js if k in ("leaflet", "jquery")]
-_MAP_CSS = [(k, u) for k, u in folium.Map.default_css if k == "leaflet_css"]
+_CDN = {
+    "leaflet": "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js",
+    "leaflet_css": "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css",
+    "markerclusterjs": "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.4.1/"
+    "leaflet.markercluster.js",
+    "markerclustercss": "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.4.1/"
+    "MarkerCluster.css",
+    "markerclusterdefaultcss": "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/"
+    "1.4.1/MarkerCluster.Default.css",
+}
 
 
 def study_map(
@@ -122,6 +157,7 @@ def study_map(
     gaps_threshold: Threshold | None = None,
     computed_isochrones: gpd.GeoDataFrame | None = None,
     computed_gaps: gpd.GeoDataFrame | None = None,
+    attribution: str = ATTRIBUTION,
 ) -> folium.Map:
     """A folium map of a study.
 
@@ -146,14 +182,19 @@ def study_map(
         Proposed sites (from :func:`~service_circle.siting.site_study`): ``rank``,
         ``marginal_population``, ``category``.
     neighbourhoods
-        Community boundaries (polygons, with a ``name`` column if there is one).
+        Community boundaries (polygons, with a ``name`` column if there is one); their
+        names are written on the map.
     gaps_threshold
-        The threshold of the gap layer (default: each category's own circle minutes when
-        they are among ``thresholds``, else the longest of ``thresholds``).
+        The threshold of the gap layers (default: each category's own circle minutes when
+        they are among ``thresholds``, else the longest of ``thresholds``). The gap layer
+        of the category that leaves the largest share of its group uncovered is shown at
+        first.
     computed_isochrones, computed_gaps
         Outputs of :func:`~service_circle.coverage.isochrones` and
         :func:`~service_circle.coverage.gaps` already at hand (``analyze`` has them): the
         rows of each category and threshold are taken from them instead of computed again.
+    attribution
+        The data's attribution, shown in the map's corner.
     """
     from service_circle.coverage import gaps, isochrones
 
@@ -171,142 +212,190 @@ def study_map(
     thresholds.sort(key=lambda t: t.cost_limit(prof))
     colour = {c.key: PALETTE[i % len(PALETTE)] for i, c in enumerate(study.catalogue)}
 
+    def name(cat_key: str) -> str:
+        return study.catalogue[cat_key].name(lang)
+
     west, south, east, north = _bounds(study)
-    fmap = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
-    fmap.default_js, fmap.default_css = list(_MAP_JS), list(_MAP_CSS)
+    fmap = folium.Map(tiles=None, control_scale=False, prefer_canvas=False)
     fmap.fit_bounds([[south, west], [north, east]])
     if tiles == "osm":
         folium.TileLayer(
-            "OpenStreetMap", name="OpenStreetMap", attr=ATTRIBUTION, control=True
+            OSM_TILES, attr=html_text(attribution), name="OpenStreetMap", control=False
         ).add_to(fmap)
-    registry: dict[str, str] = {}
-
-    def name(cat_key: str) -> str:
-        cat = study.catalogue[cat_key]
-        return cat.name_zh if lang == "zh" else cat.name_en
+    runtime = _Runtime(
+        {
+            "layers_title": text["layers"],
+            "attribution": html_text(attribution),
+        }
+    )
+    fmap.add_child(runtime)
+    layers: list[dict] = []
 
     # isochrones, widest first so the narrower ones sit on top
+    iso_shown: dict[str, list[int]] = {}
     for key in keys:
         iso = _pick(computed_isochrones, key, thresholds, one_each=True)
         if iso is None:
             iso = isochrones(study, key, thresholds, profile=prof)
+        iso_shown[key] = []
         for i in reversed(range(len(iso))):
             row = iso.iloc[[i]]
             t = thresholds[i]
-            label = f"{text['isochrones']} · {name(key)} · {_label(t, text)}"
-            layer = folium.GeoJson(
-                _geojson(row[["threshold", "unit", "area_km2", "geometry"]]),
-                name=label,
-                style_function=_fill(colour[key], ISO_OPACITY[min(i, len(ISO_OPACITY) - 1)]),
-                show=i == len(iso) - 1 and key == keys[0],
-            ).add_to(fmap)
-            registry[f"isochrones/{key}/{t.label}"] = layer.get_name()
+            opacity = ISO_OPACITY[min(i, len(ISO_OPACITY) - 1)]
+            tip = [["", name(key)], ["", f"{text['isochrones']} {_label(t, text)}"]]
+            layers.append(
+                {
+                    "key": f"isochrones/{key}/{t.label}",
+                    "group": name(key),
+                    "colour": colour[key],
+                    "label": f"{text['isochrones']} {_label(t, text)}",
+                    "order": 1 + i,
+                    "show": i == len(iso) - 1 and key == keys[0],
+                    "style": _fill_style(colour[key], opacity),
+                    "data": _collection(row, [{"t": tip}]),
+                }
+            )
+            iso_shown[key].append(i)
 
-    # gaps: a population choropleth with tooltips
+    # gaps: a population choropleth on one scale for every category
+    gap_frames: dict[str, tuple[gpd.GeoDataFrame, Threshold]] = {}
+    uncovered_share: dict[str, float] = {}
     for key in keys:
         cat = study.catalogue[key]
         threshold = gaps_threshold or _gap_threshold(cat.minutes, thresholds)
         gap = _pick(computed_gaps, key, [threshold])
         if gap is None:
             gap = gaps(study, key, threshold, profile=prof)
-        gap = gap[~gap.geometry.is_empty & gap.geometry.notna()]
-        if gap.empty:
-            continue
+        group_total = float(study.demand[cat.group_column].sum())
+        uncovered_share[key] = (
+            float(gap["group_population"].sum()) / group_total if group_total > 0 else 0.0
+        )
+        located = gap[~gap.geometry.is_empty & gap.geometry.notna()]
+        if not located.empty:
+            gap_frames[key] = (located, threshold)
+    pooled = np.concatenate([f["population"].to_numpy(float) for f, _ in gap_frames.values()]
+                            or [np.zeros(0)])  # fmt: skip
+    breaks = _breaks(pooled)
+    worst = max(gap_frames, key=lambda k: uncovered_share[k], default=None)
+    for key, (gap, threshold) in gap_frames.items():
         cost = "nearest_time_s" if threshold.is_time else "nearest_distance_m"
-        shown = gap[["rank", "population", "group_population", cost, "geometry"]].copy()
-        shown["population"] = shown["population"].round(0)
-        shown["group_population"] = shown["group_population"].round(1)
-        shown["nearest"] = [_cost_label(v, threshold.is_time, text) for v in shown[cost]]
-        breaks = _breaks(shown["population"].to_numpy())
-        shown["fill"] = [GAP_COLOURS[int(np.searchsorted(breaks, v, side="right"))]
-                         for v in shown["population"]]  # fmt: skip
-        layer = folium.GeoJson(
-            _geojson(shown.drop(columns=[cost])),
-            name=f"{text['gaps']} · {name(key)} · {threshold.label}",
-            style_function=lambda f: {
-                "fillColor": f["properties"]["fill"],
-                "color": "#a50f15",
-                "weight": 0.6,
-                "fillOpacity": 0.65,
-            },
-            tooltip=folium.GeoJsonTooltip(
-                ["rank", "population", "group_population", "nearest"],
-                aliases=[
-                    text["rank"],
-                    text["population"],
-                    text["group_population"],
-                    text["nearest"],
-                ],
-            ),
-            show=False,
-        ).add_to(fmap)
-        registry[f"gaps/{key}"] = layer.get_name()
+        props = []
+        for row in gap.itertuples():
+            fill = GAP_COLOURS[int(np.searchsorted(breaks, row.population, side="right"))]
+            tip = [
+                ["", f"{name(key)} · {text['gaps']} ({_label(threshold, text)})"],
+                [text["rank"], str(int(row.rank))],
+                [text["population"], f"{row.population:,.0f}"],
+                [text["group_population"], f"{row.group_population:,.1f}"],
+                [text["homes"], str(int(row.homes))],
+                [text["nearest"] if threshold.is_time else text["nearest_m"],
+                 _cost_label(getattr(row, cost), threshold.is_time, text)],
+            ]  # fmt: skip
+            props.append({"t": tip, "s": {"fillColor": fill}})
+        layers.append(
+            {
+                "key": f"gaps/{key}",
+                "group": name(key),
+                "colour": colour[key],
+                "label": f"{text['gaps']} ({_label(threshold, text)})",
+                "order": 100,
+                "show": key == worst,
+                "style": {"color": "#a50f15", "weight": 0.6, "fillOpacity": 0.65},
+                "data": _collection(gap, props),
+            }
+        )
 
     # facilities: circle markers, clustered where dense
+    cluster_any = False
+    unit_text = _UNITS[lang]
     for key in keys:
+        cat = study.catalogue[key]
         rows = study.facilities[study.facilities["category"] == key]
-        group = folium.FeatureGroup(name=f"{text['facilities']} · {name(key)}", show=True)
-        holder = (
-            folium.plugins.MarkerCluster(control=False).add_to(group)
-            if len(rows) > CLUSTER_ABOVE
-            else group
+        props = [_facility_rows(row, name(key), unit_text[cat.capacity_unit], text)
+                 for row in rows.itertuples()]  # fmt: skip
+        cluster = len(rows) > CLUSTER_ABOVE
+        cluster_any |= cluster
+        layers.append(
+            {
+                "key": f"facilities/{key}",
+                "group": name(key),
+                "colour": colour[key],
+                "label": text["facilities"],
+                "order": 0,
+                "show": True,
+                "cluster": cluster,
+                "marker": _marker_style(colour[key]),
+                "data": _collection(rows, props),
+            }
         )
-        for row in rows.itertuples():
-            folium.CircleMarker(
-                [row.geometry.y, row.geometry.x],
-                radius=6,
-                color="#ffffff",
-                weight=1.5,
-                fill=True,
-                fill_color=colour[key],
-                fill_opacity=0.95,
-                popup=folium.Popup(_facility_popup(row, study, key, text), max_width=320),
-                tooltip=str(getattr(row, "name", "") or name(key)),
-            ).add_to(holder)
-        group.add_to(fmap)
-        registry[f"facilities/{key}"] = holder.get_name()
 
     if sites is not None and len(sites):
-        group = folium.FeatureGroup(name=text["sites"], show=True)
-        for row in sites.to_crs("EPSG:4326").itertuples():
+        sites = sites.to_crs("EPSG:4326")
+        props = []
+        for row in sites.itertuples():
             gain = float(getattr(row, "marginal_population", np.nan))
-            tip = f"{text['rank']} {row.rank} · {text['gain']} {gain:,.0f}"
-            folium.Marker(
-                [row.geometry.y, row.geometry.x],
-                icon=folium.DivIcon(
-                    html=('<div class="sc-site">' + str(int(row.rank)) + "</div>"),
-                    icon_size=(24, 24),
-                    icon_anchor=(12, 12),
-                ),
-                tooltip=tip,
-                popup=folium.Popup(html.escape(tip), max_width=260),
-            ).add_to(group)
-        group.add_to(fmap)
-        registry["sites"] = group.get_name()
+            category = getattr(row, "category", None)
+            label = name(category) if category in study.catalogue else str(category or "")
+            rows_ = [["", f"{text['proposed']} {label}".strip()],
+                     [text["rank"], str(int(row.rank))],
+                     [text["gain"], "—" if not np.isfinite(gain) else f"{gain:,.0f}"]]  # fmt: skip
+            props.append({"t": rows_, "p": rows_, "rank": int(row.rank)})
+        layers.append(
+            {
+                "key": "sites",
+                "group": text["sites"],
+                "label": text["sites"],
+                "show": True,
+                "sites": True,
+                "data": _collection(sites, props),
+            }
+        )
 
     if neighbourhoods is not None and len(neighbourhoods):
-        cols = [c for c in ("name",) if c in neighbourhoods.columns]
-        layer = folium.GeoJson(
-            _geojson(neighbourhoods.to_crs("EPSG:4326")[[*cols, "geometry"]]),
-            name=text["neighbourhoods"],
-            style_function=lambda f: {
-                "color": "#222222",
-                "weight": 2,
-                "fill": False,
-                "dashArray": "4 4",
-            },
-            tooltip=folium.GeoJsonTooltip(cols) if cols else None,
-        ).add_to(fmap)
-        registry["neighbourhoods"] = layer.get_name()
+        areas = neighbourhoods.to_crs("EPSG:4326")
+        names = (
+            areas["name"].astype("string").fillna("").to_numpy()
+            if "name" in areas
+            else np.full(len(areas), "", dtype=object)
+        )
+        write = len(areas) <= LABEL_AT_MOST
+        props = [{"label": str(n)} if write else {"t": [["", str(n)]]} for n in names]
+        layers.append(
+            {
+                "key": "neighbourhoods",
+                "group": text["neighbourhoods"],
+                "label": text["neighbourhoods"],
+                "show": True,
+                "labels": write,
+                "style": {"color": "#222222", "weight": 2, "fill": False, "dashArray": "4 4"},
+                "data": _collection(areas, props),
+            }
+        )
 
-    folium.LayerControl(collapsed=len(keys) > 3).add_to(fmap)
-    title = _TEXT[lang]["title"].format(name=study.name)
-    fmap.get_root().header.add_child(Element(f"<title>{html.escape(title)}</title>"))
-    fmap.get_root().html.add_child(Element(_overlay(title, keys, colour, name, thresholds,
-                                                    text, tiles)))  # fmt: skip
-    fmap.add_child(_Registry(registry))
-    if self_contained:
-        fmap.self_contained = True  # read by render()
+    for spec in layers:
+        fmap.add_child(_Layer(spec))
+    fmap.add_child(_Finish())
+    title = text["title"].format(name=study.name)
+    fmap.get_root().header.add_child(Element(f"<title>{html_text(title)}</title>"))
+    legend = _legend(
+        keys,
+        colour,
+        name,
+        thresholds,
+        text,
+        breaks,
+        bool(gap_frames),
+        sites is not None and len(sites) > 0,
+    )
+    fmap.get_root().html.add_child(Element(_overlay(title, legend)))
+    fmap.default_js = [("leaflet", _CDN["leaflet"])]
+    fmap.default_css = [("leaflet_css", _CDN["leaflet_css"])]
+    if cluster_any:
+        fmap.default_js.append(("markerclusterjs", _CDN["markerclusterjs"]))
+        for asset in ("markerclustercss", "markerclusterdefaultcss"):
+            fmap.default_css.append((asset, _CDN[asset]))
+    fmap.self_contained = self_contained  # read by render()
+    fmap.tiles_hosts = TILE_HOSTS if tiles == "osm" else ()
     return fmap
 
 
@@ -323,7 +412,14 @@ def save_map(fmap: folium.Map, path: str | Path) -> Path:
 def render(fmap: folium.Map) -> str:
     """The page as HTML (self-contained if the map was built so)."""
     page = fmap.get_root().render()
-    return _embed(page) if getattr(fmap, "self_contained", False) else _drop_unused(page)
+    return _embed(page) if getattr(fmap, "self_contained", False) else page
+
+
+def page_policy(fmap: folium.Map, page: str) -> str:
+    """The Content-Security-Policy header for a rendered map page."""
+    from service_circle._escape import content_security_policy
+
+    return content_security_policy(page, img_hosts=tuple(getattr(fmap, "tiles_hosts", ())))
 
 
 # ---------------------------------------------------------------------- pieces
@@ -334,6 +430,25 @@ def _bounds(study: Study) -> tuple[float, float, float, float]:
     b = np.array([f.total_bounds for f in frames])
     b = b[np.all(np.isfinite(b), axis=1)]
     return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+def _collection(frame: gpd.GeoDataFrame, props: list[dict]) -> dict:
+    """A FeatureCollection of ``frame``'s geometries (WGS-84) with prepared properties.
+
+    Only the display rows (``t`` tooltip, ``p`` popup, ``s`` style, ``label``) travel to
+    the page; empty geometries are left out.
+    """
+    geoms = frame.to_crs("EPSG:4326").geometry.to_numpy() if len(frame) else np.empty(0)
+    if len(props) == 1 and len(geoms) > 1:
+        props = props * len(geoms)
+    features = []
+    for geom, prop in zip(geoms, props, strict=True):
+        if geom is None or shapely.is_empty(geom):
+            continue
+        features.append(
+            {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": prop}
+        )
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _pick(
@@ -361,121 +476,308 @@ def _gap_threshold(minutes: float, thresholds: Sequence[Threshold]) -> Threshold
 
 
 def _label(t: Threshold, text: dict) -> str:
-    return f"{t.value:g} {text['minutes'] if t.is_time else text['metres']}"
+    return f"{t.value:g} {text['min'] if t.is_time else text['m']}"
 
 
 def _cost_label(value: float, is_time: bool, text: dict) -> str:
     if value is None or not np.isfinite(value):
         return text["unreachable"]
-    return f"{value / 60:.1f} {text['minutes']}" if is_time else f"{value:,.0f} {text['metres']}"
+    return f"{value / 60:.1f} {text['min']}" if is_time else f"{value:,.0f} {text['m']}"
 
 
 def _breaks(values: np.ndarray) -> np.ndarray:
-    """Four class breaks (quantiles) for the gap choropleth."""
+    """Four class breaks (quantiles, rounded) for the gap choropleth."""
     if values.size == 0:
-        return np.zeros(len(GAP_COLOURS) - 1)
-    return np.unique(np.quantile(values, [0.5, 0.75, 0.9, 0.97]))
+        return np.zeros(0)
+    raw = np.quantile(values, [0.5, 0.75, 0.9, 0.97])
+    return np.unique(np.array([_round_nice(v) for v in raw]))
 
 
-def _geojson(frame: gpd.GeoDataFrame) -> dict:
-    frame = frame.to_crs("EPSG:4326")
-    return json.loads(frame.to_json(na="null", drop_id=True))
+def _round_nice(value: float) -> float:
+    """Two significant digits (12 → 12, 1234 → 1200), for class breaks people read."""
+    if value <= 0:
+        return 0.0
+    digits = int(np.floor(np.log10(value))) - 1
+    return float(round(value, -digits)) if digits > 0 else float(round(value, max(0, -digits)))
 
 
-def _fill(colour: str, opacity: float):
-    def style(_feature):
-        return {"fillColor": colour, "color": colour, "weight": 0.8, "fillOpacity": opacity}
-
-    return style
+def _fill_style(colour: str, opacity: float) -> dict:
+    return {"fillColor": colour, "color": colour, "weight": 0.8, "fillOpacity": opacity}
 
 
-def _facility_popup(row, study: Study, key: str, text: dict) -> str:
-    cat = study.catalogue[key]
-    fields = [
-        ("", str(getattr(row, "name", "") or "")),
-        ("", f"{cat.name_zh} / {cat.name_en}"),
-    ]
+def _marker_style(colour: str) -> dict:
+    return {
+        "radius": 6,
+        "color": "#ffffff",
+        "weight": 1.5,
+        "fillColor": colour,
+        "fillOpacity": 0.95,
+    }
+
+
+def _facility_rows(row, category_name: str, unit: str, text: dict) -> dict:
+    """Tooltip and popup rows of a facility (name, category, capacity, source)."""
+    name = getattr(row, "name", None)
+    name = "" if name is None or (isinstance(name, float) and np.isnan(name)) else str(name)
+    rows = [["", name or category_name]]
+    if name:
+        rows.append([text["category"], category_name])
     capacity = getattr(row, "capacity", None)
-    if capacity is not None and not (isinstance(capacity, float) and np.isnan(capacity)):
-        fields.append((text["capacity"], f"{capacity:g} {cat.capacity_unit}"))
+    if capacity is not None and not pd.isna(capacity):
+        rows.append([text["capacity"], f"{float(capacity):,.0f} {unit}".strip()])
     source = getattr(row, "source", None)
-    if source:
-        fields.append((text["source"], str(source)))
-    lines = [
-        f"<b>{html.escape(k)}</b> {html.escape(v)}" if k else html.escape(v) for k, v in fields if v
-    ]
-    return "<br>".join(lines)
+    if source is not None and not pd.isna(source) and str(source):
+        rows.append([text["source"], str(source)])
+    return {"t": rows[:1], "p": rows}
 
 
-def _overlay(title, keys, colour, name, thresholds, text, tiles) -> str:
-    swatches = "".join(
-        f'<div><span class="sc-dot" style="background:{colour[k]}"></span>{html.escape(name(k))}'
-        "</div>"
-        for k in keys
+def _legend(keys, colour, name, thresholds, text, breaks, with_gaps: bool, with_sites: bool) -> str:
+    """The legend's HTML: every swatch in the colour and opacity drawn."""
+    shown = thresholds[: len(ISO_OPACITY)]
+    head = "".join(f"<th>{html_text(_label(t, text))}</th>" for t in shown)
+    rows = []
+    for k in keys:
+        boxes = "".join(
+            f'<td><span class="sc-box" style="background:{colour[k]};'
+            f'opacity:{min(1.0, ISO_OPACITY[i] * 2):.2f}"></span></td>'
+            for i in range(len(shown))
+        )
+        rows.append(
+            f'<tr><td><span class="sc-dot" style="background:{colour[k]}"></span>'
+            f"{html_text(name(k))}</td>{boxes}</tr>"
+        )
+    table = (
+        f'<table class="sc-legend-table"><tr><th>{html_text(text["facilities"])} · '
+        f"{html_text(text['isochrones'])}</th>{head}</tr>{''.join(rows)}</table>"
     )
-    grades = "".join(
-        f'<div><span class="sc-box" style="background:#555;opacity:{ISO_OPACITY[i]}"></span>'
-        f"{html.escape(_label(t, text))}</div>"
-        for i, t in enumerate(thresholds[: len(ISO_OPACITY)])
+    gap_html = ""
+    if with_gaps:
+        bounds = [0.0, *[float(b) for b in breaks]]
+        classes = []
+        for i, colour_ in enumerate(GAP_COLOURS[: len(bounds)]):
+            lo = bounds[i]
+            label = f"≥ {lo:,.0f}" if i == len(bounds) - 1 else f"{lo:,.0f}–{bounds[i + 1]:,.0f}"
+            classes.append(
+                f'<div><span class="sc-box" style="background:{colour_};opacity:0.65"></span>'
+                f"{html_text(label)}</div>"
+            )
+        gap_html = f"<div><b>{html_text(text['gap_scale'])}</b></div>{''.join(classes)}"
+    site = (
+        f'<div><span class="sc-site sc-site-small">1</span> {html_text(text["sites"])}</div>'
+        if with_sites
+        else ""
     )
-    gap_boxes = "".join(f'<span class="sc-box" style="background:{c}"></span>' for c in GAP_COLOURS)
-    attribution = (
-        f'<div class="sc-attribution">{html.escape(ATTRIBUTION)}</div>' if tiles == "none" else ""
-    )
+    return f"<b>{html_text(text['legend'])}</b>{table}{gap_html}{site}"
+
+
+def _overlay(title: str, legend: str) -> str:
     return f"""
 <style>
   .sc-title {{position:absolute;top:10px;left:50px;z-index:1000;background:#fff;
     padding:6px 12px;border-radius:4px;font:600 15px/1.3 sans-serif;
-    box-shadow:0 1px 4px rgba(0,0,0,.3)}}
-  .sc-legend {{position:absolute;bottom:56px;left:10px;z-index:1000;background:#fff;
-    padding:8px 10px;border-radius:4px;font:12px/1.5 sans-serif;max-height:45%;
-    overflow:auto;box-shadow:0 1px 4px rgba(0,0,0,.3)}}
+    box-shadow:0 1px 4px rgba(0,0,0,.3);max-width:45%}}
+  .sc-legend {{position:absolute;bottom:36px;left:10px;z-index:1000;background:#fff;
+    padding:8px 10px;border-radius:4px;font:12px/1.5 sans-serif;max-height:40%;
+    max-width:40%;overflow:auto;box-shadow:0 1px 4px rgba(0,0,0,.3)}}
+  .sc-legend-table th {{font-weight:400;color:#555;text-align:left;padding:0 4px 0 0}}
+  .sc-legend-table td {{padding:0 4px 0 0;white-space:nowrap}}
   .sc-dot {{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px;
     border:1px solid #fff;box-shadow:0 0 0 1px #999}}
   .sc-box {{display:inline-block;width:14px;height:10px;margin-right:6px}}
   .sc-site {{width:24px;height:24px;border-radius:4px;background:#000;color:#ffeb3b;
-    font:700 13px/24px sans-serif;text-align:center;border:2px solid #ffeb3b}}
-  .sc-attribution {{position:absolute;bottom:0;right:0;z-index:1000;background:#fff;
-    padding:0 5px;font:11px sans-serif;opacity:.85}}
+    font:700 13px/24px sans-serif;text-align:center;border:2px solid #ffeb3b;
+    box-sizing:border-box}}
+  .sc-site-small {{display:inline-block;width:16px;height:16px;line-height:12px;font-size:10px}}
+  .sc-layers {{background:#fff;padding:6px 8px;font:12px/1.5 sans-serif;
+    max-height:calc(100vh - 140px);overflow-y:auto;min-width:150px;max-width:260px}}
+  .sc-layers-title {{font-weight:600;margin-bottom:2px}}
+  .sc-layers summary {{cursor:pointer;font-weight:600;white-space:nowrap}}
+  .sc-layers label {{display:block;margin-left:14px;white-space:nowrap;cursor:pointer}}
+  .sc-rows th {{font-weight:400;color:#555;text-align:left;padding-right:8px}}
+  .sc-rows td {{font-weight:600}}
+  .sc-unit-label {{background:rgba(255,255,255,.75);border:0;box-shadow:none;
+    font:600 12px sans-serif;color:#222;padding:0 3px}}
+  .sc-unit-label:before {{display:none}}
+  .leaflet-control-attribution {{font-size:11px;background:rgba(255,255,255,.9)}}
 </style>
-<div class="sc-title" id="sc-title">{html.escape(title)}</div>
-<div class="sc-legend" id="sc-legend"><b>{html.escape(text["legend"])}</b>
-  <div>{html.escape(text["facilities"])}</div>{swatches}
-  <div>{html.escape(text["isochrones"])}</div>{grades}
-  <div>{html.escape(text["gaps"])}</div><div>{gap_boxes}</div>
-  <div><span class="sc-site" style="display:inline-block;width:16px;height:16px;
-    line-height:16px;font-size:10px">1</span> {html.escape(text["sites"])}</div>
-</div>
-{attribution}
+<div class="sc-title" id="sc-title">{html_text(title)}</div>
+<div class="sc-legend" id="sc-legend">{legend}</div>
 """
 
 
-class _Registry(MacroElement):
-    """``window.serviceCircle.layers``: layer names → Leaflet layers, for tests and scripts."""
+# the page's own script: layers from prepared JSON, text only through textContent
+_RUNTIME = """
+function (map, cfg) {
+  var sc = {map: map, layers: {}, entries: [], cfg: cfg};
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function rows(list) {
+    var table = el('table', 'sc-rows');
+    (list || []).forEach(function (row) {
+      var tr = el('tr');
+      if (row[0]) {
+        tr.appendChild(el('th', null, row[0]));
+        tr.appendChild(el('td', null, row[1]));
+      } else {
+        var td = el('td', null, row[1]);
+        td.colSpan = 2;
+        tr.appendChild(td);
+      }
+      table.appendChild(tr);
+    });
+    return table;
+  }
+  function siteIcon(rank) {
+    var box = el('div', 'sc-site', rank);
+    return L.divIcon({html: box, className: '', iconSize: [24, 24], iconAnchor: [12, 12]});
+  }
+  sc.el = el;
+  sc.rows = rows;
+  sc.add = function (spec) {
+    var layer = L.geoJSON(spec.data, {
+      style: function (f) {
+        return Object.assign({}, spec.style || {}, (f.properties || {}).s || {});
+      },
+      pointToLayer: function (f, latlng) {
+        var p = f.properties || {};
+        if (spec.sites) return L.marker(latlng, {icon: siteIcon(p.rank)});
+        return L.circleMarker(latlng, Object.assign({}, spec.marker || {}, p.s || {}));
+      },
+      onEachFeature: function (f, l) {
+        var p = f.properties || {};
+        if (spec.labels && p.label) {
+          l.bindTooltip(el('span', null, p.label),
+                        {permanent: true, direction: 'center', className: 'sc-unit-label'});
+        } else if (p.t && p.t.length) {
+          l.bindTooltip(function () { return rows(p.t); }, {sticky: true});
+        }
+        if (p.p && p.p.length) l.bindPopup(function () { return rows(p.p); }, {maxWidth: 320});
+      }
+    });
+    var shown = layer;
+    if (spec.cluster && L.markerClusterGroup) {
+      shown = L.markerClusterGroup();
+      shown.addLayer(layer);
+    }
+    sc.layers[spec.key] = shown;
+    sc.entries.push({key: spec.key, group: spec.group, colour: spec.colour,
+                     label: spec.label, order: spec.order || 0, layer: shown});
+    if (spec.show) shown.addTo(map);
+  };
+  sc.finish = function () {
+    var Control = L.Control.extend({
+      options: {position: 'topright'},
+      onAdd: function () {
+        var box = el('div', 'sc-layers leaflet-bar');
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        box.appendChild(el('div', 'sc-layers-title', cfg.layers_title));
+        var groups = {}, order = [];
+        sc.entries.forEach(function (e) {
+          if (!groups[e.group]) { groups[e.group] = []; order.push(e.group); }
+          groups[e.group].push(e);
+        });
+        order.forEach(function (name) {
+          var entries = groups[name].slice().sort(function (a, b) { return a.order - b.order; });
+          var details = el('details', 'sc-group');
+          details.open = order.length <= 4 || entries.some(function (e) {
+            return map.hasLayer(e.layer);
+          });
+          var summary = el('summary');
+          if (entries[0].colour) {
+            var dot = el('span', 'sc-dot');
+            dot.style.background = entries[0].colour;
+            summary.appendChild(dot);
+          }
+          summary.appendChild(document.createTextNode(name));
+          details.appendChild(summary);
+          entries.forEach(function (e) {
+            var label = el('label', 'sc-layer');
+            var input = el('input');
+            input.type = 'checkbox';
+            input.checked = map.hasLayer(e.layer);
+            input.setAttribute('data-layer', e.key);
+            input.addEventListener('change', function () {
+              if (input.checked) map.addLayer(e.layer); else map.removeLayer(e.layer);
+            });
+            label.appendChild(input);
+            label.appendChild(document.createTextNode(' ' + e.label));
+            details.appendChild(label);
+          });
+          box.appendChild(details);
+        });
+        return box;
+      }
+    });
+    sc.control = new Control().addTo(map);
+    L.control.scale({metric: true, imperial: false}).addTo(map);
+    map.attributionControl.addAttribution(cfg.attribution);
+  };
+  return sc;
+}
+"""
+
+
+class _Runtime(MacroElement):
+    """``window.serviceCircle``: the layer registry, the drawing code and the control."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        window.serviceCircle = {map: {{ this._parent.get_name() }}, layers: {
-        {%- for key, var in this.layers.items() %}
-            {{ key|tojson }}: {{ var }},
-        {%- endfor %}
-        }};
+        window.serviceCircle = ({{ this.code }})({{ this._parent.get_name() }}, {{ this.config }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, layers: dict[str, str]):
+    def __init__(self, config: dict):
         super().__init__()
-        self._name = "ServiceCircleRegistry"
-        self.layers = layers
+        self._name = "ServiceCircleRuntime"
+        self.code = _RUNTIME
+        self.config = json_for_script(config)
+
+
+class _Layer(MacroElement):
+    """One layer, drawn by the runtime from its prepared FeatureCollection."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.serviceCircle.add({{ this.spec }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, spec: dict):
+        super().__init__()
+        self._name = "ServiceCircleLayer"
+        self.spec = json_for_script(spec)
+
+
+class _Finish(MacroElement):
+    """The grouped layer control, the metric scale bar and the attribution."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.serviceCircle.finish();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "ServiceCircleFinish"
 
 
 def _asset(name: str) -> str:
     package, filename = _ASSETS[name]
     module = import_module(f"xstatic.pkg.{package}")
     text = (Path(module.BASE_DIR) / filename).read_text(encoding="utf-8")
-    if name == "leaflet_css":  # the layer control's icons, as data URIs
+    if name == "leaflet_css":  # the control icons, as data URIs
         for image in ("layers.png", "layers-2x.png"):
             data = (Path(module.BASE_DIR) / "images" / image).read_bytes()
             uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
@@ -488,33 +790,14 @@ _TAG = re.compile(
 )
 
 
-def _known_urls() -> dict[str, str]:
-    urls = dict(folium.Map.default_js + folium.Map.default_css)
-    urls |= dict(folium.plugins.MarkerCluster.default_js + folium.plugins.MarkerCluster.default_css)
-    return {url: name for name, url in urls.items()}
-
-
-def _drop_unused(page: str) -> str:
-    """Remove links to assets the map does not use (folium adds some by default)."""
-    known = _known_urls()
-
-    def keep(match: re.Match) -> str:
-        url = match.group("js") or match.group("css")
-        return match.group(0) if known.get(url) in _ASSETS or url not in known else ""
-
-    return _TAG.sub(keep, page)
-
-
 def _embed(page: str) -> str:
-    """Inline the assets the map uses; drop the rest of folium's defaults."""
-    known = _known_urls()
+    """Inline the assets the map links (Leaflet, markercluster) from the XStatic packages."""
+    known = {url: name for name, url in _CDN.items()}
 
     def inline(match: re.Match) -> str:
         url = match.group("js") or match.group("css")
         name = known.get(url)
-        if name not in _ASSETS:
-            if url in known:
-                return ""
+        if name is None:
             raise InputError(f"the map links {url}, which has no packaged copy to embed")
         body = _asset(name)
         if match.group("js"):

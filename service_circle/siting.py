@@ -30,8 +30,9 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import LinearConstraint
 
-from service_circle import _pmedian
+from service_circle import _deadline, _pmedian
 from service_circle._errors import InputError
+from service_circle._validate import check_number
 
 logger = logging.getLogger(__name__)
 
@@ -289,6 +290,7 @@ def _solve(
     """
     import highspy
 
+    check_number(time_limit_s, "time_limit_s", gt=0)
     matrix = sparse.vstack([sparse.csr_matrix(k.A) for k in constraints]).tocsr()
     lower = np.concatenate([np.broadcast_to(k.lb, (k.A.shape[0],)) for k in constraints])
     upper = np.concatenate([np.broadcast_to(k.ub, (k.A.shape[0],)) for k in constraints])
@@ -471,6 +473,7 @@ def pmedian(
     gap of 1e-7; ``method`` in the result names the one that proved the optimum (or,
     at the time limit, the best bound).
     """
+    check_number(time_limit_s, "time_limit_s", gt=0)
     cost = np.asarray(cost, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     n, m = cost.shape
@@ -641,12 +644,15 @@ def generate_candidates(
     profile=None,
     spacing_m: float = 150.0,
     exclude=None,
+    max_candidates: int | None = None,
 ):
     """Candidate sites on the network inside today's gaps, thinned to ``spacing_m``.
 
     The street spots of the homes the category does not cover within ``threshold``, one per
     ``spacing_m`` square (the most populous home's spot in it), outside ``exclude``
-    polygons (WGS-84). Returns a GeoDataFrame of points (WGS-84) with ``id``.
+    polygons (WGS-84). With ``max_candidates``, the squares grow (× 1.5 at a time) until
+    no more than that many remain, so that a large gap costs a bounded reach table.
+    Returns a GeoDataFrame of points (WGS-84) with ``id``.
     """
     import geopandas as gpd
     import shapely
@@ -667,10 +673,19 @@ def generate_candidates(
     lines = study.network.edge_geometries()[s.edge[open_rows]]
     spots = shapely.line_interpolate_point(lines, s.pos_m[open_rows])
     xy = shapely.get_coordinates(spots)
-    cell = np.floor(xy / spacing_m).astype(np.int64)
-    order = np.lexsort((-weight[open_rows], cell[:, 1], cell[:, 0]))
-    first = np.r_[True, np.any(np.diff(cell[order], axis=0) != 0, axis=1)]
-    keep = order[first]
+    if not (np.isfinite(spacing_m) and spacing_m > 0):
+        raise InputError(
+            f"candidate spacing must be a positive number of metres, got {spacing_m!r}"
+        )
+    while True:
+        cell = np.floor(xy / spacing_m).astype(np.int64)
+        order = np.lexsort((-weight[open_rows], cell[:, 1], cell[:, 0]))
+        first = np.r_[True, np.any(np.diff(cell[order], axis=0) != 0, axis=1)]
+        keep = order[first]
+        if max_candidates is None or keep.size <= max_candidates:
+            break
+        spacing_m *= 1.5
+        logger.info("more than %d candidates: thinning to %.0f m", max_candidates, spacing_m)
     frame = gpd.GeoDataFrame(
         {"id": [f"cand-{i}" for i in range(keep.size)]},
         geometry=spots[keep],
@@ -701,6 +716,7 @@ def site_study(
     time_limit_s: float = 60.0,
     spacing_m: float = 150.0,
     exclude=None,
+    max_candidates: int | None = None,
 ):
     """Site new facilities of a category on a study; returns ``(result, sites, after)``.
 
@@ -709,7 +725,11 @@ def site_study(
     walking time of the group served, over the homes some candidate reaches within the
     threshold; each may stay with its current facility). ``candidates`` (points, WGS-84)
     default to :func:`generate_candidates`. Existing facilities stay and count as
-    covering. ``sites`` is a GeoDataFrame (WGS-84) with ``rank``, ``marginal_population``
+    covering. ``time_limit_s`` bounds the solver; a wall-time limit set around the call
+    (:func:`service_circle._deadline.time_limit`, as the API does) bounds everything —
+    candidates, reach table, model and solve — and the solver gets what is left of it.
+    ``max_candidates`` refuses more candidate sites than that (and thins the generated
+    ones to it). ``sites`` is a GeoDataFrame (WGS-84) with ``rank``, ``marginal_population``
     (of the group served; for p-median the group assigned to the site) and ``category``;
     ``after`` is the study with the new sites added, for coverage and gaps after.
     """
@@ -731,12 +751,20 @@ def site_study(
         )
     if objective == "pmedian" and method != "exact":
         raise InputError("p-median is solved exactly only: drop method='greedy'")
+    check_number(time_limit_s, "time_limit_s", gt=0)
     prof = get_profile(profile)
     cat = study.catalogue[category]
     if candidates is None:
         candidates = generate_candidates(
-            study, category, threshold, profile=prof, spacing_m=spacing_m, exclude=exclude
+            study, category, threshold, profile=prof, spacing_m=spacing_m, exclude=exclude,
+            max_candidates=max_candidates,
+        )  # fmt: skip
+    elif max_candidates is not None and len(candidates) > max_candidates:
+        raise InputError(
+            f"candidates: {len(candidates)} sites, more than the {max_candidates} allowed: "
+            "send fewer, or leave them out to site in today's gaps"
         )
+    _deadline.check("siting")
     cand = snap(study.network, candidates, max_snap_m=study.demand_snap.max_snap_m,
                 what="candidate sites")  # fmt: skip
     if not cand.on_network.any():
@@ -755,6 +783,9 @@ def site_study(
     weights = study.demand[cat.group_column].to_numpy(np.float64)
     current = study.search(category, threshold, prof).point_cost
     covered = current <= limit
+    _deadline.check("siting")
+    # the solver gets what is left of an overall limit set around this call
+    time_limit_s = max(1e-3, min(time_limit_s, _deadline.remaining_s()))
     if objective == "pmedian":
         result = _pmedian_on_study(pairs, weights, current, limit, len(cand), p, time_limit_s)
     elif p is not None:

@@ -7,8 +7,10 @@ network distance.
 
 A study folder holds ``study.json`` (name, catalogue, snapping options, provenance),
 ``network.npz``, ``facilities.gpkg``, ``demand.gpkg``, ``snapped.npz`` and, when the
-catalogue was the user's, ``catalogue.toml``. It is written to a temporary folder and
-renamed into place, so a reader never sees half a study.
+catalogue was the user's, ``catalogue.toml``. It is staged and published whole
+(:mod:`service_circle.folders`), so a reader never sees half a study, and a folder that is
+not a study is never written over. Loading checks every file and says which one is
+damaged and how to fix it.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
-from service_circle._errors import InputError, InputNotFoundError
+from service_circle._errors import InputError, InputNotFoundError, ServiceCircleError
+from service_circle._validate import check_counts
 from service_circle.catalogue import Catalogue, load_catalogue
 from service_circle.compiled import WalkNetwork, load_compiled
 from service_circle.demand import AGE_COLUMNS
@@ -37,6 +40,7 @@ from service_circle.engine import (
     snap,
     travel_times,
 )
+from service_circle.folders import publishing, recover
 from service_circle.profiles import Profile, Threshold, get_profile
 
 logger = logging.getLogger(__name__)
@@ -108,6 +112,9 @@ class Study:
                     f"demand points need the age-group column {col!r}: build them with "
                     "service_circle.demand (it fills missing groups from default shares)"
                 )
+        check_demand(demand, "demand points", first_row=1)
+        if "id" not in demand.columns:
+            demand["id"] = np.arange(len(demand)).astype(str)
         options = {"max_snap_m": max_snap_m, "min_piece_m": min_piece_m, "barriers": barriers}
         facilities = facilities.to_crs("EPSG:4326").reset_index(drop=True)
         demand = demand.to_crs("EPSG:4326").reset_index(drop=True)
@@ -148,73 +155,164 @@ class Study:
 
     # ------------------------------------------------------------------ files
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the study to ``folder`` (replaced as a whole, atomically)."""
+        """Write the study to ``folder``, published whole (see :mod:`.folders`).
+
+        Raises
+        ------
+        InputError
+            If ``folder`` exists and is neither empty nor a folder service-circle wrote.
+        """
         folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-        try:
-            self.network.save(tmp / "network.npz")
-            _write_gpkg(self.facilities, tmp / "facilities.gpkg")
-            _write_gpkg(self.demand, tmp / "demand.gpkg")
-            np.savez(tmp / "snapped.npz", **_snap_arrays("facility", self.facility_snap),
-                     **_snap_arrays("demand", self.demand_snap))  # fmt: skip
-            builtin = self.catalogue.source == "built-in catalogue"
-            if not builtin:
-                shutil.copyfile(self.catalogue.source, tmp / "catalogue.toml")
-            meta = {
-                "format": FORMAT,
-                "version": FORMAT_VERSION,
-                "name": self.name,
-                "catalogue": "built-in" if builtin else "catalogue.toml",
-                "max_snap_m": self.demand_snap.max_snap_m,
-                "network_source": self.network.source,
-                "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
-            }
-            (tmp / "study.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
-            old = None
-            if folder.exists():
-                old = folder.with_name(f".{folder.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                folder.rename(old)
-            tmp.rename(folder)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with publishing(folder, kind="study") as staging:
+            self.write(staging)
         return folder
+
+    def write(self, folder: str | os.PathLike) -> None:
+        """Write the study's files into an existing empty folder (no staging)."""
+        folder = Path(folder)
+        self.network.save(folder / "network.npz")
+        _write_gpkg(self.facilities, folder / "facilities.gpkg")
+        _write_gpkg(self.demand, folder / "demand.gpkg")
+        np.savez(folder / "snapped.npz", **_snap_arrays("facility", self.facility_snap),
+                 **_snap_arrays("demand", self.demand_snap))  # fmt: skip
+        builtin = self.catalogue.source == "built-in catalogue"
+        if not builtin:
+            shutil.copyfile(self.catalogue.source, folder / "catalogue.toml")
+        meta = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "catalogue": "built-in" if builtin else "catalogue.toml",
+            "max_snap_m": self.demand_snap.max_snap_m,
+            "network_source": self.network.source,
+            "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
+        }
+        (folder / "study.json").write_text(
+            json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Study:
-        """Load a study written by :meth:`save`."""
+        """Load a study written by :meth:`save`.
+
+        A study whose last save crashed between its two renames is put back first.
+
+        Raises
+        ------
+        InputNotFoundError
+            If ``folder`` is not a study folder.
+        InputError
+            If one of its files is damaged or its numbers are not valid; the message names
+            the file and says to rebuild the study.
+        """
         folder = Path(folder)
+        if not folder.exists():
+            recover(folder)
         meta_path = folder / "study.json"
-        if not meta_path.exists():
+        if not meta_path.is_file():
             raise InputNotFoundError(
                 f"{folder} is not a study folder (no study.json): build one with "
                 "`service-circle build ... --out FOLDER`"
             )
-        meta = json.loads(meta_path.read_text())
+        try:
+            return cls._load(folder, meta_path)
+        except ServiceCircleError as exc:
+            if str(folder) in str(exc):
+                raise
+            raise type(exc)(f"study {folder}: {exc}") from None
+
+    @classmethod
+    def _load(cls, folder: Path, meta_path: Path) -> Study:
+        rebuild = "rebuild the study with `service-circle build`"
+
+        def damaged(name: str, exc: BaseException) -> InputError:
+            return InputError(
+                f"{folder / name} is damaged ({type(exc).__name__}: {exc}); {rebuild}"
+            )
+
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+            name, max_snap_m = str(meta["name"]), float(meta["max_snap_m"])
+            catalogue_name = meta["catalogue"]
+        except Exception as exc:
+            raise damaged("study.json", exc) from None
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-            raise InputError(f"{folder} holds a study of another format/version: rebuild it")
+            raise InputError(f"{folder} holds a study of another format/version: {rebuild}")
         catalogue = (
             load_catalogue()
-            if meta["catalogue"] == "built-in"
-            else load_catalogue(folder / meta["catalogue"])
+            if catalogue_name == "built-in"
+            else load_catalogue(folder / str(catalogue_name))
         )
-        with np.load(folder / "snapped.npz", allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        facilities = gpd.read_file(folder / "facilities.gpkg")
-        demand = gpd.read_file(folder / "demand.gpkg")
+        try:
+            with np.load(folder / "snapped.npz", allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except Exception as exc:
+            raise damaged("snapped.npz", exc) from None
+        frames = {}
+        for part in ("facilities", "demand"):
+            try:
+                frames[part] = gpd.read_file(folder / f"{part}.gpkg")
+            except Exception as exc:
+                raise damaged(f"{part}.gpkg", exc) from None
+        facilities, demand = frames["facilities"], frames["demand"]
+        for column in ("id", "category"):
+            if column not in facilities.columns:
+                raise InputError(f"{folder / 'facilities.gpkg'} has no {column!r} column; "
+                                 f"{rebuild}")  # fmt: skip
+        for column in ("id", "population", *AGE_COLUMNS):
+            if column not in demand.columns:
+                raise InputError(f"{folder / 'demand.gpkg'} has no {column!r} column; {rebuild}")
+        check_demand(demand, str(folder / "demand.gpkg"), first_row=1)
+        unknown = sorted(set(facilities["category"].astype(str)) - set(catalogue.keys()))
+        if unknown:
+            raise InputError(
+                f"{folder / 'facilities.gpkg'} has categories its catalogue does not know "
+                f"({', '.join(unknown)}); {rebuild}"
+            )
+        try:
+            facility_snap = _snap_from_arrays("facility", arrays, facilities["id"], max_snap_m)
+            demand_snap = _snap_from_arrays("demand", arrays, demand["id"], max_snap_m)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise damaged("snapped.npz", exc) from None
+        network = load_compiled(folder / "network.npz")
+        for snapped in (facility_snap, demand_snap):
+            if snapped.edge.size and snapped.edge.max() >= network.n_edges:
+                raise InputError(
+                    f"{folder / 'snapped.npz'} does not belong to {folder / 'network.npz'}; "
+                    f"{rebuild}"
+                )
         return cls(
-            name=meta["name"],
-            network=load_compiled(folder / "network.npz"),
+            name=name,
+            network=network,
             facilities=facilities,
             demand=demand,
             catalogue=catalogue,
-            facility_snap=_snap_from_arrays("facility", arrays, facilities["id"], meta),
-            demand_snap=_snap_from_arrays("demand", arrays, demand["id"], meta),
+            facility_snap=facility_snap,
+            demand_snap=demand_snap,
         )
+
+
+def check_demand(demand: pd.DataFrame, what: str, *, first_row: int = 2) -> None:
+    """Population and age-group counts finite and ≥ 0, no group above its population.
+
+    Raises
+    ------
+    InputError
+        Naming ``what``, the column and the first offending rows.
+    """
+    columns = ["population", *[c for c in AGE_COLUMNS if c in demand.columns]]
+    counts = check_counts(demand, columns, what, first_row=first_row)
+    population = counts["population"]
+    for col in columns[1:]:
+        over = np.flatnonzero(counts[col] > population * (1 + 1e-9) + 1e-9)
+        if over.size:
+            rows = ", ".join(str(int(r) + first_row) for r in over[:10])
+            raise InputError(
+                f"{what}: column {col!r} is larger than the population on rows {rows}: "
+                "an age group is part of the residents"
+            )
 
 
 def _write_gpkg(frame: gpd.GeoDataFrame, path: Path) -> None:
@@ -237,7 +335,15 @@ def _snap_arrays(prefix: str, s: Snapped) -> dict[str, np.ndarray]:
     }
 
 
-def _snap_from_arrays(prefix: str, arrays: dict, ids, meta: dict) -> Snapped:
+def _snap_from_arrays(prefix: str, arrays: dict, ids, max_snap_m: float) -> Snapped:
+    n = len(ids)
+    for name in ("edge", "pos_m", "access_m", "x", "y", "status"):
+        if arrays[f"{prefix}_{name}"].shape != (n,):
+            raise ValueError(f"{prefix}_{name} has {arrays[f'{prefix}_{name}'].size} values "
+                             f"for {n} points")  # fmt: skip
+    status = arrays[f"{prefix}_status"]
+    if status.size and (status.min() < 0 or status.max() >= len(_STATUS)):
+        raise ValueError(f"{prefix}_status holds unknown codes")
     return Snapped(
         point_id=np.asarray(ids, dtype=object),
         edge=arrays[f"{prefix}_edge"],
@@ -245,6 +351,6 @@ def _snap_from_arrays(prefix: str, arrays: dict, ids, meta: dict) -> Snapped:
         access_m=arrays[f"{prefix}_access_m"],
         x=arrays[f"{prefix}_x"],
         y=arrays[f"{prefix}_y"],
-        status=np.array(_STATUS, dtype=object)[arrays[f"{prefix}_status"]],
-        max_snap_m=float(meta["max_snap_m"]),
+        status=np.array(_STATUS, dtype=object)[status],
+        max_snap_m=max_snap_m,
     )

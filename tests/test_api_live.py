@@ -1,4 +1,7 @@
-"""The API on a real uvicorn server (started with `service-circle serve`), and schemathesis."""
+"""The API on a real uvicorn server (started with `service-circle serve`).
+
+Schemathesis against the same server is in ``test_api_schema.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import pytest
-import schemathesis
 from conftest import SERVE
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-)
 
 
 def test_live_gaps_siting_and_errors(live):
@@ -57,27 +52,3 @@ def test_serve_refuses_an_empty_studies_folder(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2
     assert "holds no study folder" in run.stderr and "Traceback" not in run.stderr
-
-
-@pytest.fixture(scope="module")
-def api_schema(sample_cache):
-    from api.main import create_app
-    from api.registry import Registry, load_studies
-    from api.settings import Settings
-
-    app = create_app(Settings(cache_dir=sample_cache, siting_time_limit_s=2))
-    app.state.registry = Registry(load_studies(None, sample_cache))
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
-
-
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
-@schema.parametrize()
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=list(HealthCheck))  # fmt: skip
-def test_schema_no_server_error_and_conforming_responses(case):
-    """Generated requests never get a 5xx, and every answer matches the OpenAPI schema."""
-    case.call_and_validate(
-        checks=[not_a_server_error, response_schema_conformance, content_type_conformance]
-    )

@@ -39,7 +39,9 @@ def test_classification_rules():
     assert cat.classify_tags({"name": "长者食堂"}) == []  # not a POI: no amenity/shop tag
     assert cat.classify_name("全家便利超市") == "convenience_store"  # the longest keyword wins
     assert cat.classify_typecode("141204") == ["kindergarten"]
-    assert cat.classify_typecode("080104|060200") == ["convenience_store", "sports"]
+    # Amap lists a POI's primary type first: the first code's category comes first
+    assert cat.classify_typecode("080104|060200") == ["sports", "convenience_store"]
+    assert cat.classify_typecode("060200|090601") == ["convenience_store", "pharmacy"]
     with pytest.raises(UnknownCategoryError, match="elderly_canteen"):
         cat["old_people_canteen"]
 

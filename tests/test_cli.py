@@ -52,7 +52,9 @@ def test_times_writes_one_row_per_point(beijing_inputs, capsys):
     assert set(ok["facility_id"]) <= {f"p{i}" for i in range(5)}
     err = capsys.readouterr().err
     assert "p60" in err and "not on the network" in err
-    assert "assumed coordinates: facilities and points in wgs84" in err
+    # each file says how it was read: tables without a stated system are WGS-84
+    assert "kindergartens.csv: a table: WGS-84 (no coordinate system stated)" in err
+    assert "homes.csv: a table: WGS-84 (no coordinate system stated)" in err
 
 
 def test_cutoff_and_speed(beijing_inputs):
@@ -116,7 +118,7 @@ def test_points_file_problems(beijing_inputs, tmp_path, capsys):
     nocols = tmp_path / "nocols.csv"
     nocols.write_text("name\nA\n")
     far = _write_points_csv(tmp_path / "far.csv", [100.0, 100.1], [30.0, 30.1])
-    for bad, message in ((nocols, "no lon/lat columns"), (far, "none of the 2 points")):
+    for bad, message in ((nocols, "no coordinate columns"), (far, "none of the 2 points")):
         rc = main(["times", "--network", str(network), "--facilities", str(fac),
                    "--points", str(bad), "--out", str(tmp_path / "o.csv")])  # fmt: skip
         err = capsys.readouterr().err
@@ -203,9 +205,13 @@ def test_build_and_analyze_a_study(tmp_path, capsys):
     rc = main(["analyze", "--study", str(study), "--metres", "300,500", "--category",
                "kindergarten", "--category", "pharmacy", "--out", str(out)])  # fmt: skip
     assert rc == 0
+    # a study in China: the table for people is in Chinese, the raw one in coverage.json
     table = pd.read_csv(out / "coverage.csv")
-    assert table["category"].tolist() == ["kindergarten"] * 2 + ["pharmacy"] * 2
-    assert table["unit"].unique().tolist() == ["m"]
+    assert table["类别"].tolist() == ["kindergarten"] * 2 + ["pharmacy"] * 2
+    assert table["单位"].unique().tolist() == ["米"]
+    assert table["覆盖率"].str.endswith("%").all()
+    raw = pd.read_json(out / "coverage.json")
+    assert raw["unit"].unique().tolist() == ["m"] and raw["share"].between(0, 1).all()
     iso = gpd.read_file(out / "isochrones.geojson")
     gaps = gpd.read_file(out / "gaps.geojson")
     assert len(iso) == 4 and {"category", "threshold", "unit", "profile"} <= set(iso.columns)
@@ -214,8 +220,10 @@ def test_build_and_analyze_a_study(tmp_path, capsys):
     capsys.readouterr()
     assert main(["analyze", "--study", str(tmp_path), "--out", str(out)]) == 2
     assert "not a study folder" in capsys.readouterr().err
+    both = tmp_path / "both"  # minutes and metres side by side
     assert main(["analyze", "--study", str(study), "--minutes", "5", "--metres", "300",
-                 "--out", str(out)]) == 2  # fmt: skip
+                 "--category", "pharmacy", "--out", str(both)]) == 0  # fmt: skip
+    assert pd.read_json(both / "coverage.json")["unit"].tolist() == ["min", "m"]
     assert main(["analyze", "--study", str(study), "--category", "nope", "--out", str(out)]) == 2
     direct = tmp_path / "direct"
     rc = main(["analyze", "--network", str(pbf), "--facilities", str(fac), "--demand", str(dem),

@@ -97,9 +97,9 @@ def test_polygon_without_buildings_is_spread_on_a_grid():
 def test_bad_counts_are_errors():
     box = shapely.box(116.3, 40.0, 116.31, 40.01)
     polys = gpd.GeoDataFrame({"population": [100, -5, "many"]}, geometry=[box] * 3, crs=4326)
-    with pytest.raises(
-        InputError, match=r"negative, missing or non-numeric values \(rows \[1, 2\]\)"
-    ):
+    # the file, the column, the rows (features counted from 1) and their values are named
+    with pytest.raises(InputError, match=r"communities.gpkg: column 'population' .* on rows "
+                       r"2 \(-5\), 3 \('many'\)"):  # fmt: skip
         demand_from_polygons(polys, what="communities.gpkg")
     with pytest.raises(InputError, match="no column 'people'"):
         demand_from_polygons(polys, population_column="people")
@@ -165,7 +165,7 @@ def test_buildings_from_a_planning_file(tmp_path, capsys):
     out = tmp_path / "demand.geojson"
     rc = main(["demand", "--buildings", str(path), "--crs", "bd09", "--out", str(out)])
     assert rc == 0
-    assert "coordinates assumed bd09" in capsys.readouterr().err
+    assert "taken as BD-09, converted to WGS-84 (stated for this file)" in capsys.readouterr().err
     assert gpd.read_file(out)["population"].sum() == pytest.approx(24 * 99.9 / 40, rel=0.02)
     points = tmp_path / "points.geojson"
     gpd.GeoDataFrame(geometry=[square.centroid], crs=4326).to_file(points)

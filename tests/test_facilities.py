@@ -98,7 +98,10 @@ def test_bureau_spreadsheet_of_canteens(tmp_path):
     assert (frame["category"] == "elderly_canteen").all()
     assert frame["name"].tolist()[0] == "学院路街道老年餐桌"
     assert frame["capacity"].tolist()[:2] == [40, 25] and np.isnan(frame["capacity"].iloc[2])
-    assert report.problems.empty
+    # the unreadable capacity is said, the canteen kept
+    assert report.problems.values.tolist() == [
+        [4, "kept without capacity: 座位 '约30' is not a count (a number ≥ 0)"]
+    ]
     # the same file without a fixed category: the names carry the keywords
     by_name, _ = facilities_from_file(path, columns=ColumnMap(lon="经度", lat="纬度"))
     assert (by_name["category"] == "elderly_canteen").all()
@@ -112,7 +115,7 @@ def test_category_column_and_unknown_categories(tmp_path):
     )
     frame, report = facilities_from_file(path)
     assert frame["category"].tolist() == ["kindergarten"]
-    assert report.problems.values.tolist() == [[3, "unknown category 'canteen'"]]
+    assert report.problems.values.tolist() == [[3, "not used: unknown category 'canteen'"]]
     with pytest.raises(UnknownCategoryError):
         facilities_from_file(path, category="canteen")
     with pytest.raises(InputError, match="no column 'lng'"):
@@ -125,7 +128,7 @@ def test_facilities_command(tmp_path, capsys):
     out = tmp_path / "facilities.geojson"
     assert main(["facilities", "--file", str(path), "--crs", "gcj02", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "coordinates assumed gcj02 (converted to WGS-84)" in captured.err
+    assert "amap.csv: a table: GCJ-02, converted to WGS-84 (stated)" in captured.err
     assert "line 5:" in captured.err and "likely duplicates" in captured.err
     assert "4 facilities" in captured.out
     import geopandas as gpd

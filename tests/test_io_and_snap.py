@@ -75,7 +75,7 @@ def test_bad_point_files(tmp_path):
         read_points(header)
     nocols = tmp_path / "nocols.csv"
     nocols.write_text("name,address\nA,B\n")
-    with pytest.raises(InputError, match="no lon/lat columns"):
+    with pytest.raises(InputError, match="no coordinate columns"):
         read_points(nocols)
     nogeom = tmp_path / "nogeom.geojson"
     nogeom.write_text(
@@ -145,7 +145,7 @@ def test_atomic_writes_leave_no_partial_file(tmp_path):
     text = path.read_text()
     assert '"coordinates": [116.29' in text  # RFC 7946: lon/lat
     write_csv(frame.drop(columns="geometry"), tmp_path / "x.csv")
-    assert (tmp_path / "x.csv").read_text() == "a\n1\n"
+    assert (tmp_path / "x.csv").read_bytes() == b"\xef\xbb\xbfa\n1\n"  # UTF-8 with a BOM
 
     class Boom:
         def to_csv(self, fh, **kw):
@@ -154,7 +154,7 @@ def test_atomic_writes_leave_no_partial_file(tmp_path):
 
     with pytest.raises(RuntimeError):
         write_csv(Boom(), tmp_path / "x.csv")  # type: ignore[arg-type]
-    assert (tmp_path / "x.csv").read_text() == "a\n1\n"
+    assert (tmp_path / "x.csv").read_text(encoding="utf-8-sig") == "a\n1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.geojson"]
 
 

@@ -26,7 +26,7 @@ EXTERNAL = re.compile(r'<(script|link)[^>]+(src|href)="https?://')
 def test_self_contained_page_needs_no_internet(study):
     page = render(study_map(study, categories=["pharmacy"], tiles="none", self_contained=True))
     assert not EXTERNAL.search(page)
-    assert "L.map(" in page and "markerClusterGroup" not in page
+    assert "L.map(" in page and "MarkerClusterGroup = L.FeatureGroup.extend" not in page
     assert "© OpenStreetMap contributors" in page
     assert "data:image/png;base64" in page  # the layer control's icon, embedded
     for unused in ("bootstrap", "font-awesome", "fontawesome", "awesome-markers"):
@@ -52,7 +52,7 @@ def test_layers_languages_sites_and_neighbourhoods(study):
     en = render(study_map(study, categories=["pharmacy"], lang="en",
                           thresholds=[Threshold.metres(400), Threshold.metres(800)]))  # fmt: skip
     assert "一刻钟便民生活圈" in zh and "药店" in zh
-    assert '"name": "\\u793e\\u533aA"' in zh  # the boundary's name, in the GeoJSON
+    assert '"label": "社区A"' in zh  # the boundary's name, written on the map
     assert '"sites"' in zh and "sc-site" in zh and "新增覆盖人口" in zh
     assert "15-minute living circle" in en and "400 m" in en and "walkable area" in en
     assert '"isochrones/pharmacy/400 m"' in en and '"gaps/pharmacy"' in en

@@ -28,12 +28,9 @@ DRAWN = """name => {
   return parts.filter(p => p._path && p._path.isConnected).length;
 }"""
 TOGGLE = """name => {
-  const layer = window.serviceCircle.layers[name];
-  const id = L.stamp(layer);
-  const input = [...document.querySelectorAll('.leaflet-control-layers-selector')]
-      .find(i => i.layerId === id);
+  const input = document.querySelector(`input[data-layer="${CSS.escape(name)}"]`);
   input.click();
-  return window.serviceCircle.map.hasLayer(layer);
+  return window.serviceCircle.map.hasLayer(window.serviceCircle.layers[name]);
 }"""
 
 
@@ -162,6 +159,6 @@ def test_api_map_in_a_browser(browser, live):
     assert sorted(page.evaluate("Object.keys(window.serviceCircle.layers)")) == sorted(expected)
     screenshot(page, "api-map.png")
     check_layers(page, expected)
-    assert "OpenStreetMap" in page.inner_text(".sc-attribution")
+    assert "OpenStreetMap" in page.inner_text(".leaflet-control-attribution")
     assert "pharmacy" in page.inner_text("#sc-legend").lower()
     page.close()

@@ -101,7 +101,7 @@ def test_compiled_network_round_trips(tmp_path, helsinki_net):
 def test_not_a_compiled_network_is_a_clear_error(tmp_path):
     bogus = tmp_path / "x.npz"
     np.savez(bogus, a=np.arange(3))
-    with pytest.raises(InputError, match="not a compiled service-circle network"):
+    with pytest.raises(InputError, match="not a readable compiled service-circle network"):
         load_compiled(bogus)
 
 

@@ -27,8 +27,18 @@ from service_circle.sample import ATTRIBUTION
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["coverage"])
 
-ERRORS = {404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
-          422: {"model": Problem, "content": JSON, "description": "Invalid parameter"}}  # fmt: skip
+ERRORS = {
+    404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
+    422: {"model": Problem, "content": JSON, "description": "Invalid parameter"},
+    503: {"model": Problem, "content": JSON,
+          "description": "Busy (see Retry-After), past the time limit, or the study is "
+          "unavailable"},
+}  # fmt: skip
+BODY_ERRORS = {
+    **ERRORS,
+    400: {"model": Problem, "content": JSON, "description": "The body is not UTF-8 JSON"},
+    413: {"model": Problem, "content": JSON, "description": "Body too large"},
+}
 GEOJSON = {200: {"model": FeatureCollection, "content": {MEDIA_TYPE: {}}}, **ERRORS}
 
 Category = Annotated[str, Query(description="A category key (GET /categories)")]
@@ -46,21 +56,29 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
-@router.get("/coverage", responses=ERRORS)
-def coverage(
+@router.get("/coverage", responses=ERRORS, operation_id="getCoverage")
+async def coverage(
+    study_id: str,
     study: StudyDep,
+    registry: RegistryDep,
     thresholds: ThresholdsDep,
     profile: ProfileDep,
     category: Annotated[str | None, Query(description="A category key; all when absent")] = None,
 ) -> list[CoverageRow]:
-    """Population covered per category and threshold, for everyone and the group served."""
-    table = cov.coverage_table(
-        study, thresholds, categories=_categories(study, category), profile=profile
+    """Population covered per category and threshold, for everyone and the group served.
+
+    Every resident counts: those not covered are split by the reason (beyond the
+    threshold, unreachable, off the network, across water, without a location).
+    """
+    keys = _categories(study, category)
+    table = await registry.get(
+        (study_id, "coverage", tuple(keys), tuple(thresholds), profile),
+        lambda: cov.coverage_table(study, thresholds, categories=keys, profile=profile),
     )
     return [CoverageRow(**row) for row in _records(table)]
 
 
-@router.get("/gaps", response_class=GeoJSONResponse, responses=GEOJSON)
+@router.get("/gaps", response_class=GeoJSONResponse, responses=GEOJSON, operation_id="getGaps")
 async def gaps(
     study_id: str,
     study: StudyDep,
@@ -68,7 +86,9 @@ async def gaps(
     category: Category,
     thresholds: ThresholdsDep,
     profile: ProfileDep,
-    min_population: Annotated[float, Query(ge=0, description="Drop smaller gaps")] = 0.0,
+    min_population: Annotated[
+        float, Query(ge=0, allow_inf_nan=False, description="Drop smaller gaps")
+    ] = 0.0,
 ) -> GeoJSONResponse:
     """Gap polygons: the populated places beyond each threshold, largest population first."""
     study.catalogue[category]
@@ -90,7 +110,12 @@ async def gaps(
     return GeoJSONResponse(await registry.get((*base, "geojson", min_population), answer))
 
 
-@router.get("/isochrones", response_class=GeoJSONResponse, responses=GEOJSON)
+@router.get(
+    "/isochrones",
+    response_class=GeoJSONResponse,
+    responses=GEOJSON,
+    operation_id="getIsochrones",
+)
 async def isochrones(
     study_id: str,
     study: StudyDep,
@@ -114,42 +139,46 @@ async def isochrones(
     return GeoJSONResponse(body)
 
 
-@router.post("/neighbourhood", responses=ERRORS)
-def neighbourhood(study: StudyDep, request: NeighbourhoodRequest) -> NeighbourhoodSummary:
+@router.post("/neighbourhood", responses=BODY_ERRORS, operation_id="postNeighbourhood")
+async def neighbourhood(
+    study: StudyDep, registry: RegistryDep, request: NeighbourhoodRequest
+) -> NeighbourhoodSummary:
     """The coverage summary inside a polygon (a community boundary)."""
     geometry = request.geometry
-    if geometry.get("type") == "Feature":
-        geometry = geometry.get("geometry") or {}
-    polygon = _shape(geometry)
+    if geometry.type == "Feature":
+        geometry = geometry.geometry
+    polygon = _shape(geometry.type, geometry.coordinates)
     categories = None
     if request.categories:
         categories = [_categories(study, c)[0] for c in request.categories]
-    result = cov.neighbourhood(
-        study, polygon, [Threshold.minutes(m) for m in request.minutes], crs=request.crs,
-        categories=categories, profile=request.profile,
-    )  # fmt: skip
+
+    def compute() -> dict:
+        return cov.neighbourhood(
+            study, polygon, [Threshold.minutes(m) for m in request.minutes], crs=request.crs,
+            categories=categories, profile=request.profile,
+        )  # fmt: skip
+
+    result = await registry.compute(compute)
     return NeighbourhoodSummary(
         homes=result["homes"],
         population=result["population"],
         coverage=[CoverageRow(**r) for r in _records(result["coverage"])],
         completeness=_finite(result["completeness"]),
         basic=_finite(result["basic"]),
+        note=result.get("note"),
     )
 
 
-def _shape(geometry: dict):
-    import shapely.geometry
+def _shape(kind: str, coordinates: list):
+    """A shapely (Multi)Polygon from GeoJSON coordinates, elevations dropped."""
+    import shapely
 
-    from service_circle._errors import InputError
+    def ring(positions) -> list:
+        return [(p[0], p[1]) for p in positions]
 
-    if geometry.get("type") not in ("Polygon", "MultiPolygon"):
-        raise InputError(
-            f"geometry: a Polygon or MultiPolygon is needed, got {geometry.get('type')!r}"
-        )
-    try:
-        return shapely.geometry.shape(geometry)
-    except (ValueError, TypeError, IndexError, AttributeError) as exc:
-        raise InputError(f"geometry: not a valid GeoJSON {geometry['type']}: {exc}") from None
+    polygons = [coordinates] if kind == "Polygon" else coordinates
+    parts = [shapely.Polygon(ring(rings[0]), [ring(h) for h in rings[1:]]) for rings in polygons]
+    return parts[0] if kind == "Polygon" else shapely.MultiPolygon(parts)
 
 
 def _finite(summary: dict) -> dict:
@@ -157,25 +186,35 @@ def _finite(summary: dict) -> dict:
     return {**summary, "score": None if score is None or not np.isfinite(score) else score}
 
 
-@router.post("/reach", response_class=GeoJSONResponse, responses=GEOJSON)
-def reach(study_id: str, study: StudyDep, request: ReachRequest) -> GeoJSONResponse:
-    """The area within reach of a point and the facilities within it, nearest first."""
+@router.post(
+    "/reach",
+    response_class=GeoJSONResponse,
+    responses={**GEOJSON, **BODY_ERRORS},
+    operation_id="postReach",
+)
+async def reach(
+    study_id: str, study: StudyDep, registry: RegistryDep, request: ReachRequest
+) -> GeoJSONResponse:
+    """The area within reach of a point and the facilities within it, nearest first.
+
+    A point farther than the study's snapping distance from its streets (or across water
+    from them) is refused with 422 naming the distance.
+    """
     if request.metres is not None:
         threshold = Threshold.metres(request.metres)
     else:
         threshold = Threshold.minutes(request.minutes or 15)
-    area, facilities = cov.reach(
-        study, request.lon, request.lat, threshold, crs=request.crs, profile=request.profile
-    )
-    area = area.assign(kind="reach_area")
-    facilities = facilities.assign(kind="facility")
-    frame = gpd.GeoDataFrame(pd.concat([area, facilities], ignore_index=True), crs="EPSG:4326")
-    return GeoJSONResponse(
-        feature_collection(
-            frame,
-            study=study_id,
-            origin=[request.lon, request.lat],
-            crs=request.crs,
-            attribution=ATTRIBUTION,
+
+    def compute() -> bytes:
+        area, facilities = cov.reach(
+            study, request.lon, request.lat, threshold, crs=request.crs, profile=request.profile
         )
-    )
+        area = area.assign(kind="reach_area")
+        facilities = facilities.assign(kind="facility")
+        frame = gpd.GeoDataFrame(pd.concat([area, facilities], ignore_index=True), crs=4326)
+        return feature_collection(
+            frame, study=study_id, origin=[request.lon, request.lat], crs=request.crs,
+            attribution=ATTRIBUTION,
+        )  # fmt: skip
+
+    return GeoJSONResponse(await registry.compute(compute))

@@ -1,4 +1,4 @@
-"""Health, categories and walking profiles."""
+"""Health, categories and walking profiles: answered on the event loop, never queued."""
 
 from __future__ import annotations
 
@@ -15,14 +15,25 @@ from service_circle.profiles import PROFILES
 router = APIRouter(tags=["meta"])
 
 
-@router.get("/health")
-def health(registry: RegistryDep) -> Health:
-    """Liveness: the version and how many studies are loaded."""
-    return Health(status="ok", version=__version__, studies=len(registry.studies))
+@router.api_route("/health", methods=["GET", "HEAD"], operation_id="getHealth")
+async def health(registry: RegistryDep) -> Health:
+    """Liveness: the version, the studies loaded and the computations under way.
+
+    Answered on the event loop, so it stays fast while every compute worker is busy.
+    """
+    load = registry.pool.load
+    return Health(
+        status="ok",
+        version=__version__,
+        studies=len(registry.studies),
+        unavailable=len(registry.unavailable),
+        running=load["running"],
+        waiting=load["waiting"],
+    )
 
 
-@router.get("/categories")
-def categories(lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> list[Category]:
+@router.get("/categories", operation_id="getCategories")
+async def categories(lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> list[Category]:
     """The facility categories of the catalogue, named in Chinese or English."""
     return [
         Category(
@@ -42,8 +53,8 @@ def categories(lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> list[Cat
     ]
 
 
-@router.get("/profiles")
-def profiles() -> list[ProfileOut]:
+@router.get("/profiles", operation_id="getProfiles")
+async def profiles() -> list[ProfileOut]:
     """The walking profiles, with their speeds and sources."""
     return [
         ProfileOut(name=p.name, speed_m_s=p.speed_m_s, description=p.description, source=p.source)

@@ -1,4 +1,4 @@
-"""The plan-target report and the map."""
+"""The plan-target report and the map, as pages a browser opens offline and safely."""
 
 from __future__ import annotations
 
@@ -9,20 +9,39 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import ProfileDep, RegistryDep, SettingsDep, StudyDep, ThresholdsDep
 from api.schemas import JSON, Problem
+from service_circle._escape import content_security_policy
 from service_circle.coverage import coverage_table
 from service_circle.indicators import load_targets, plan_report, report_html, report_payload
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["report"])
 
-ERRORS = {404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
-          422: {"model": Problem, "content": JSON, "description": "Invalid parameter"}}  # fmt: skip
+ERRORS = {
+    404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
+    422: {"model": Problem, "content": JSON, "description": "Invalid parameter"},
+    503: {"model": Problem, "content": JSON,
+          "description": "Busy (see Retry-After), past the time limit, or the study is "
+          "unavailable"},
+}  # fmt: skip
 Preset = Literal["haidong_2025", "national"]
+
+
+def html_page(page: str, *, img_hosts: tuple[str, ...] = ()) -> HTMLResponse:
+    """An HTML answer with a Content-Security-Policy that allows only its own scripts."""
+    return HTMLResponse(
+        page,
+        headers={
+            "Content-Security-Policy": content_security_policy(page, img_hosts=img_hosts),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
 
 @router.get(
     "/report",
     responses={200: {"content": {"application/json": {}, "text/html": {}},
                      "description": "JSON, or HTML with Accept: text/html"}, **ERRORS},
+    operation_id="getReport",
 )  # fmt: skip
 async def report(
     study_id: str,
@@ -47,7 +66,7 @@ async def report(
         (study_id, "report", tuple(thresholds), profile, preset), compute
     )
     if accept and "text/html" in accept:
-        return HTMLResponse(report_html(study, indicators, table, label))
+        return html_page(report_html(study, indicators, table, label))
     return JSONResponse(report_payload(study, indicators, table, label))
 
 
@@ -55,6 +74,7 @@ async def report(
     "/map",
     response_class=HTMLResponse,
     responses={200: {"content": {"text/html": {}}, "description": "A Leaflet map"}, **ERRORS},
+    operation_id="getMap",
 )
 async def study_map(
     study_id: str,
@@ -67,18 +87,22 @@ async def study_map(
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
     tiles: Annotated[Literal["osm", "none"], Query(description="Base tiles")] = "osm",
     self_contained: Annotated[
-        bool | None, Query(description="Embed the scripts (offline); default from settings")
+        bool | None,
+        Query(
+            description="Embed the scripts so that the page works without internet "
+            "(default: SC_SELF_CONTAINED_MAPS, on)"
+        ),
     ] = None,
 ) -> HTMLResponse:
     """The study as a Leaflet map: facilities, isochrones, gaps, neighbourhoods."""
-    from service_circle.maps import render
+    from service_circle.maps import TILE_HOSTS, render
     from service_circle.maps import study_map as build
 
     if category is not None:
         study.catalogue[category]
     embed = settings.self_contained_maps if self_contained is None else self_contained
     key = (study_id, "map", category, tuple(thresholds), profile, lang, tiles, embed)
-    html = await registry.get(
+    page = await registry.get(
         key,
         lambda: render(
             build(
@@ -87,4 +111,4 @@ async def study_map(
             )
         ),
     )  # fmt: skip
-    return HTMLResponse(html)
+    return html_page(page, img_hosts=TILE_HOSTS if tiles == "osm" else ())

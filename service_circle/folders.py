@@ -1,0 +1,275 @@
+"""Output folders: written whole or not at all, and never over someone else's files.
+
+Every command that writes a folder (``build``, ``analyze``, ``site``, ``demo``) goes
+through :func:`publishing`:
+
+1. **Refuse what is not ours.** The target must be new, empty, or a folder service-circle
+   wrote (it holds the marker file :data:`MARKER`, or is a study folder, or holds only
+   names our commands write). Anything else is refused with one line; nothing is deleted.
+2. **Stage.** The run writes into a hidden sibling, ``.NAME.staging-PID-XXXX``.
+3. **Publish together.** The marker (what was written, by which command, when) is
+   written last into the staging folder; files in the old folder that service-circle did
+   not write are carried over (hard links); then the old folder is renamed away
+   (``.NAME.old-PID-XXXX``), the staging folder renamed into place, and the old one
+   removed.
+4. **Recover.** A crash leaves the previous complete folder, or the new one, and hidden
+   leftovers: the next run (or :func:`recover`, which :meth:`Study.load
+   <service_circle.study.Study.load>` and the API call) renames a lone old folder back
+   and removes staging folders whose process is gone. Hidden folders are never loaded as
+   studies.
+
+For tests, the environment variable ``SERVICE_CIRCLE_FAILPOINT`` names a point of step 3
+(``staged``, ``swapped``, ``published``) at which the process kills itself with SIGKILL,
+so that a crash is injected exactly there instead of raced with a timer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from service_circle._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+#: The marker file of a folder service-circle wrote.
+MARKER = ".service-circle.json"
+#: Files and folders that service-circle's commands write (folders from before markers).
+OUR_NAMES = frozenset(
+    {
+        # study folders
+        "study.json", "network.npz", "facilities.gpkg", "demand.gpkg", "snapped.npz",
+        "catalogue.toml", "input_problems.csv",
+        # analyze, demo, site
+        "coverage.csv", "coverage.json", "demand_times.csv", "isochrones.geojson",
+        "gaps.geojson", "report.json", "report.csv", "report.html", "map.html",
+        "facilities.geojson", "buildings.geojson", "times.csv", "summary.csv",
+        "demand.geojson", "study", "sites.geojson", "summary.json", "gaps_after.geojson",
+    }
+)  # fmt: skip
+FAILPOINT_ENV = "SERVICE_CIRCLE_FAILPOINT"
+_HIDDEN = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|old)-(?P<pid>\d+)-[0-9a-f]+$")
+
+
+def _failpoint(name: str) -> None:
+    if os.environ.get(FAILPOINT_ENV) == name:
+        logger.warning("failpoint %s: killing the process", name)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _leftovers(folder: Path) -> list[tuple[Path, str, int]]:
+    """Hidden staging/old siblings of ``folder``: (path, kind, pid), newest first."""
+    parent = folder.parent
+    if not parent.is_dir():
+        return []
+    found = []
+    for entry in parent.iterdir():
+        match = _HIDDEN.match(entry.name)
+        if match and match.group("name") == folder.name and entry.is_dir():
+            found.append((entry, match.group("kind"), int(match.group("pid"))))
+    found.sort(key=lambda item: item[0].stat().st_mtime, reverse=True)
+    return found
+
+
+def is_hidden_leftover(path: Path) -> bool:
+    """Whether ``path`` is a staging or old folder left by a run (never a study)."""
+    return bool(_HIDDEN.match(path.name))
+
+
+def leftover_of(path: Path) -> Path | None:
+    """The folder a staging or old folder was left for, or None if it is not one."""
+    match = _HIDDEN.match(path.name)
+    return path.with_name(match.group("name")) if match else None
+
+
+def recover(folder: str | os.PathLike) -> bool:
+    """Put back a folder whose last run crashed between its two renames; tidy leftovers.
+
+    A missing ``folder`` with an ``.old`` sibling is renamed back (the previous complete
+    result). Staging and old siblings of processes that are gone are removed.
+
+    Returns
+    -------
+    bool
+        Whether a folder was put back.
+    """
+    folder = Path(folder)
+    restored = False
+    for path, kind, pid in _leftovers(folder):
+        if _pid_alive(pid) and pid != os.getpid():
+            continue  # another run is working on it
+        if kind == "old" and not folder.exists():
+            path.rename(folder)
+            logger.warning("%s: put back the previous result after a crashed run", folder)
+            restored = True
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        logger.info("%s: removed %s left by a crashed run", folder, path.name)
+    return restored
+
+
+def _written_names(folder: Path) -> set[str] | None:
+    """Top-level names service-circle wrote in ``folder``, or None if it is not ours."""
+    marker = folder / MARKER
+    if marker.is_file():
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+            return {str(n) for n in data.get("files", [])}
+        except (OSError, ValueError, AttributeError):
+            return None
+    names = {p.name for p in folder.iterdir()}
+    if (folder / "study.json").is_file() or (names and names <= OUR_NAMES):
+        return names & OUR_NAMES
+    return None
+
+
+def check_target(folder: str | os.PathLike, *, option: str = "--out") -> None:
+    """Refuse a target that exists and is not empty or ours (see the module docstring)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise InputError(
+            f"{option} {folder}: a file of that name exists; give a folder path that is new, "
+            "empty, or written by service-circle"
+        )
+    entries = sorted(p.name for p in folder.iterdir())
+    if not entries or _written_names(folder) is not None:
+        return
+    shown = ", ".join(entries[:5]) + (" …" if len(entries) > 5 else "")
+    raise InputError(
+        f"{option} {folder}: the folder holds files service-circle did not write ({shown}); "
+        "nothing was changed: give a new or empty folder, or one written by service-circle"
+    )
+
+
+def _carry_foreign(old: Path, staging: Path, ours: set[str]) -> None:
+    """Hard-link (or copy) into ``staging`` what the old folder holds that we did not write."""
+    clashes = []
+    for entry in old.iterdir():
+        if entry.name in ours or entry.name == MARKER:
+            continue
+        target = staging / entry.name
+        if target.exists():
+            clashes.append(entry.name)
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, target)
+    if clashes:
+        raise InputError(
+            f"{old}: {', '.join(sorted(clashes))} would replace files service-circle did not "
+            "write; move them, or give another output folder"
+        )
+
+
+def _link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def _write_marker(staging: Path, kind: str, command: str | None) -> None:
+    from service_circle import __version__
+
+    files = sorted(p.name for p in staging.iterdir() if p.name != MARKER)
+    marker = {
+        "written_by": "service-circle",
+        "version": __version__,
+        "kind": kind,
+        "command": command or " ".join(["service-circle", *sys.argv[1:]]),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "files": files,
+    }
+    (staging / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2), "utf-8")
+
+
+@contextmanager
+def publishing(
+    folder: str | os.PathLike,
+    *,
+    kind: str,
+    option: str = "--out",
+    command: str | None = None,
+) -> Iterator[Path]:
+    """Stage a run's outputs and publish them together into ``folder``.
+
+    Yields the staging folder to write into. On success its content replaces ``folder``
+    in one step (see the module docstring); on any error the staging folder is removed
+    and ``folder`` is left as it was.
+
+    Parameters
+    ----------
+    folder
+        The output folder.
+    kind
+        What it holds (``"study"``, ``"analysis"``, ``"siting"``, ``"demo"``), recorded in
+        the marker.
+    option
+        The option that named it, for messages.
+    command
+        The command line to record (default: this process's arguments).
+
+    Raises
+    ------
+    InputError
+        If ``folder`` exists and holds files service-circle did not write.
+    """
+    folder = Path(folder).absolute()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    recover(folder)
+    check_target(folder, option=option)
+    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
+    staging = folder.parent / f".{folder.name}.staging-{tag}"
+    staging.mkdir()
+    try:
+        yield staging
+        _write_marker(staging, kind, command)
+        old = None
+        if folder.exists():
+            ours = _written_names(folder) or set()
+            _carry_foreign(folder, staging, ours)
+            old = folder.parent / f".{folder.name}.old-{tag}"
+        _failpoint("staged")
+        if old is not None:
+            folder.rename(old)
+            _failpoint("swapped")
+        staging.rename(folder)
+        _failpoint("published")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def written_files(folder: str | os.PathLike) -> list[str]:
+    """The files the last complete run wrote into ``folder`` (from its marker)."""
+    names = _written_names(Path(folder))
+    return sorted(names or [])
