@@ -52,13 +52,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         loaded, unavailable = load_studies(settings.studies_dir, settings.cache_dir)
         pool = ComputePool(
-            settings.compute_workers, settings.compute_queue, settings.compute_time_limit_s
+            settings.compute_workers,
+            settings.compute_queue,
+            settings.compute_time_limit_s,
+            loaded,
+            processes=settings.compute_processes,
         )
+        pool.start()  # workers fork now, sharing the loaded studies
         app.state.registry = Registry(
             loaded, settings.cache_entries, unavailable=unavailable, pool=pool
         )
-        yield
-        pool.shutdown()
+        try:
+            yield
+        finally:
+            pool.shutdown()
 
     app = FastAPI(
         title="service-circle",
@@ -112,7 +119,7 @@ def _offline_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
             with_google_fonts=False,
         )
-        return html_page(page.body.decode("utf-8"))
+        return html_page(page.body.decode("utf-8"), workers=("blob:",))  # ReDoc's search
 
 
 def __getattr__(name: str):

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from api.compute import ComputePool
+from api.tasks import Task
 from service_circle._errors import InputNotFoundError
 from service_circle.folders import leftover_of, recover
 from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class Registry:
@@ -25,7 +22,8 @@ class Registry:
 
     Results are keyed by (study, what, parameters). A hit answers on the event loop; a
     miss computes in the :class:`~api.compute.ComputePool`, once: concurrent requests
-    for the same key wait for the same computation instead of taking more workers.
+    for the same key wait for the same computation instead of taking more workers. The
+    cache is only touched on the event loop.
 
     Parameters
     ----------
@@ -50,58 +48,40 @@ class Registry:
         self.studies = studies
         self.unavailable = dict(unavailable or {})
         self.cache_entries = cache_entries
-        self.pool = pool or ComputePool(1, 0, 60.0)
+        self.pool = pool or ComputePool(1, 0, 60.0, studies)
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple, threading.Lock] = {}
         self._pending: dict[tuple, asyncio.Future] = {}
 
     def peek(self, key: tuple) -> tuple[bool, Any]:
         """``(True, value)`` when ``key`` is cached, else ``(False, None)``."""
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return True, self._cache[key]
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return True, self._cache[key]
         return False, None
 
-    async def get(self, key: tuple, compute: Callable[[], T]) -> T:
+    async def get(self, key: tuple, task: Task, *, time_limit_s: float | None = None) -> Any:
         """The cached value of ``key``; computed once, in the pool, when missing."""
         hit, value = self.peek(key)
         if hit:
             return value
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self.pool.run(lambda: self.cached(key, compute)))
+            pending = asyncio.ensure_future(self._compute_and_keep(key, task, time_limit_s))
             self._pending[key] = pending
             pending.add_done_callback(lambda _: self._pending.pop(key, None))
         return await asyncio.shield(pending)
 
-    async def compute(self, fn: Callable[[], T], *, time_limit_s: float | None = None) -> T:
-        """Run an uncached computation in the pool."""
-        return await self.pool.run(fn, time_limit_s=time_limit_s)
+    async def _compute_and_keep(self, key: tuple, task: Task, time_limit_s: float | None):
+        value = await self.pool.run(task, time_limit_s=time_limit_s)
+        if self.cache_entries:
+            self._cache[key] = value
+            while len(self._cache) > self.cache_entries:
+                self._cache.popitem(last=False)
+        return value
 
-    def cached(self, key: tuple, compute: Callable[[], T]) -> T:
-        """The cached value of ``key``, computing it once when missing (any thread)."""
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                if key in self._cache:
-                    return self._cache[key]
-            try:
-                value = compute()
-            finally:
-                with self._lock:
-                    self._key_locks.pop(key, None)
-            with self._lock:
-                if self.cache_entries:
-                    self._cache[key] = value
-                    while len(self._cache) > self.cache_entries:
-                        self._cache.popitem(last=False)
-            return value
+    async def compute(self, task: Task, *, time_limit_s: float | None = None) -> Any:
+        """Run an uncached computation in the pool."""
+        return await self.pool.run(task, time_limit_s=time_limit_s)
 
 
 def load_studies(

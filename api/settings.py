@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     client gets 503. ``SC_COMPUTE_WORKERS`` computations run at once and
     ``SC_COMPUTE_QUEUE`` more may wait; beyond that a new computation gets 503 with
     ``Retry-After`` while ``/health`` and cached answers keep answering.
+    ``SC_COMPUTE_PROCESSES``: compute in worker processes (the default where the system
+    can fork; threads otherwise, or when false).
     ``SC_CACHE_ENTRIES``: results kept per process. ``SC_SELF_CONTAINED_MAPS``: embed the
     map scripts (for offline browsers; the default). ``SC_CORS_ORIGINS``: origins allowed
     to call the API from a browser, comma-separated (none by default).
@@ -39,6 +41,7 @@ class Settings(BaseSettings):
     compute_workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     compute_queue: int = Field(4, ge=0)
     max_candidates: int = Field(MAX_CANDIDATES, ge=1, le=MAX_CANDIDATES)
+    compute_processes: bool = True
     cache_entries: int = Field(256, ge=0)
     self_contained_maps: bool = True
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -75,7 +75,9 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(page: str, *, img_hosts: tuple[str, ...] = ()) -> str:
+def content_security_policy(
+    page: str, *, img_hosts: tuple[str, ...] = (), workers: tuple[str, ...] = ()
+) -> str:
     """A Content-Security-Policy for a page built by service-circle.
 
     Scripts: the page's own inline scripts by hash and the origins of the scripts it
@@ -89,6 +91,8 @@ def content_security_policy(page: str, *, img_hosts: tuple[str, ...] = ()) -> st
         The HTML page.
     img_hosts
         Origins images may come from, e.g. ``("https://tile.openstreetmap.org",)``.
+    workers
+        Where web workers may come from (``("blob:",)`` for ReDoc's search).
     """
     hashes: list[str] = []
     origins: set[str] = set()
@@ -110,6 +114,7 @@ def content_security_policy(page: str, *, img_hosts: tuple[str, ...] = ()) -> st
             "img-src " + " ".join(["'self'", "data:", *img_hosts]),
             "font-src 'self' data:",
             "connect-src 'self'",
+            "worker-src " + " ".join(["'self'", *workers]),
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'self'",

@@ -96,8 +96,16 @@ def parse_numbers(
     return values
 
 
+def _value_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "empty"
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return f"{float(value):g}"
+    return repr(str(value))
+
+
 def _shown(values: pd.Series, rows: np.ndarray, first_row: int) -> str:
-    parts = [f"{int(r) + first_row} ({values.iloc[r]!r})" for r in rows[:SHOWN_ROWS]]
+    parts = [f"{int(r) + first_row} ({_value_text(values.iloc[r])})" for r in rows[:SHOWN_ROWS]]
     more = f" and {rows.size - SHOWN_ROWS} more" if rows.size > SHOWN_ROWS else ""
     return ", ".join(parts) + more
 
@@ -135,7 +143,8 @@ def check_counts(
     for col in columns:
         raw = frame[col]
         values = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
-        empty = raw.isna().to_numpy() | (raw.astype("string").str.strip() == "").to_numpy(bool)
+        text = raw.astype("string").str.strip()
+        empty = (text.isna() | (text == "")).fillna(True).to_numpy(bool)
         bad = ~np.isfinite(values) | (values < 0)
         if missing_ok:
             bad &= ~empty

@@ -1121,6 +1121,7 @@ def _os_error(exc: OSError) -> str:
         errno.ENOSPC: "the disk is full",
         errno.EISDIR: "it is a folder",
         errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EEXIST: "a file stands where a folder is needed (not a folder)",
     }
     reason = hints.get(exc.errno or 0, reason)
     return f"cannot use {path}: {reason}" if path else f"{reason}"

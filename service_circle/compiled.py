@@ -405,7 +405,8 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
         raise InputNotFoundError(f"compiled network {path} does not exist")
     rebuild = "rebuild it with `service-circle network SOURCE --out FILE.npz`"
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        # opened here so that a damaged zip cannot leak the file handle
+        with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             meta = json.loads(npz["meta"].tobytes().decode())
             arrays = {name: npz[name] for name in _ARRAYS}
     except Exception as exc:  # BadZipFile, EOFError, zlib/JSON errors …: name the file

@@ -30,6 +30,7 @@ import os
 import re
 import tempfile
 import unicodedata
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -318,10 +319,16 @@ def read_points_with_report(
             f"{', '.join(VECTOR_SUFFIXES)}"
         )
     try:
-        if suffix in (".parquet", ".geoparquet"):
-            frame = gpd.read_parquet(path)
-        else:
-            frame = gpd.read_file(path)
+        with warnings.catch_warnings():
+            # a column mixing numbers and text stays text: the numbers are checked where
+            # they are used, with the row and the value named
+            warnings.filterwarnings(
+                "ignore", message="Could not parse column", category=UserWarning
+            )
+            if suffix in (".parquet", ".geoparquet"):
+                frame = gpd.read_parquet(path)
+            else:
+                frame = gpd.read_file(path)
     except Exception as exc:  # pyogrio / JSON errors: name the file, not the stack
         raise InputError(f"cannot read {report.what} ({type(exc).__name__}: {exc})") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.isna().all():

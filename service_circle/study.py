@@ -246,7 +246,7 @@ class Study:
             else load_catalogue(folder / str(catalogue_name))
         )
         try:
-            with np.load(folder / "snapped.npz", allow_pickle=False) as npz:
+            with (folder / "snapped.npz").open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
         except Exception as exc:
             raise damaged("snapped.npz", exc) from None

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -115,34 +116,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live(sample_cache, tmp_path_factory):
-    """Base URL of `service-circle serve` on a free loopback port."""
+@contextmanager
+def running_server(log_dir: Path, env: dict[str, str] | None = None, args: tuple = ()):
+    """`service-circle serve` on a free loopback port; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "SC_CACHE_DIR": str(sample_cache)}
-    env.pop("SC_STUDIES_DIR", None)
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    full_env = {**os.environ, **(env or {})}
+    if "SC_STUDIES_DIR" not in (env or {}):
+        full_env.pop("SC_STUDIES_DIR", None)
+    log_path = log_dir / f"server-{port}.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "serve", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [sys.executable, "-c", SERVE, "serve", "--port", str(port), *args],
+        env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            pytest.fail(f"the server exited: {log_path.read_text()}")
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                log.close()
+                pytest.fail(f"the server exited: {log_path.read_text()}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not start within 90 s")
+        yield url
+    finally:
+        proc.terminate()
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         log.close()
-        pytest.fail("the server did not start within 90 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def live(sample_cache, tmp_path_factory):
+    """Base URL of `service-circle serve` (the sample) on a free loopback port."""
+    with running_server(
+        tmp_path_factory.mktemp("server"), {"SC_CACHE_DIR": str(sample_cache)}
+    ) as url:
+        yield url

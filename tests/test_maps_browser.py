@@ -162,3 +162,166 @@ def test_api_map_in_a_browser(browser, live):
     assert "OpenStreetMap" in page.inner_text(".leaflet-control-attribution")
     assert "pharmacy" in page.inner_text("#sc-legend").lower()
     page.close()
+
+
+# ---------------------------------------------------------------------- untrusted text
+# every tooltip and popup of every layer, opened in turn: their text as the reader sees it
+OPEN_ALL = """() => {
+  const texts = [];
+  for (const layer of Object.values(window.serviceCircle.layers)) {
+    window.serviceCircle.map.addLayer(layer);
+    const parts = layer.getLayers ? layer.getLayers() : [layer];
+    for (const p of parts) {
+      if (p.getTooltip && p.getTooltip()) {
+        p.openTooltip();
+        texts.push(p.getTooltip().getElement().textContent);
+      }
+      if (p.getPopup && p.getPopup()) {
+        p.openPopup();
+        texts.push(p.getPopup().getElement().textContent);
+        p.closePopup();
+      }
+    }
+  }
+  return texts;
+}"""
+WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+                          e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+def _no_script_ran(page, dialogs) -> None:
+    assert page.evaluate("window.__pwned") is None, "an injected script ran"
+    assert dialogs == []
+
+
+def open_watched(browser, url: str, allowed: str | None = None):
+    """A page opened offline that records dialogs and CSP violations too."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.add_init_script(WATCH)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    blocked, errors = [], []
+
+    def route(r):
+        target = r.request.url
+        if target.startswith(("http://", "https://")) and not (allowed and target.startswith(allowed)):
+            blocked.append(target)
+            return r.abort()
+        return r.continue_()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    response = page.goto(url)
+    return page, response, dialogs, blocked, errors
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, sample_cache):
+    from hostile import hostile_areas, hostile_study
+
+    folder = tmp_path_factory.mktemp("hostile")
+    study = hostile_study(sample_cache, folder)
+    areas = folder / "areas.geojson"
+    hostile_areas(study).to_file(areas)
+    return folder, study, areas
+
+
+def test_hostile_names_stay_text_in_the_cli_map_and_report(browser, hostile, tmp_path):
+    from hostile import AREA_NAME, CATEGORY_NAME_ZH, PAYLOADS, STUDY_NAME
+
+    from service_circle.cli import main
+
+    folder, _, areas = hostile
+    study = folder / "studies" / STUDY_NAME
+    page_path = tmp_path / "map.html"
+    assert main(["map", "--study", str(study), "--neighbourhoods", str(areas), "--tiles", "none",
+                 "--lang", "zh", "--out", str(page_path)]) == 0  # fmt: skip
+    page, _, dialogs, blocked, errors = open_watched(browser, page_path.as_uri())
+    page.wait_for_function("window.serviceCircle !== undefined")
+    assert errors == [] and blocked == []
+    texts = " ".join(page.evaluate(OPEN_ALL))
+    screenshot(page, "hostile-map.png")
+    for payload in (*PAYLOADS, CATEGORY_NAME_ZH, AREA_NAME):  # shown as written, as text
+        assert payload in texts, payload
+    assert CATEGORY_NAME_ZH in page.inner_text("#sc-legend")
+    assert CATEGORY_NAME_ZH in page.inner_text(".sc-layers")
+    assert page.title() == f"一刻钟便民生活圈 — {STUDY_NAME}"
+    _no_script_ran(page, dialogs)
+    page.close()
+    out = tmp_path / "analysis"
+    assert main(["analyze", "--study", str(study), "--category", "pharmacy", "--minutes", "8",
+                 "--lang", "zh", "--out", str(out)]) == 0  # fmt: skip
+    for name in ("report.html", "map.html"):
+        page, _, dialogs, blocked, errors = open_watched(browser, (out / name).as_uri())
+        page.wait_for_load_state("load")
+        assert errors == [] and all("tile.openstreetmap.org" in u for u in blocked)
+        assert STUDY_NAME in page.title()
+        _no_script_ran(page, dialogs)
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def live_studies(tmp_path_factory, hostile):
+    """A server over a folder with the hostile study, a damaged one and crash leftovers."""
+    import shutil
+
+    from conftest import running_server
+    from hostile import STUDY_NAME
+
+    folder, _, _ = hostile
+    studies = folder / "studies"
+    broken = studies / "broken"
+    if not broken.exists():
+        shutil.copytree(studies / STUDY_NAME, broken)
+        data = (broken / "network.npz").read_bytes()
+        (broken / "network.npz").write_bytes(data[: len(data) // 3])  # a truncated copy
+        shutil.copytree(studies / STUDY_NAME, studies / ".broken.staging-1-abcd")
+    with running_server(tmp_path_factory.mktemp("server"),
+                        {"SC_STUDIES_DIR": str(studies)}) as url:  # fmt: skip
+        yield url
+
+
+def test_api_pages_keep_hostile_names_as_text_under_their_csp(browser, live_studies):
+    from urllib.parse import quote
+
+    from hostile import CATEGORY_NAME_ZH, PAYLOADS, STUDY_NAME
+
+    base = f"{live_studies}/studies/{quote(STUDY_NAME, safe='')}"
+    page, response, dialogs, blocked, errors = open_watched(
+        browser, f"{base}/map?tiles=none&category=pharmacy", live_studies
+    )
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self' 'sha256-" in policy and "unsafe-inline" not in policy.split(";")[1]
+    page.wait_for_function("window.serviceCircle !== undefined")
+    texts = " ".join(page.evaluate(OPEN_ALL))
+    for payload in (*PAYLOADS, CATEGORY_NAME_ZH):
+        assert payload in texts, payload
+    assert page.evaluate("window.__csp") == []  # the map's own scripts run under the policy
+    assert errors == [] and blocked == []
+    _no_script_ran(page, dialogs)
+    page.close()
+    page, response, dialogs, blocked, errors = open_watched(browser, f"{base}/report", live_studies)
+    assert response.headers["content-type"].startswith("text/html")
+    assert "content-security-policy" in response.headers
+    assert STUDY_NAME in page.title() and CATEGORY_NAME_ZH in page.inner_text("body")
+    assert errors == [] and blocked == [] and page.evaluate("window.__csp") == []
+    _no_script_ran(page, dialogs)
+    page.close()
+
+
+@pytest.mark.parametrize(("path", "ready"), [("/docs", ".swagger-ui .info .title"),
+                                             ("/redoc", "h1")])  # fmt: skip
+def test_docs_work_without_internet(browser, live, path, ready):
+    page, response, dialogs, blocked, errors = open_watched(browser, f"{live}{path}", live)
+    assert "content-security-policy" in response.headers
+    page.wait_for_selector(ready, timeout=30_000)
+    assert "service-circle" in page.inner_text(ready)
+    screenshot(page, f"docs{path.replace('/', '-')}.png")
+    assert blocked == [], blocked[:3]  # no CDN, no fonts, no validator badge
+    # ReDoc's bundle points its "powered by" badge at its CDN: the policy stops it
+    violations = [v for v in page.evaluate("window.__csp") if "cdn.redoc.ly" not in v]
+    assert errors == [] and violations == []
+    page.close()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 from fastapi import APIRouter, Query
 
+from api import tasks
 from api.deps import ProfileDep, RegistryDep, StudyDep, ThresholdsDep
-from api.geojson import MEDIA_TYPE, GeoJSONResponse, feature_collection
+from api.geojson import MEDIA_TYPE, GeoJSONResponse
 from api.schemas import (
     JSON,
     CoverageRow,
@@ -21,9 +19,8 @@ from api.schemas import (
     Problem,
     ReachRequest,
 )
-from service_circle import coverage as cov
+from api.tasks import Task
 from service_circle.profiles import Threshold
-from service_circle.sample import ATTRIBUTION
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["coverage"])
 
@@ -52,10 +49,6 @@ def _categories(study, category: str | None) -> list[str]:
     return [c.key for c in study.catalogue if c.key in present]
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return json.loads(frame.to_json(orient="records"))
-
-
 @router.get("/coverage", responses=ERRORS, operation_id="getCoverage")
 async def coverage(
     study_id: str,
@@ -71,11 +64,11 @@ async def coverage(
     threshold, unreachable, off the network, across water, without a location).
     """
     keys = _categories(study, category)
-    table = await registry.get(
+    rows = await registry.get(
         (study_id, "coverage", tuple(keys), tuple(thresholds), profile),
-        lambda: cov.coverage_table(study, thresholds, categories=keys, profile=profile),
+        Task(tasks.coverage_rows, study_id, (keys, thresholds, profile)),
     )
-    return [CoverageRow(**row) for row in _records(table)]
+    return [CoverageRow(**row) for row in rows]
 
 
 @router.get("/gaps", response_class=GeoJSONResponse, responses=GEOJSON, operation_id="getGaps")
@@ -92,22 +85,10 @@ async def gaps(
 ) -> GeoJSONResponse:
     """Gap polygons: the populated places beyond each threshold, largest population first."""
     study.catalogue[category]
-
-    base = (study_id, "gaps", category, tuple(thresholds), profile)
-
-    def polygons() -> gpd.GeoDataFrame:
-        frame = pd.concat(
-            [cov.gaps(study, category, t, profile=profile) for t in thresholds], ignore_index=True
-        )
-        return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:4326")
-
-    def answer() -> bytes:
-        # the polygons once per (category, thresholds, profile); each filter serialised once
-        frame = registry.cached(base, polygons)
-        shown = frame[frame["population"] >= min_population] if min_population else frame
-        return feature_collection(shown, study=study_id, category=category, attribution=ATTRIBUTION)
-
-    return GeoJSONResponse(await registry.get((*base, "geojson", min_population), answer))
+    key = (study_id, "gaps", category, tuple(thresholds), profile, min_population)
+    task = Task(tasks.gaps_geojson, study_id,
+                (study_id, category, thresholds, profile, min_population))  # fmt: skip
+    return GeoJSONResponse(await registry.get(key, task))
 
 
 @router.get(
@@ -127,21 +108,13 @@ async def isochrones(
     """The area within each threshold of the category's facilities (multipolygons)."""
     study.catalogue[category]
     key = (study_id, "isochrones", category, tuple(thresholds), profile)
-    body = await registry.get(
-        key,
-        lambda: feature_collection(
-            cov.isochrones(study, category, thresholds, profile=profile),
-            study=study_id,
-            category=category,
-            attribution=ATTRIBUTION,
-        ),
-    )
-    return GeoJSONResponse(body)
+    task = Task(tasks.isochrones_geojson, study_id, (study_id, category, thresholds, profile))
+    return GeoJSONResponse(await registry.get(key, task))
 
 
 @router.post("/neighbourhood", responses=BODY_ERRORS, operation_id="postNeighbourhood")
 async def neighbourhood(
-    study: StudyDep, registry: RegistryDep, request: NeighbourhoodRequest
+    study_id: str, study: StudyDep, registry: RegistryDep, request: NeighbourhoodRequest
 ) -> NeighbourhoodSummary:
     """The coverage summary inside a polygon (a community boundary)."""
     geometry = request.geometry
@@ -152,17 +125,15 @@ async def neighbourhood(
     if request.categories:
         categories = [_categories(study, c)[0] for c in request.categories]
 
-    def compute() -> dict:
-        return cov.neighbourhood(
-            study, polygon, [Threshold.minutes(m) for m in request.minutes], crs=request.crs,
-            categories=categories, profile=request.profile,
-        )  # fmt: skip
-
-    result = await registry.compute(compute)
+    task = Task(
+        tasks.neighbourhood_summary, study_id,
+        (polygon.wkb, list(request.minutes), request.crs, categories, request.profile),
+    )  # fmt: skip
+    result = await registry.compute(task)
     return NeighbourhoodSummary(
         homes=result["homes"],
         population=result["population"],
-        coverage=[CoverageRow(**r) for r in _records(result["coverage"])],
+        coverage=[CoverageRow(**r) for r in result["coverage"]],
         completeness=_finite(result["completeness"]),
         basic=_finite(result["basic"]),
         note=result.get("note"),
@@ -205,16 +176,8 @@ async def reach(
     else:
         threshold = Threshold.minutes(request.minutes or 15)
 
-    def compute() -> bytes:
-        area, facilities = cov.reach(
-            study, request.lon, request.lat, threshold, crs=request.crs, profile=request.profile
-        )
-        area = area.assign(kind="reach_area")
-        facilities = facilities.assign(kind="facility")
-        frame = gpd.GeoDataFrame(pd.concat([area, facilities], ignore_index=True), crs=4326)
-        return feature_collection(
-            frame, study=study_id, origin=[request.lon, request.lat], crs=request.crs,
-            attribution=ATTRIBUTION,
-        )  # fmt: skip
-
-    return GeoJSONResponse(await registry.compute(compute))
+    task = Task(
+        tasks.reach_geojson, study_id,
+        (study_id, request.lon, request.lat, threshold, request.crs, request.profile),
+    )  # fmt: skip
+    return GeoJSONResponse(await registry.compute(task))

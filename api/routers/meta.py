@@ -15,7 +15,8 @@ from service_circle.profiles import PROFILES
 router = APIRouter(tags=["meta"])
 
 
-@router.api_route("/health", methods=["GET", "HEAD"], operation_id="getHealth")
+@router.head("/health", include_in_schema=False)
+@router.get("/health", operation_id="getHealth")
 async def health(registry: RegistryDep) -> Health:
     """Liveness: the version, the studies loaded and the computations under way.
 

@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from api import tasks
 from api.deps import ProfileDep, RegistryDep, SettingsDep, StudyDep, ThresholdsDep
 from api.schemas import JSON, Problem
+from api.tasks import Task
 from service_circle._escape import content_security_policy
-from service_circle.coverage import coverage_table
-from service_circle.indicators import load_targets, plan_report, report_html, report_payload
+from service_circle.indicators import report_html, report_payload
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["report"])
 
@@ -25,12 +26,15 @@ ERRORS = {
 Preset = Literal["haidong_2025", "national"]
 
 
-def html_page(page: str, *, img_hosts: tuple[str, ...] = ()) -> HTMLResponse:
+def html_page(
+    page: str, *, img_hosts: tuple[str, ...] = (), workers: tuple[str, ...] = ()
+) -> HTMLResponse:
     """An HTML answer with a Content-Security-Policy that allows only its own scripts."""
+    policy = content_security_policy(page, img_hosts=img_hosts, workers=workers)
     return HTMLResponse(
         page,
         headers={
-            "Content-Security-Policy": content_security_policy(page, img_hosts=img_hosts),
+            "Content-Security-Policy": policy,
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
         },
@@ -53,17 +57,9 @@ async def report(
     accept: Annotated[str | None, Header()] = None,
 ):
     """The plan-target report: indicators against the targets and the coverage table."""
-
-    def compute():
-        present = set(study.facilities["category"])
-        keys = [c.key for c in study.catalogue if c.key in present]
-        table = coverage_table(study, thresholds, categories=keys, profile=profile)
-        indicators = plan_report(study, preset=preset, profile=profile)
-        label = load_targets(preset).get("label", preset)
-        return indicators, table, label
-
+    task = Task(tasks.report_parts, study_id, (thresholds, profile, preset))
     indicators, table, label = await registry.get(
-        (study_id, "report", tuple(thresholds), profile, preset), compute
+        (study_id, "report", tuple(thresholds), profile, preset), task
     )
     if accept and "text/html" in accept:
         return html_page(report_html(study, indicators, table, label))
@@ -95,20 +91,12 @@ async def study_map(
     ] = None,
 ) -> HTMLResponse:
     """The study as a Leaflet map: facilities, isochrones, gaps, neighbourhoods."""
-    from service_circle.maps import TILE_HOSTS, render
-    from service_circle.maps import study_map as build
+    from service_circle.maps import TILE_HOSTS
 
     if category is not None:
         study.catalogue[category]
     embed = settings.self_contained_maps if self_contained is None else self_contained
     key = (study_id, "map", category, tuple(thresholds), profile, lang, tiles, embed)
-    page = await registry.get(
-        key,
-        lambda: render(
-            build(
-                study, categories=[category] if category else None, thresholds=thresholds,
-                profile=profile, lang=lang, tiles=tiles, self_contained=embed,
-            )
-        ),
-    )  # fmt: skip
+    task = Task(tasks.map_page, study_id, (category, thresholds, profile, lang, tiles, embed))
+    page = await registry.get(key, task)
     return html_page(page, img_hosts=TILE_HOSTS if tiles == "osm" else ())

@@ -7,12 +7,12 @@ import numpy as np
 import shapely
 from fastapi import APIRouter
 
+from api import tasks
 from api.deps import RegistryDep, SettingsDep, StudyDep
-from api.geojson import MEDIA_TYPE, GeoJSONResponse, feature_collection
+from api.geojson import MEDIA_TYPE, GeoJSONResponse
 from api.schemas import JSON, CandidateCollection, FeatureCollection, Problem, SitingRequest
+from api.tasks import Task
 from service_circle.profiles import Threshold, get_profile
-from service_circle.sample import ATTRIBUTION
-from service_circle.siting import site_study, site_summary
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["siting"])
 
@@ -71,14 +71,16 @@ async def siting(
     if request.candidates is not None:
         candidates = _candidates(request.candidates, request.candidates_crs)
 
-    def compute() -> bytes:
-        result, sites, _ = site_study(
-            study, request.category, threshold, p=request.p, target_share=request.target_share,
-            objective=request.objective, candidates=candidates, profile=prof,
-            method=request.method, time_limit_s=limit, max_candidates=settings.max_candidates,
-        )  # fmt: skip
-        summary = site_summary(result, study, request.category, threshold, prof)
-        summary["time_limit_s"] = limit
-        return feature_collection(sites, study=study_id, summary=summary, attribution=ATTRIBUTION)
-
-    return GeoJSONResponse(await registry.compute(compute, time_limit_s=limit))
+    options = {
+        "p": request.p,
+        "target_share": request.target_share,
+        "objective": request.objective,
+        "profile": prof.name,
+        "method": request.method,
+    }
+    task = Task(
+        tasks.siting_geojson, study_id,
+        (study_id, request.category, threshold, options, limit, settings.max_candidates,
+         candidates),
+    )  # fmt: skip
+    return GeoJSONResponse(await registry.compute(task, time_limit_s=limit))

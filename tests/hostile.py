@@ -1,0 +1,63 @@
+"""A study whose every text field is an attack: for the injection tests.
+
+POI names, their source, a user catalogue's category names, community names and the
+study's own name carry script that would run if any of them reached a page unescaped.
+Each payload sets its own ``window.__pwned`` value, so a test can tell which one ran.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+PAYLOADS = (
+    "</script><script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=2">',
+    "${window.__pwned=3}`",
+    "\u2028'\"--><svg onload=window.__pwned=4>",
+)
+STUDY_NAME = "<img src=x onerror=window.__pwned=5>"
+CATEGORY_NAME_ZH = "<script>window.__pwned=6</script>药店"
+CATEGORY_NAME_EN = "pharmacy ${window.__pwned=7}"
+AREA_NAME = '<b onmouseover="window.__pwned=8">社区</b>'
+
+
+def hostile_catalogue(folder: Path) -> Path:
+    """The built-in catalogue with the pharmacy's names replaced by payloads."""
+    text = resources.files("service_circle").joinpath("data/categories.toml").read_text("utf-8")
+    text = text.replace('name_zh = "药店"', f"name_zh = {json.dumps(CATEGORY_NAME_ZH)}", 1)
+    text = text.replace('name_en = "pharmacy"', f"name_en = {json.dumps(CATEGORY_NAME_EN)}", 1)
+    path = folder / "hostile-catalogue.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def hostile_study(sample_cache: Path, folder: Path):
+    """The sample study, renamed and with hostile names; saved under ``folder``."""
+    import dataclasses
+
+    from service_circle.catalogue import load_catalogue
+    from service_circle.sample import sample_study
+
+    study = sample_study(sample_cache)
+    facilities = study.facilities.copy()
+    pharmacies = facilities.index[facilities["category"] == "pharmacy"]
+    for row, payload in zip(pharmacies, PAYLOADS, strict=False):
+        facilities.loc[row, "name"] = payload
+    facilities["source"] = PAYLOADS[1]
+    catalogue = load_catalogue(hostile_catalogue(folder))
+    hostile = dataclasses.replace(
+        study, name=STUDY_NAME, facilities=facilities, catalogue=catalogue, _searches={}
+    )
+    hostile.save(folder / "studies" / STUDY_NAME)
+    return hostile
+
+
+def hostile_areas(study) -> gpd.GeoDataFrame:
+    """One community polygon around the study, with a hostile name."""
+    box = shapely.box(*study.demand.total_bounds)
+    return gpd.GeoDataFrame({"name": [AREA_NAME]}, geometry=[box], crs=4326)

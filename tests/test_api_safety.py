@@ -1,0 +1,208 @@
+"""Safe under bad input and load: the HTTP API (issue 12).
+
+NaN bodies, damaged studies, oversized and overlong requests, and a crowd of heavy
+requests — each answered with a clear 4xx/503, never a 500, while ``/health`` keeps
+answering in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api.compute import BusyError, ComputePool
+from api.main import create_app
+from api.settings import Settings
+from service_circle._errors import TimeLimitError
+
+
+@pytest.fixture(scope="module")
+def client(sample_cache):
+    with TestClient(create_app(Settings(cache_dir=sample_cache))) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def study_id(client) -> str:
+    return client.get("/studies").json()[0]["id"]
+
+
+# ---------------------------------------------------------------------- bodies
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_in_bodies_are_422_not_500(client, study_id, literal):
+    bodies = {
+        "reach": f'{{"lon": {literal}, "lat": 60.17}}',
+        "siting": f'{{"category": "pharmacy", "p": 1, "minutes": {literal}}}',
+        "neighbourhood": f'{{"geometry": {{"type": "Polygon", "coordinates": '
+        f"[[[24.9, 60.1], [{literal}, 60.1], [25.0, 60.2], [24.9, 60.1]]]}}}}",
+    }
+    for route, body in bodies.items():
+        response = client.post(f"/studies/{study_id}/{route}", content=body,
+                                headers={"content-type": "application/json"})  # fmt: skip
+        assert response.status_code == 422, (route, response.text)
+        assert "finite" in response.text or "number" in response.text
+        assert literal.lower().replace("inity", "") in response.text  # named, as text
+
+
+def test_invalid_utf8_body_is_a_documented_client_error(client, study_id):
+    response = client.post(f"/studies/{study_id}/reach", content=b'{"lon": "\xff\xfe"}',
+                           headers={"content-type": "application/json"})  # fmt: skip
+    assert response.status_code in (400, 422)
+    documented = client.get("/openapi.json").json()["paths"]
+    assert "400" in documented["/studies/{study_id}/reach"]["post"]["responses"]
+
+
+def test_health_answers_head_and_cors_is_a_setting(client, sample_cache):
+    assert client.head("/health").status_code == 200
+    plain = client.options("/health", headers={"Origin": "http://evil.example",
+                                               "Access-Control-Request-Method": "GET"})  # fmt: skip
+    assert "access-control-allow-origin" not in plain.headers
+    app = create_app(Settings(cache_dir=sample_cache, cors_origins=["http://intranet.gov.cn"]))
+    with TestClient(app) as allowed:
+        ok = allowed.get("/health", headers={"Origin": "http://intranet.gov.cn"})
+        assert ok.headers["access-control-allow-origin"] == "http://intranet.gov.cn"
+        other = allowed.get("/health", headers={"Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_input_caps_are_in_the_schema_and_enforced(client, study_id):
+    spec = client.get("/openapi.json").json()["components"]["schemas"]
+    assert spec["CandidateCollection"]["properties"]["features"]["maxItems"] == 2000
+    siting = spec["SitingRequest"]["properties"]
+    assert siting["p"]["anyOf"][0]["maximum"] == 500
+    assert siting["minutes"]["anyOf"][0]["maximum"] == 60
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.94, 60.17]}}
+    body = {"category": "pharmacy", "p": 1,
+            "candidates": {"type": "FeatureCollection", "features": [point] * 2001}}  # fmt: skip
+    response = client.post(f"/studies/{study_id}/siting", json=body)
+    assert response.status_code == 422 and "2000" in response.text
+
+
+def test_siting_stops_at_its_time_limit_reach_table_included(client, study_id):
+    west, south, east, north = client.get(f"/studies/{study_id}").json()["bbox"]
+    rng = np.random.default_rng(0)
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [float(x), float(y)]}}
+        for x, y in zip(rng.uniform(west, east, 2000), rng.uniform(south, north, 2000),
+                        strict=True)
+    ]  # fmt: skip
+    body = {"category": "pharmacy", "p": 5, "time_limit_s": 0.05,
+            "candidates": {"type": "FeatureCollection", "features": features}}  # fmt: skip
+    began = time.monotonic()
+    response = client.post(f"/studies/{study_id}/siting", json=body)
+    took = time.monotonic() - began
+    assert response.status_code == 503, response.text
+    assert "time limit" in response.json()["detail"]
+    assert took < 5  # not the ~1 s a 2000-candidate reach table takes, let alone minutes
+
+
+# ---------------------------------------------------------------------- studies
+def test_a_damaged_study_is_listed_as_unavailable_and_the_others_work(tmp_path, sample_cache):
+    import geopandas as gpd
+
+    from service_circle.sample import sample_study
+
+    studies = tmp_path / "studies"
+    sample_study(sample_cache).save(studies / "good")
+    shutil.copytree(studies / "good", studies / "bad-population")
+    demand = gpd.read_file(studies / "bad-population" / "demand.gpkg")
+    demand.loc[0, "population"] = -1e9
+    demand.to_file(studies / "bad-population" / "demand.gpkg", driver="GPKG")
+    shutil.copytree(studies / "good", studies / "truncated")
+    data = (studies / "truncated" / "network.npz").read_bytes()
+    (studies / "truncated" / "network.npz").write_bytes(data[:1000])
+    shutil.copytree(studies / "good", studies / ".good.old-99999999-0000")  # a crash's leftover
+    with TestClient(create_app(Settings(studies_dir=studies))) as c:
+        listed = {s["id"]: s for s in c.get("/studies").json()}
+        assert set(listed) == {"good", "bad-population", "truncated"}
+        assert listed["good"]["status"] == "available"
+        assert listed["truncated"]["status"] == "unavailable"
+        assert "network.npz" in listed["truncated"]["reason"]
+        assert "population" in listed["bad-population"]["reason"]
+        broken = c.get("/studies/truncated")
+        assert broken.status_code == 503 and "network.npz" in broken.json()["detail"]
+        assert c.get("/studies/good/coverage", params={"category": "pharmacy"}).status_code == 200
+        assert c.get("/health").json()["unavailable"] == 2
+
+
+# ---------------------------------------------------------------------- the pool
+def test_the_pool_refuses_work_beyond_its_workers_and_queue():
+    async def scenario():
+        pool = ComputePool(1, 1, 5.0)
+        release = threading.Event()
+        first = asyncio.ensure_future(pool.run(release.wait))
+        second = asyncio.ensure_future(pool.run(lambda: 42))
+        await asyncio.sleep(0.05)
+        assert pool.load == {"running": 1, "waiting": 1}
+        with pytest.raises(BusyError) as refused:
+            await pool.run(lambda: 0)
+        assert refused.value.retry_after_s >= 1
+        release.set()
+        assert await first is True and await second == 42
+        with pytest.raises(TimeLimitError):  # the limit is the library's, checked in loops
+            await pool.run(_loop_until_stopped, time_limit_s=0.1)
+        pool.shutdown()
+
+    asyncio.run(scenario())
+
+
+def _loop_until_stopped() -> None:
+    from service_circle._deadline import check
+
+    while True:
+        check()
+        time.sleep(0.001)
+
+
+@pytest.mark.slow
+def test_health_stays_fast_while_computations_fill_the_pool(sample_cache, tmp_path_factory):
+    """64-client-style load on one worker: /health p95 under 50 ms, the rest 503 + Retry-After."""
+    from conftest import running_server
+
+    env = {"SC_CACHE_DIR": str(sample_cache), "SC_COMPUTE_WORKERS": "1",
+           "SC_COMPUTE_QUEUE": "1"}  # fmt: skip
+    with running_server(tmp_path_factory.mktemp("load"), env) as url:
+        study = httpx.get(f"{url}/studies").json()[0]["id"]
+        stop = time.monotonic() + 6
+        statuses: list[int] = []
+        retry_after: list[str] = []
+
+        def heavy(i: int) -> None:
+            with httpx.Client(base_url=url, timeout=60) as c:
+                while time.monotonic() < stop:
+                    body = {"category": "pharmacy", "p": 2, "objective": "pmedian",
+                            "minutes": 10 + i % 5}  # fmt: skip
+                    r = c.post(f"/studies/{study}/siting", json=body)
+                    statuses.append(r.status_code)
+                    if r.status_code == 503:
+                        retry_after.append(r.headers.get("retry-after", ""))
+                        time.sleep(0.05)
+
+        latencies: list[float] = []
+
+        def health() -> None:
+            time.sleep(0.5)  # let the load build up
+            with httpx.Client(base_url=url, timeout=10) as c:
+                while time.monotonic() < stop:
+                    began = time.perf_counter()
+                    assert c.get("/health").status_code == 200
+                    latencies.append(time.perf_counter() - began)
+                    time.sleep(0.02)
+
+        with ThreadPoolExecutor(13) as pool:
+            jobs = [pool.submit(heavy, i) for i in range(12)] + [pool.submit(health)]
+            for job in jobs:
+                job.result()
+        assert set(statuses) <= {200, 503}, sorted(set(statuses))
+        assert statuses.count(200) >= 2 and statuses.count(503) >= 10
+        assert retry_after and all(v.isdigit() and int(v) >= 1 for v in retry_after)
+        p95 = float(np.percentile(latencies, 95))
+        assert len(latencies) > 50 and p95 < 0.050, f"/health p95 {p95 * 1000:.1f} ms"
