@@ -704,7 +704,6 @@ def _analyze(
         STATUS_NAMES,
         UNIT_NAMES,
         coverage_for_people,
-        header,
         percent,
         resolve_lang,
     )
@@ -735,22 +734,27 @@ def _analyze(
     zh = lang == "zh"
     title = f"覆盖情况 — {st.name}" if zh else f"coverage — study {st.name}"
     show = Table(title=escape(title))
-    columns = ("category", "threshold", "facilities", "covered", "share", "group",
-               "group_share", *UNCOVERED)  # fmt: skip
-    for col in columns:
-        show.add_column(
-            header(col, lang), justify="left" if col in ("category", "group") else "right"
-        )
+    heads = (
+        ("设施", "阈值", "设施数", "覆盖率", "服务人群", "服务人群覆盖率", "超出阈值", "路网不可达",
+         "未能定位")
+        if zh
+        else ("category", "threshold", "facilities", "share", "group", "group share",
+              "beyond", "unreachable", "not placed")
+    )  # fmt: skip
+    for i, head in enumerate(heads):
+        show.add_column(head, justify="left" if i in (0, 4) else "right")
     for r in table.itertuples():
+        not_placed = r.off_network + r.blocked + r.no_geometry
         show.add_row(
             escape(r.name_zh if zh else r.category),
             f"{r.threshold:g} {UNIT_NAMES[lang][r.unit]}",
             str(r.facilities),
-            f"{r.covered:,.0f}",
             percent(r.share),
             GROUP_NAMES[lang][r.group],
             percent(r.group_share),
-            *(f"{getattr(r, k):,.0f}" for k in UNCOVERED),
+            f"{r.beyond_threshold:,.0f}",
+            f"{r.unreachable:,.0f}",
+            f"{not_placed:,.0f}",
         )
     console.print(show)
     unreached = table[[*UNCOVERED]].drop(columns="beyond_threshold").sum(axis=1)

@@ -272,6 +272,11 @@ def test_map_html(client, study_id):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "L.map(" in page.text and "OpenStreetMap" in page.text
     assert "bootstrap" not in page.text  # assets the map does not use are dropped
+    # offline by default: Leaflet embedded, nothing linked from a CDN; Helsinki speaks English
+    assert not re.search(r'<(script|link)[^>]+(src|href)="http', page.text)
+    assert "15-minute living circle" in page.text
+    zh = client.get(f"/studies/{study_id}/map", params={"category": "pharmacy", "lang": "zh"})
+    assert "一刻钟便民生活圈" in zh.text
     offline = client.get(f"/studies/{study_id}/map",
                          params={"self_contained": True, "tiles": "none"})  # fmt: skip
     assert not re.search(r'<(script|link)[^>]+(src|href)="http', offline.text)

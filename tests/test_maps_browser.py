@@ -207,7 +207,9 @@ def open_watched(browser, url: str, allowed: str | None = None):
 
     def route(r):
         target = r.request.url
-        if target.startswith(("http://", "https://")) and not (allowed and target.startswith(allowed)):
+        if target.startswith(("http://", "https://")) and not (
+            allowed and target.startswith(allowed)
+        ):
             blocked.append(target)
             return r.abort()
         return r.continue_()
@@ -291,7 +293,7 @@ def test_api_pages_keep_hostile_names_as_text_under_their_csp(browser, live_stud
 
     base = f"{live_studies}/studies/{quote(STUDY_NAME, safe='')}"
     page, response, dialogs, blocked, errors = open_watched(
-        browser, f"{base}/map?tiles=none&category=pharmacy", live_studies
+        browser, f"{base}/map?tiles=none&category=pharmacy&lang=zh", live_studies
     )
     policy = response.headers["content-security-policy"]
     assert "script-src 'self' 'sha256-" in policy and "unsafe-inline" not in policy.split(";")[1]
@@ -303,7 +305,9 @@ def test_api_pages_keep_hostile_names_as_text_under_their_csp(browser, live_stud
     assert errors == [] and blocked == []
     _no_script_ran(page, dialogs)
     page.close()
-    page, response, dialogs, blocked, errors = open_watched(browser, f"{base}/report", live_studies)
+    page, response, dialogs, blocked, errors = open_watched(
+        browser, f"{base}/report?lang=zh", live_studies
+    )
     assert response.headers["content-type"].startswith("text/html")
     assert "content-security-policy" in response.headers
     assert STUDY_NAME in page.title() and CATEGORY_NAME_ZH in page.inner_text("body")
@@ -315,7 +319,7 @@ def test_api_pages_keep_hostile_names_as_text_under_their_csp(browser, live_stud
 @pytest.mark.parametrize(("path", "ready"), [("/docs", ".swagger-ui .info .title"),
                                              ("/redoc", "h1")])  # fmt: skip
 def test_docs_work_without_internet(browser, live, path, ready):
-    page, response, dialogs, blocked, errors = open_watched(browser, f"{live}{path}", live)
+    page, response, _, blocked, errors = open_watched(browser, f"{live}{path}", live)
     assert "content-security-policy" in response.headers
     page.wait_for_selector(ready, timeout=30_000)
     assert "service-circle" in page.inner_text(ready)
@@ -324,4 +328,44 @@ def test_docs_work_without_internet(browser, live, path, ready):
     # ReDoc's bundle points its "powered by" badge at its CDN: the policy stops it
     violations = [v for v in page.evaluate("window.__csp") if "cdn.redoc.ly" not in v]
     assert errors == [] and violations == []
+    page.close()
+
+
+def test_the_map_tells_the_story_at_first_sight(browser, demo_out):
+    """The worst gap shown at first, a grouped control, metric scale, legend with numbers."""
+    import re
+
+    page, _, errors = open_offline(browser, (demo_out / "map.html").as_uri())
+    coverage = json.loads((demo_out / "coverage.json").read_text())
+    from service_circle.catalogue import load_catalogue
+
+    catalogue = load_catalogue()
+    shown_gap = {}
+    for row in coverage:
+        own = catalogue[row["category"]].minutes
+        minutes = own if own in (5, 10, 15) else 15
+        if row["unit"] == "min" and row["threshold"] == minutes:
+            shown_gap[row["category"]] = 1 - row["group_share"]
+    worst = max(shown_gap, key=shown_gap.get)
+    visible = page.evaluate("""() => Object.entries(window.serviceCircle.layers)
+        .filter(([k, l]) => k.startsWith('gaps/') && window.serviceCircle.map.hasLayer(l))
+        .map(([k]) => k)""")
+    assert visible == [f"gaps/{worst}"]  # the largest uncovered share, and only it
+    groups = page.locator("details.sc-group")
+    assert groups.count() == len({k.split("/")[1] for k in page.evaluate(
+        "Object.keys(window.serviceCircle.layers)")})  # fmt: skip
+    assert page.locator(".leaflet-control-scale-line").count() == 1  # metric only
+    assert re.search(r"\d[\d,]*–\d[\d,]*", page.inner_text("#sc-legend"))  # gap classes
+    attribution = page.locator(".leaflet-control-attribution")
+    box = attribution.bounding_box()
+    assert "OpenStreetMap" in attribution.inner_text()
+    assert (
+        box
+        and box["x"] >= 0
+        and box["x"] + box["width"] <= 1280
+        and box["y"] + box["height"] <= 800
+    )
+    legend = page.locator("#sc-legend").bounding_box()
+    assert legend["x"] + legend["width"] <= box["x"] or legend["y"] + legend["height"] <= box["y"]
+    assert errors == []
     page.close()

@@ -13,6 +13,7 @@ from api.schemas import JSON, Problem
 from api.tasks import Task
 from service_circle._escape import content_security_policy
 from service_circle.indicators import report_html, report_payload
+from service_circle.tables import study_language
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["report"])
 
@@ -54,6 +55,10 @@ async def report(
     thresholds: ThresholdsDep,
     profile: ProfileDep,
     preset: Annotated[Preset, Query(description="The plan targets")] = "haidong_2025",
+    lang: Annotated[
+        Literal["zh", "en"] | None,
+        Query(description="Language of the HTML page (default: zh for a study in China)"),
+    ] = None,
     accept: Annotated[str | None, Header()] = None,
 ):
     """The plan-target report: indicators against the targets and the coverage table."""
@@ -62,7 +67,8 @@ async def report(
         (study_id, "report", tuple(thresholds), profile, preset), task
     )
     if accept and "text/html" in accept:
-        return html_page(report_html(study, indicators, table, label))
+        page = report_html(study, indicators, table, label, lang=lang or study_language(study))
+        return html_page(page)
     return JSONResponse(report_payload(study, indicators, table, label))
 
 
@@ -80,7 +86,10 @@ async def study_map(
     thresholds: ThresholdsDep,
     profile: ProfileDep,
     category: Annotated[str | None, Query(description="One category; all when absent")] = None,
-    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+    lang: Annotated[
+        Literal["zh", "en"] | None,
+        Query(description="Language of the page (default: zh for a study in China)"),
+    ] = None,
     tiles: Annotated[Literal["osm", "none"], Query(description="Base tiles")] = "osm",
     self_contained: Annotated[
         bool | None,
@@ -96,6 +105,7 @@ async def study_map(
     if category is not None:
         study.catalogue[category]
     embed = settings.self_contained_maps if self_contained is None else self_contained
+    lang = lang or study_language(study)
     key = (study_id, "map", category, tuple(thresholds), profile, lang, tiles, embed)
     task = Task(tasks.map_page, study_id, (category, thresholds, profile, lang, tiles, embed))
     page = await registry.get(key, task)

@@ -30,7 +30,7 @@ def _summary(study_id: str, study: Study) -> dict:
         "id": study_id,
         "status": "available",
         "name": study.name,
-        "crs": str(study.network.crs),
+        "crs": study.network.crs.to_string(),
         "bbox": [round(float(v), 6) for v in np.nan_to_num(bounds)],
         "demand_points": len(study.demand),
         "population": float(study.demand["population"].sum()),
