@@ -41,7 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
-from api.tasks import Task
+from service_circle_api.tasks import Task
+
 from service_circle._deadline import time_limit
 from service_circle._errors import ServiceCircleError, TimeLimitError
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
+from service_circle_api.errors import StudyNotFoundError, StudyUnavailableError
+from service_circle_api.registry import Registry
+from service_circle_api.schemas import MAX_METRES, MAX_MINUTES, ProfileName
+from service_circle_api.settings import Settings
 
-from api.errors import StudyNotFoundError, StudyUnavailableError
-from api.registry import Registry
-from api.schemas import MAX_METRES, MAX_MINUTES, ProfileName
-from api.settings import Settings
 from service_circle._errors import InputError
 from service_circle._validate import parse_numbers
 from service_circle.profiles import Threshold, get_profile

@@ -10,8 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from service_circle_api.compute import BusyError
 
-from api.compute import BusyError
 from service_circle._errors import (
     InputError,
     InputNotFoundError,

@@ -11,7 +11,8 @@ runs in a bounded pool (:mod:`api.compute`) under a time limit, and is refused w
 and ``Retry-After`` when the pool is full. ``/docs`` and ``/redoc`` serve their scripts
 from an installed package, so they work on an intranet without internet.
 
-Run ``service-circle serve`` or ``uvicorn api.main:app``.
+Run ``service-circle serve`` or ``uvicorn service_circle_api.main:app`` (the ``api/`` folder
+installs as ``service_circle_api``).
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from service_circle_api import errors
+from service_circle_api.compute import ComputePool
+from service_circle_api.registry import Registry, load_studies
+from service_circle_api.routers import coverage, meta, report, siting, studies
+from service_circle_api.routers.report import html_page
+from service_circle_api.settings import Settings
 
-from api import errors
-from api.compute import ComputePool
-from api.registry import Registry, load_studies
-from api.routers import coverage, meta, report, siting, studies
-from api.routers.report import html_page
-from api.settings import Settings
 from service_circle import __version__
 
 DOCS_ASSETS = "/docs-assets"
@@ -123,7 +124,7 @@ def _offline_docs(app: FastAPI) -> None:
 
 
 def __getattr__(name: str):
-    # ``uvicorn api.main:app`` gets an app built from the environment on first access
+    # ``uvicorn service_circle_api.main:app`` gets an app built from the environment
     if name == "app":
         return create_app()
     raise AttributeError(name)

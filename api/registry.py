@@ -8,8 +8,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from api.compute import ComputePool
-from api.tasks import Task
+from service_circle_api.compute import ComputePool
+from service_circle_api.tasks import Task
+
 from service_circle._errors import InputNotFoundError
 from service_circle.folders import leftover_of, recover
 from service_circle.study import Study

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from service_circle_api.settings import MAX_CANDIDATES
 
-from api.settings import MAX_CANDIDATES
 from service_circle.profiles import PROFILES
 
 #: Longest threshold a request may ask for.

@@ -17,8 +17,8 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+from service_circle_api.geojson import feature_collection
 
-from api.geojson import feature_collection
 from service_circle import coverage as cov
 from service_circle.profiles import Threshold
 from service_circle.sample import ATTRIBUTION

@@ -1085,10 +1085,9 @@ def serve(
     and the log names their folder; the others are served.
     """
     import uvicorn
-
-    from api.main import create_app
-    from api.registry import check_studies_dir
-    from api.settings import Settings
+    from service_circle_api.main import create_app
+    from service_circle_api.registry import check_studies_dir
+    from service_circle_api.settings import Settings
 
     check_number(port, "--port", ge=0, le=65535, integer=True)
     settings = Settings(studies_dir=studies) if studies else Settings()

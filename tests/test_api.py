@@ -9,9 +9,8 @@ import pytest
 import shapely
 import shapely.geometry
 from fastapi.testclient import TestClient
-
-from api.main import create_app
-from api.settings import Settings
+from service_circle_api.main import create_app
+from service_circle_api.settings import Settings
 
 GEOJSON = "application/geo+json"
 

@@ -17,10 +17,10 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from service_circle_api.compute import BusyError, ComputePool
+from service_circle_api.main import create_app
+from service_circle_api.settings import Settings
 
-from api.compute import BusyError, ComputePool
-from api.main import create_app
-from api.settings import Settings
 from service_circle._errors import TimeLimitError
 
 

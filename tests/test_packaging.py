@@ -31,7 +31,10 @@ def test_console_script_and_packages_are_declared():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert meta["project"]["scripts"]["service-circle"] == "service_circle.cli:main"
     assert "pandana" in " ".join(meta["project"]["optional-dependencies"]["bench"])
-    assert meta["tool"]["setuptools"]["packages"]["find"]["include"] == ["service_circle*", "api*"]
+    setuptools = meta["tool"]["setuptools"]
+    # the app installs under its own name, never as a bare `api`
+    assert setuptools["package-dir"] == {"service_circle_api": "api"}
+    assert "api" not in setuptools["packages"] and "service_circle_api" in setuptools["packages"]
 
 
 def test_readme_python_tour_runs(tmp_path, monkeypatch):

@@ -135,7 +135,8 @@ def test_a_killed_analyze_leaves_the_previous_result_or_the_new_one(saved_study,
 def test_a_killed_build_leaves_a_loadable_study(saved_study, tmp_path):
     import shutil
 
-    from api.registry import check_studies_dir
+    from service_circle_api.registry import check_studies_dir
+
     from service_circle.study import Study
 
     studies = tmp_path / "studies"

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query
-
-from api import tasks
-from api.deps import ProfileDep, RegistryDep, StudyDep, ThresholdsDep
-from api.geojson import MEDIA_TYPE, GeoJSONResponse
-from api.schemas import (
+from service_circle_api import tasks
+from service_circle_api.deps import ProfileDep, RegistryDep, StudyDep, ThresholdsDep
+from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
+from service_circle_api.schemas import (
     JSON,
     CoverageRow,
     FeatureCollection,
@@ -19,7 +18,8 @@ from api.schemas import (
     Problem,
     ReachRequest,
 )
-from api.tasks import Task
+from service_circle_api.tasks import Task
+
 from service_circle.profiles import Threshold
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["coverage"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from service_circle_api.deps import RegistryDep
+from service_circle_api.schemas import Category, Health, ProfileOut
 
-from api.deps import RegistryDep
-from api.schemas import Category, Health, ProfileOut
 from service_circle import __version__
 from service_circle.catalogue import load_catalogue
 from service_circle.profiles import PROFILES

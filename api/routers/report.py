@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, JSONResponse
+from service_circle_api import tasks
+from service_circle_api.deps import ProfileDep, RegistryDep, SettingsDep, StudyDep, ThresholdsDep
+from service_circle_api.schemas import JSON, Problem
+from service_circle_api.tasks import Task
 
-from api import tasks
-from api.deps import ProfileDep, RegistryDep, SettingsDep, StudyDep, ThresholdsDep
-from api.schemas import JSON, Problem
-from api.tasks import Task
 from service_circle._escape import content_security_policy
 from service_circle.indicators import report_html, report_payload
 from service_circle.tables import study_language

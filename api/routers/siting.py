@@ -6,12 +6,18 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from fastapi import APIRouter
+from service_circle_api import tasks
+from service_circle_api.deps import RegistryDep, SettingsDep, StudyDep
+from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
+from service_circle_api.schemas import (
+    JSON,
+    CandidateCollection,
+    FeatureCollection,
+    Problem,
+    SitingRequest,
+)
+from service_circle_api.tasks import Task
 
-from api import tasks
-from api.deps import RegistryDep, SettingsDep, StudyDep
-from api.geojson import MEDIA_TYPE, GeoJSONResponse
-from api.schemas import JSON, CandidateCollection, FeatureCollection, Problem, SitingRequest
-from api.tasks import Task
 from service_circle.profiles import Threshold, get_profile
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["siting"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from fastapi import APIRouter
+from service_circle_api.deps import RegistryDep, StudyDep
+from service_circle_api.schemas import JSON, Problem, StudyDetail, StudySummary
 
-from api.deps import RegistryDep, StudyDep
-from api.schemas import JSON, Problem, StudyDetail, StudySummary
 from service_circle.sample import ATTRIBUTION
 from service_circle.study import Study
 
