@@ -1,1 +1,4 @@
-"""The HTTP API of service-circle (FastAPI), installed as ``service_circle_api``; see :mod:`service_circle_api.main`."""
+"""The HTTP API of service-circle (FastAPI), installed as ``service_circle_api``.
+
+See :mod:`service_circle_api.main`.
+"""
