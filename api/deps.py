@@ -12,7 +12,8 @@ from service_circle_api.settings import Settings
 
 from service_circle._errors import InputError
 from service_circle._validate import parse_numbers
-from service_circle.profiles import Threshold, get_profile
+from service_circle.cost import Threshold
+from service_circle.profiles import get_profile
 from service_circle.study import Study
 
 # A number in (0, 60] and one in (0, 5000], written plainly (5, 7.5, 0.5, 300): the

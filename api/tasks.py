@@ -20,7 +20,11 @@ import pandas as pd
 from service_circle_api.geojson import feature_collection
 
 from service_circle import coverage as cov
-from service_circle.profiles import Threshold
+from service_circle.cost import Threshold
+from service_circle.gaps import gaps
+from service_circle.isochrones import isochrones
+from service_circle.neighbourhood import neighbourhood
+from service_circle.reach import reach
 from service_circle.sample import ATTRIBUTION
 from service_circle.study import Study
 
@@ -68,7 +72,7 @@ def gaps_geojson(
     key = (id(study), category, tuple(thresholds), profile)
     frame = _gap_polygons.get(key)
     if frame is None:
-        parts = [cov.gaps(study, category, t, profile=profile) for t in thresholds]
+        parts = [gaps(study, category, t, profile=profile) for t in thresholds]
         frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
                                  crs="EPSG:4326")  # fmt: skip
         _gap_polygons[key] = frame
@@ -82,7 +86,7 @@ def isochrones_geojson(
     study: Study, study_id: str, category: str, thresholds: Sequence[Threshold], profile: str
 ) -> bytes:
     """The isochrone multipolygons of each threshold."""
-    frame = cov.isochrones(study, category, thresholds, profile=profile)
+    frame = isochrones(study, category, thresholds, profile=profile)
     return feature_collection(frame, study=study_id, category=category, attribution=ATTRIBUTION)
 
 
@@ -97,7 +101,7 @@ def neighbourhood_summary(
     """Coverage and completeness inside a polygon (WKB, in ``crs``)."""
     import shapely
 
-    result = cov.neighbourhood(
+    result = neighbourhood(
         study, shapely.from_wkb(polygon_wkb), [Threshold.minutes(m) for m in minutes], crs=crs,
         categories=categories, profile=profile,
     )  # fmt: skip
@@ -114,7 +118,7 @@ def reach_geojson(
     profile: str | None,
 ) -> bytes:
     """The area within reach of a point and the facilities in it, as GeoJSON."""
-    area, facilities = cov.reach(study, lon, lat, threshold, crs=crs, profile=profile)
+    area, facilities = reach(study, lon, lat, threshold, crs=crs, profile=profile)
     area = area.assign(kind="reach_area")
     facilities = facilities.assign(kind="facility")
     frame = gpd.GeoDataFrame(pd.concat([area, facilities], ignore_index=True), crs=4326)
@@ -134,7 +138,7 @@ def siting_geojson(
     candidates: gpd.GeoDataFrame | None,
 ) -> bytes:
     """New sites and the summary, as GeoJSON (see :func:`service_circle.siting.site_study`)."""
-    from service_circle.siting import site_study, site_summary
+    from service_circle.siting_study import site_study, site_summary
 
     result, sites, _ = site_study(
         study, category, threshold, candidates=candidates, time_limit_s=time_limit_s,

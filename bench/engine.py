@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import median_time, print_table
 
 from service_circle import get_profile, snap, travel_times
-from service_circle.compiled import WalkNetwork, load_compiled
 from service_circle.synthetic import grid_network
+from service_circle.walk_network import WalkNetwork, load_compiled
 
 CUTOFF_S = 15 * 60
 GRID_SIDES = {"10k": 100, "100k": 317, "1M": 1000}

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from service_circle import snap, travel_times
-from service_circle.compiled import load_compiled
 from service_circle.synthetic import grid_network, random_points
+from service_circle.walk_network import load_compiled
 
 
 def rss_mb() -> float:

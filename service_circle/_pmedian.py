@@ -41,7 +41,7 @@ ROUND, ROOT_PATIENCE, MIN_THETA = 200, 40, 1e-5
 # each node of the search: at most NODE_ITERS steps from θ = NODE_THETA, offering the
 # relaxation's sites to the incumbent every OFFER_EVERY steps
 NODE_ITERS, NODE_THETA, OFFER_EVERY = 400, 0.5, 10
-REL_GAP = 1e-7  # as HiGHS's mip_rel_gap in siting._solve
+REL_GAP = 1e-7  # as HiGHS's mip_rel_gap in _highs.solve
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def solve(core: Core, time_limit_s: float, solve_mip, solver: str = "lagrangian"
     """Exact p-median on ``core``.
 
     ``solver="lagrangian"`` ends with the Lagrangian branch and bound, ``"highs"`` hands
-    the reduced model to HiGHS through ``solve_mip`` (:func:`siting._solve`) instead; both
+    the reduced model to HiGHS through ``solve_mip`` (:func:`._highs.solve`) instead; both
     are exact and start from the same incumbent, bound and reductions.
     """
     deadline = time.perf_counter() + time_limit_s

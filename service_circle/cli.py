@@ -25,8 +25,7 @@ from rich.table import Table
 
 from service_circle._errors import InputError, ServiceCircleError
 from service_circle._validate import check_number, parse_numbers
-from service_circle.compiled import WalkNetwork
-from service_circle.engine import DEFAULT_MAX_SNAP_M, DEFAULT_MIN_PIECE_M, snap, travel_times
+from service_circle.cost import CostModel, Threshold
 from service_circle.io import ReadReport, read_points_with_report, write_csv, write_geojson
 from service_circle.network import (
     barriers_from_osm,
@@ -34,7 +33,10 @@ from service_circle.network import (
     network_from_bbox,
     network_from_place,
 )
-from service_circle.profiles import PROFILES, Threshold, get_profile, minutes_to_seconds
+from service_circle.profiles import PROFILES, get_profile
+from service_circle.search import nearest
+from service_circle.snapping import DEFAULT_MAX_ACCESS_M, DEFAULT_MIN_PIECE_M, snap
+from service_circle.walk_network import WalkNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +65,15 @@ Barriers = Annotated[
 ]
 MinPiece = Annotated[
     float, typer.Option(help="Do not snap to network pieces shorter than this in total (m)")
+]
+MaxAccess = Annotated[
+    float,
+    typer.Option(
+        "--max-access-m",
+        "--max-snap-m",
+        help="Longest access leg, from a point to its street, in metres (--max-snap-m is its "
+        "former name)",
+    ),
 ]
 Encoding = Annotated[
     str | None,
@@ -164,12 +175,16 @@ def times(
     speed: Annotated[
         float | None, typer.Option(help="Walking speed in m/s (overrides --profile)")
     ] = None,
-    cutoff_min: Annotated[
-        float | None, typer.Option(help="Stop searching beyond N minutes")
+    minutes: Annotated[
+        float | None,
+        typer.Option(
+            "--minutes",
+            "--cutoff-min",
+            help="Threshold: times beyond N minutes are left empty, status beyond_threshold "
+            "(--cutoff-min is its former name)",
+        ),
     ] = None,
-    max_snap_m: Annotated[
-        float, typer.Option(help="Largest distance from a point to a street")
-    ] = DEFAULT_MAX_SNAP_M,
+    max_access_m: MaxAccess = DEFAULT_MAX_ACCESS_M,
     min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
     barriers: Barriers = "auto",
     input_crs: InputCRS = None,
@@ -182,14 +197,15 @@ def times(
 ) -> None:
     """Walking time from every point to its nearest facility, one CSV row per point.
 
-    Columns: point_id, time_s (empty when unreachable within the cutoff), facility_id,
-    snap_m (distance from the point to its street), status.
+    Columns: point_id, time_s (empty when not within the threshold), facility_id, access_m
+    (the access leg: from the point to its street), status.
     """
     prof = get_profile(profile, speed_m_s=speed)
-    check_number(max_snap_m, "--max-snap-m", gt=0)
+    check_number(max_access_m, "--max-access-m", gt=0)
     check_number(min_piece_m, "--min-piece-m", ge=0)
-    if cutoff_min is not None:
-        check_number(cutoff_min, "--cutoff-min", gt=0)
+    cost = CostModel.walking(prof)
+    limit = None if minutes is None else cost.limit(Threshold.minutes(
+        check_number(minutes, "--minutes", gt=0)))  # fmt: skip
     net = _network(network, crs)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac = _read(facilities, crs=facilities_crs, table_crs=input_crs, encoding=encoding)
@@ -197,11 +213,10 @@ def times(
     walls = _barriers(barriers, network)
     if walls is not None:
         err_console.print(f"barriers: {len(walls)} water features that access legs may not cross")
-    snap_options = {"max_snap_m": max_snap_m, "min_piece_m": min_piece_m, "barriers": walls}
+    snap_options = {"max_access_m": max_access_m, "min_piece_m": min_piece_m, "barriers": walls}
     fac_snapped = snap(net, fac, what=f"facilities in {facilities}", **snap_options)
     pts_snapped = snap(net, pts, what=f"points in {points}", **snap_options)
-    cutoff_s = None if cutoff_min is None else minutes_to_seconds(cutoff_min)
-    result = travel_times(net, fac_snapped, pts_snapped, profile=prof, cutoff_s=cutoff_s)
+    result = nearest(net, fac_snapped, pts_snapped, cost=cost, limit=limit)
     table = result.to_frame()
     write_csv(table, out)
     counts = table["status"].value_counts()
@@ -579,9 +594,7 @@ def build(
     demand_crs: Annotated[str | None, _file_crs("demand")] = None,
     encoding: Encoding = None,
     barriers: Barriers = "auto",
-    max_snap_m: Annotated[
-        float, typer.Option(help="Largest distance from a point to a street")
-    ] = DEFAULT_MAX_SNAP_M,
+    max_access_m: MaxAccess = DEFAULT_MAX_ACCESS_M,
     crs: Annotated[str | None, typer.Option(help="Metric CRS (default: local UTM)")] = None,
 ) -> None:
     """Build a study once (network, facilities, demand, snapped) and save it to a folder.
@@ -593,7 +606,7 @@ def build(
     from service_circle.folders import check_target, publishing
     from service_circle.study import Study
 
-    check_number(max_snap_m, "--max-snap-m", gt=0)
+    check_number(max_access_m, "--max-access-m", gt=0)
     check_target(out)  # before the slow part: refuse a foreign folder at once
     cat = load_catalogue(catalogue)
     net = _network(network, crs)
@@ -602,7 +615,7 @@ def build(
     dem = _read_demand(demand, demand_crs, input_crs, encoding)
     study = Study.build(
         net, fac, dem, name=out.name, catalogue=cat, barriers=_barriers(barriers, network),
-        max_snap_m=max_snap_m,
+        max_access_m=max_access_m,
     )  # fmt: skip
     with publishing(out, kind="study") as staging:
         study.write(staging)
@@ -695,9 +708,11 @@ def _analyze(
     *, shown: Path | None = None,
 ) -> None:  # fmt: skip
     """Write every analysis output of a study into ``out`` and print the coverage table."""
-    from service_circle.coverage import UNCOVERED, coverage_table, demand_times, gaps, isochrones
+    from service_circle.coverage import UNCOVERED, coverage_table, demand_times
+    from service_circle.gaps import gaps
     from service_circle.indicators import load_targets, plan_report, write_report
     from service_circle.io import atomic_write
+    from service_circle.isochrones import isochrones
     from service_circle.maps import save_map, study_map
     from service_circle.tables import (
         GROUP_NAMES,
@@ -831,10 +846,10 @@ def site(
     """Where to open new facilities: writes sites.geojson, summary.json, gaps_after.geojson."""
     import json
 
-    from service_circle.coverage import gaps
     from service_circle.folders import check_target, publishing
+    from service_circle.gaps import gaps
     from service_circle.io import atomic_write
-    from service_circle.siting import site_study, site_summary
+    from service_circle.siting_study import site_study, site_summary
     from service_circle.study import Study
 
     check_number(time_limit, "--time-limit", gt=0)
@@ -914,9 +929,7 @@ def profiles() -> None:
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the outputs")] = Path("service-circle-out"),
     profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
-    max_snap_m: Annotated[
-        float, typer.Option(help="Largest distance from a point to a street")
-    ] = DEFAULT_MAX_SNAP_M,
+    max_access_m: MaxAccess = DEFAULT_MAX_ACCESS_M,
     min_piece_m: MinPiece = DEFAULT_MIN_PIECE_M,
     lang: Lang = "auto",
 ) -> None:
@@ -925,14 +938,14 @@ def demo(
     from service_circle.sample import SAMPLE_CATEGORIES, load_sample
 
     prof = get_profile(profile)
-    check_number(max_snap_m, "--max-snap-m", gt=0)
+    check_number(max_access_m, "--max-access-m", gt=0)
     check_target(out)
     with console.status("loading the Helsinki sample (network, POIs, buildings)…"):
         sample = load_sample()
     net = sample.network
     console.print(f"network: {_describe(net)}")
     walls = barriers_from_osm(sample.pbf_path)
-    snap_options = {"max_snap_m": max_snap_m, "min_piece_m": min_piece_m, "barriers": walls}
+    snap_options = {"max_access_m": max_access_m, "min_piece_m": min_piece_m, "barriers": walls}
     homes = snap(net, sample.demand, what="sample buildings", **snap_options)
     rows, long = [], []
     missing = []
@@ -942,10 +955,10 @@ def demo(
             missing.append(key)
             continue
         fac = snap(net, group, what=f"{key} facilities", **snap_options)
-        result = travel_times(net, fac, homes, profile=prof)
+        result = nearest(net, fac, homes, cost=CostModel.walking(prof))
         frame = result.to_frame().assign(category=key)
         long.append(frame)
-        t_min = frame["time_s"].to_numpy() / 60
+        t_min = result.cost.to_minutes(frame["time_s"].to_numpy())
         ok = np.isfinite(t_min)
         rows.append(
             {
@@ -965,7 +978,7 @@ def demo(
     from service_circle.sample import build_sample_study
 
     study = build_sample_study(
-        sample, barriers=walls, max_snap_m=max_snap_m, min_piece_m=min_piece_m
+        sample, barriers=walls, max_access_m=max_access_m, min_piece_m=min_piece_m
     )
     people = study.demand
     present = [k for k in SAMPLE_CATEGORIES if k not in missing]
@@ -976,7 +989,7 @@ def demo(
         write_geojson(sample.demand, staging / "buildings.geojson")
         write_csv(pd.concat(long, ignore_index=True), staging / "times.csv")
         write_csv(summary, staging / "summary.csv")
-        _print_demo_table(sample, prof, rows, missing, homes, max_snap_m)
+        _print_demo_table(sample, prof, rows, missing, homes, max_access_m)
         console.print(
             f"wrote {escape(str(out))}/: network.npz, facilities.geojson, buildings.geojson, "
             "times.csv, summary.csv"
@@ -992,7 +1005,7 @@ def demo(
                  shown=out)  # fmt: skip
 
 
-def _print_demo_table(sample, prof, rows, missing, homes, max_snap_m) -> None:
+def _print_demo_table(sample, prof, rows, missing, homes, max_access_m) -> None:
     table = Table(
         title=f"Walking time to the nearest facility — Helsinki sample, {len(sample.demand)} "
         f"buildings, profile {prof.name} ({prof.speed_m_s} m/s)"
@@ -1022,7 +1035,7 @@ def _print_demo_table(sample, prof, rows, missing, homes, max_snap_m) -> None:
     unplaced = pd.Series(homes.status[~homes.on_network]).value_counts()
     if len(unplaced):
         reasons = {
-            "off_network": f"farther than {max_snap_m:g} m from a walkable street",
+            "off_network": f"farther than {max_access_m:g} m from a walkable street",
             "blocked": "across water from every street within reach",
             "no_geometry": "without a location",
         }

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from service_circle._errors import InputError, InputNotFoundError
+from service_circle.cost import CostModel, Threshold
 from service_circle.coverage import coverage_table
 from service_circle.io import atomic_write, write_csv
-from service_circle.profiles import Profile, Threshold, get_profile
+from service_circle.profiles import Profile
 from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def plan_report(
     persons_per_household: float = PERSONS_PER_HOUSEHOLD,
 ) -> list[Indicator]:
     """Compute every indicator the study supports and set it against the preset."""
-    prof = get_profile(profile)
+    cost = CostModel.walking(profile)
     targets = load_targets(preset, targets_file)
     population = float(study.demand["population"].sum())
     households = population / persons_per_household
@@ -131,7 +132,7 @@ def plan_report(
     def share_within(key: str):
         cat = study.catalogue[key]
         table = coverage_table(
-            study, [Threshold.minutes(cat.minutes)], categories=[key], profile=prof
+            study, [Threshold.minutes(cat.minutes)], categories=[key], profile=profile
         )
         row = table.iloc[0]
         note = f"within {cat.minutes:g} min, over every resident"
@@ -158,8 +159,8 @@ def plan_report(
     for key in elderly:
         cat = study.catalogue[key]
         threshold = Threshold.minutes(cat.minutes)
-        found = study.search(key, threshold, prof)
-        reached |= found.point_cost <= threshold.cost_limit(prof)
+        found = study.search(key, cost)
+        reached |= found.point_cost <= cost.limit(threshold)
     old = study.demand["pop_60plus"].to_numpy(np.float64)
     names_zh = "或".join(study.catalogue[k].name_zh for k in elderly)
     none = not fac["category"].isin(elderly).any()

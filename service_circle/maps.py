@@ -42,7 +42,8 @@ from jinja2 import Template
 
 from service_circle._errors import InputError
 from service_circle._escape import html_text, json_for_script
-from service_circle.profiles import Profile, Threshold, get_profile
+from service_circle.cost import CostModel, Threshold
+from service_circle.profiles import Profile
 from service_circle.sample import ATTRIBUTION
 from service_circle.study import Study
 
@@ -196,20 +197,21 @@ def study_map(
     attribution
         The data's attribution, shown in the map's corner.
     """
-    from service_circle.coverage import gaps, isochrones
+    from service_circle.gaps import gaps
+    from service_circle.isochrones import isochrones
 
     if lang not in _TEXT:
         raise InputError(f"lang must be 'zh' or 'en', got {lang!r}")
     if tiles not in ("osm", "none"):
         raise InputError(f"tiles must be 'osm' or 'none', got {tiles!r}")
     text = _TEXT[lang]
-    prof = get_profile(profile)
+    prof = CostModel.walking(profile).profile
     present = set(study.facilities["category"])
     keys = list(categories) if categories else [c.key for c in study.catalogue if c.key in present]
     for key in keys:
         study.catalogue[key]
     thresholds = list(thresholds or [Threshold.minutes(m) for m in (5, 10, 15)])
-    thresholds.sort(key=lambda t: t.cost_limit(prof))
+    thresholds.sort(key=lambda t: (not t.is_time, CostModel.for_threshold(t, prof).limit(t)))
     colour = {c.key: PALETTE[i % len(PALETTE)] for i, c in enumerate(study.catalogue)}
 
     def name(cat_key: str) -> str:

@@ -43,7 +43,7 @@ from service_circle._errors import (
     NetworkDownloadError,
 )
 from service_circle._walkable import TAG_COLUMNS, walkable_mask
-from service_circle.compiled import WalkNetwork, load_compiled
+from service_circle.walk_network import WalkNetwork, load_compiled
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def barriers_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
     """Water that an access leg may not cross, from an OSM file (WGS-84).
 
     Polygons of ``natural=water`` and ``waterway=riverbank``, and the lines of rivers,
-    canals and the coastline. Pass them to :func:`service_circle.engine.snap` as
+    canals and the coastline. Pass them to :func:`service_circle.snapping.snap` as
     ``barriers`` so that a home on one bank is not snapped to the street on the other.
     Streams and ditches are left out: culverts and footbridges cross them everywhere.
     """

@@ -1,10 +1,10 @@
-"""Walking profiles and thresholds: the one place where units are converted.
+"""Walking profiles: who walks, how fast, and where the figures come from.
 
 A :class:`Profile` is a flat walking speed with an optional per-arc factor (slope comes
 later as such a factor: Tobler's function gives a different factor uphill and downhill, so
-the factor is per *arc*, i.e. per direction of an edge). A :class:`Threshold` is a number of
-minutes under a profile or a number of metres of network distance (the GB 50180-2018
-distances); :meth:`Threshold.cost_limit` turns either into the unit the engine searches in.
+the factor is per *arc*, i.e. per direction of an edge). Profiles are data; the cost of
+walking under one, thresholds and every unit conversion live in
+:mod:`service_circle.cost`.
 
 Default speeds are the medians measured in Helsinki by Willberg, Fink & Toivonen (2023),
 *The 15-minute city for all? Measuring individual and temporal variations in walking
@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from service_circle._errors import InputError, UnknownProfileError
 
 if TYPE_CHECKING:
-    from service_circle.compiled import WalkNetwork
+    from service_circle.walk_network import WalkNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +39,6 @@ _WILLBERG = (
     "Willberg, Fink & Toivonen (2023), J. Transport Geography 106:103521, "
     "doi:10.1016/j.jtrangeo.2022.103521"
 )
-
-
-def minutes_to_seconds(minutes: float) -> float:
-    """Convert minutes to seconds."""
-    return float(minutes) * 60.0
-
-
-def seconds_to_minutes(seconds: float | np.ndarray) -> float | np.ndarray:
-    """Convert seconds to minutes (scalars or arrays)."""
-    return seconds / 60.0
 
 
 @dataclass(frozen=True)
@@ -101,23 +92,6 @@ class Profile:
         """Whether every arc is walked at the flat speed (then costs are symmetric)."""
         return self.arc_factor is None
 
-    def arc_cost_s(self, net: WalkNetwork) -> np.ndarray:
-        """Seconds to walk each arc of ``net`` (``net.arc_length_m`` order)."""
-        speed = np.full(net.n_arcs, self.speed_m_s)
-        if self.arc_factor is not None:
-            factor = np.asarray(self.arc_factor(net), dtype=np.float64)
-            if factor.shape != (net.n_arcs,) or not np.all(factor > 0):
-                raise InputError(
-                    f"profile {self.name!r}: arc_factor must return {net.n_arcs} positive "
-                    f"factors, got shape {factor.shape}"
-                )
-            speed = speed * factor
-        return net.arc_length_m / speed
-
-    def access_cost_s(self, access_m: np.ndarray) -> np.ndarray:
-        """Seconds to walk the access legs (point to street), at the flat speed."""
-        return np.asarray(access_m, dtype=np.float64) / self.speed_m_s
-
 
 #: The built-in profiles. Keys are the names accepted by ``--profile``.
 PROFILES: dict[str, Profile] = {
@@ -164,53 +138,15 @@ def get_profile(name: str | Profile | None = None, *, speed_m_s: float | None = 
         ) from None
 
 
-@dataclass(frozen=True)
-class Threshold:
-    """A walking threshold: minutes under a profile, or metres of network distance.
+def __getattr__(name: str) -> Any:
+    # Threshold moved to service_circle.cost (the cost model); this alias lasts one release
+    if name == "Threshold":
+        warnings.warn(
+            "service_circle.profiles.Threshold moved to service_circle.cost.Threshold",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        from service_circle.cost import Threshold
 
-    Examples
-    --------
-    >>> Threshold.minutes(15).label
-    '15 min'
-    >>> Threshold.metres(500).cost_limit(PROFILES["adult"])
-    500.0
-    """
-
-    value: float
-    unit: Literal["min", "m"]
-
-    def __post_init__(self) -> None:
-        if self.unit not in ("min", "m"):
-            raise InputError(f"threshold unit must be 'min' or 'm', got {self.unit!r}")
-        if not (math.isfinite(self.value) and self.value > 0):
-            raise InputError(f"threshold must be a positive number, got {self.value!r}")
-
-    @classmethod
-    def minutes(cls, value: float) -> Threshold:
-        """A threshold in minutes of walking."""
-        return cls(float(value), "min")
-
-    @classmethod
-    def metres(cls, value: float) -> Threshold:
-        """A threshold in metres of network distance."""
-        return cls(float(value), "m")
-
-    @property
-    def is_time(self) -> bool:
-        """Whether the threshold is a time (searched in seconds) rather than a distance."""
-        return self.unit == "min"
-
-    @property
-    def label(self) -> str:
-        """Human label, e.g. ``"15 min"`` or ``"500 m"``."""
-        return f"{self.value:g} {self.unit}"
-
-    def cost_limit(self, profile: Profile) -> float:
-        """The search limit: seconds for a time threshold, metres for a distance one.
-
-        The profile is unused for metres (network distance does not depend on speed) and
-        kept in the signature so that callers never branch on the unit.
-        """
-        if self.is_time:
-            return minutes_to_seconds(self.value)
-        return float(self.value)
+        return Threshold
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,10 +17,10 @@ import numpy as np
 import shapely
 
 from service_circle._errors import InputError
-from service_circle.compiled import WalkNetwork
 from service_circle.demand import buildings_from_osm
 from service_circle.facilities import facilities_from_osm
 from service_circle.network import load_network
+from service_circle.walk_network import WalkNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def build_sample_study(
     sample: Sample | None = None,
     *,
     barriers: gpd.GeoDataFrame | None = None,
-    max_snap_m: float | None = None,
+    max_access_m: float | None = None,
     min_piece_m: float | None = None,
 ):
     """The sample as a :class:`~service_circle.study.Study`.
@@ -115,7 +115,7 @@ def build_sample_study(
     people = dm.demand_from_buildings(
         sample.buildings, landuse=dm.landuse_from_osm(sample.pbf_path)
     )
-    options = {k: v for k, v in (("max_snap_m", max_snap_m), ("min_piece_m", min_piece_m))
+    options = {k: v for k, v in (("max_access_m", max_access_m), ("min_piece_m", min_piece_m))
                if v is not None}  # fmt: skip
     walls = barriers if barriers is not None else barriers_from_osm(sample.pbf_path)
     return Study.build(

@@ -11,6 +11,10 @@ the result reports the status, objective, best bound and gap. The lazy-greedy he
 (CELF) is there for instances too large for the limit; the result says which was used,
 and there is no silent fallback from one to the other.
 
+Everything here works on arrays (a reach matrix, weights, costs). Candidate sites come
+from :mod:`.candidates`, siting on a study is :mod:`.siting_study`, and the HiGHS
+plumbing is in :mod:`._highs`.
+
 p-median (:func:`pmedian`) minimises the total weighted walking time, solved exactly by its
 own core (:mod:`service_circle._pmedian`: Lagrangian bound and branch and bound, or HiGHS
 on the reduced model), and the capacitated variant (:func:`capacitated_mclp`) lets each
@@ -21,16 +25,14 @@ from __future__ import annotations
 
 import heapq
 import logging
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import LinearConstraint
 
-from service_circle import _deadline, _pmedian
+from service_circle import _highs, _pmedian
 from service_circle._errors import InputError
 from service_circle._validate import check_number
 
@@ -149,7 +151,7 @@ def mclp(
     # variables: x (n_cand, binary) then y (m, continuous)
     c = np.concatenate([np.zeros(n_cand), -w])
     count = sparse.csr_matrix(np.concatenate([np.ones(n_cand), np.zeros(m)])[None, :])
-    constraints = [_coverage_link(a), LinearConstraint(count, p, p)]
+    constraints = [_highs.coverage_link(a), LinearConstraint(count, p, p)]
     # the greedy sites are a good first incumbent
     greedy, _ = _lazy_greedy(reach, weights, rows, p=p)
     x0 = np.zeros(n_cand)
@@ -157,7 +159,7 @@ def mclp(
     if greedy.size < p:  # fewer useful sites than p: fill up with any others
         x0[np.flatnonzero(x0 == 0)[: p - greedy.size]] = 1.0
     start = np.concatenate([x0, np.minimum(1.0, a @ x0)])
-    result = _solve(c, n_cand, constraints, time_limit_s, "mclp", start=start)
+    result = _highs.solve(c, n_cand, constraints, time_limit_s, "mclp", start=start)
     return _exact_result("mclp", result, reach, weights, rows, n_cand, before, total)
 
 
@@ -214,8 +216,8 @@ def lscp(
     m = w.size
     c = np.concatenate([np.ones(n_cand), np.zeros(m)])
     reach_target = sparse.csr_matrix(np.concatenate([np.zeros(n_cand), w])[None, :])
-    constraints = [_coverage_link(a), LinearConstraint(reach_target, need - 1e-9, np.inf)]
-    result = _solve(c, n_cand, constraints, time_limit_s, "lscp")
+    constraints = [_highs.coverage_link(a), LinearConstraint(reach_target, need - 1e-9, np.inf)]
+    result = _highs.solve(c, n_cand, constraints, time_limit_s, "lscp")
     return _exact_result("lscp", result, reach, weights, rows, n_cand, before, total)
 
 
@@ -233,147 +235,6 @@ def _merge_rows(a: sparse.csr_matrix, w: np.ndarray) -> tuple[sparse.csr_matrix,
     )
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return a[first], np.bincount(inverse.ravel(), weights=w, minlength=first.size)
-
-
-_banner_shown = False
-
-
-def _highs():
-    """A ``highspy.Highs``, without the banner HiGHS prints on stdout the first time."""
-    import os
-    import sys
-
-    import highspy
-
-    global _banner_shown
-    if _banner_shown:
-        return highspy.Highs()
-    _banner_shown = True
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with Path(os.devnull).open("w") as null:
-            os.dup2(null.fileno(), 1)
-            return highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-@dataclass(frozen=True)
-class _Solved:
-    """What HiGHS returned: the solution, its status (0 optimal, 1 time limit), bounds."""
-
-    x: np.ndarray
-    status: int
-    fun: float
-    mip_dual_bound: float | None
-    mip_gap: float | None
-
-
-def _solve(
-    c: np.ndarray,
-    n_binary: int,
-    constraints: list[LinearConstraint],
-    time_limit_s: float,
-    model: str,
-    start: np.ndarray | None = None,
-    col_lower: np.ndarray | None = None,
-) -> _Solved:
-    """HiGHS (highspy) on ``min c·v``, binary first variables, the rest in [0, 1].
-
-    The first ``n_binary`` variables are binary; ``start`` is an optional feasible solution
-    to begin from, ``col_lower`` optional lower bounds (1 fixes a site open). The relative
-    gap is 1e-7, so that "optimal" is the optimum rather than one within HiGHS's default
-    0.01 %. The linear relaxation is solved first: when its optimum is integral it is the
-    optimum (MCLP's usually is, at a tenth of the MIP's fixed cost) and no MIP is run.
-    """
-    import highspy
-
-    check_number(time_limit_s, "time_limit_s", gt=0)
-    matrix = sparse.vstack([sparse.csr_matrix(k.A) for k in constraints]).tocsr()
-    lower = np.concatenate([np.broadcast_to(k.lb, (k.A.shape[0],)) for k in constraints])
-    upper = np.concatenate([np.broadcast_to(k.ub, (k.A.shape[0],)) for k in constraints])
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_ = int(c.size)
-    lp.num_row_ = int(matrix.shape[0])
-    lp.col_cost_ = np.asarray(c, dtype=np.float64)
-    lp.col_lower_ = np.zeros(c.size) if col_lower is None else np.asarray(col_lower, np.float64)
-    lp.col_upper_ = np.ones(c.size)
-    lp.row_lower_ = np.where(np.isfinite(lower), lower, -inf).astype(np.float64)
-    lp.row_upper_ = np.where(np.isfinite(upper), upper, inf).astype(np.float64)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-    lp.a_matrix_.value_ = matrix.data.astype(np.float64)
-    h = _highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", 1e-7)
-    # presolve costs more than it saves on these models (5-10x on MCLP, measured)
-    h.setOptionValue("presolve", "off")
-    began = time.perf_counter()
-    relaxed = _integral_relaxation(h, lp, n_binary)
-    if relaxed is not None:
-        return relaxed
-    left_s = max(float(time_limit_s) - (time.perf_counter() - began), 0.1)
-    h.setOptionValue("time_limit", left_s)
-    kinds = highspy.HighsVarType
-    lp.integrality_ = [kinds.kInteger] * n_binary + [kinds.kContinuous] * (c.size - n_binary)
-    h.passModel(lp)
-    if start is not None:
-        solution = highspy.HighsSolution()
-        solution.col_value = list(np.asarray(start, dtype=np.float64))
-        solution.value_valid = True
-        h.setSolution(solution)
-    h.run()
-    status = h.getModelStatus()
-    info = h.getInfo()
-    if status == highspy.HighsModelStatus.kInfeasible:
-        raise InputError(
-            f"{model} is infeasible: no choice of sites meets every constraint (for p-median, "
-            "p sites cannot serve every home: raise p or give an unserved cost)"
-        )
-    has_solution = info.primal_solution_status == 2  # feasible
-    if not has_solution:
-        raise InputError(
-            f"HiGHS found no solution for {model} ({h.modelStatusToString(status)}) within "
-            f"{time_limit_s:g} s: raise the time limit or use the greedy method"
-        )
-    optimal = status == highspy.HighsModelStatus.kOptimal
-    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
-    gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else None
-    return _Solved(
-        x=np.asarray(h.getSolution().col_value, dtype=np.float64),
-        status=0 if optimal else 1,
-        fun=float(info.objective_function_value),
-        mip_dual_bound=bound,
-        mip_gap=gap,
-    )
-
-
-def _integral_relaxation(h, lp, n_binary: int) -> _Solved | None:
-    """The linear relaxation's optimum when its binary variables come out integral."""
-    import highspy
-
-    h.passModel(lp)
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    binary = x[:n_binary]
-    if np.any(np.abs(binary - np.round(binary)) > 1e-9):
-        return None
-    x[:n_binary] = np.round(binary)
-    fun = float(h.getInfo().objective_function_value)
-    return _Solved(x=x, status=0, fun=fun, mip_dual_bound=fun, mip_gap=0.0)
-
-
-def _coverage_link(a: sparse.csr_matrix) -> LinearConstraint:
-    """``y_i <= sum_j a_ij x_j`` over variables ``[x, y]``."""
-    link = sparse.hstack([-a, sparse.identity(a.shape[0], format="csr")]).tocsr()
-    return LinearConstraint(link, -np.inf, 0)
 
 
 def _exact_result(model, result, reach, weights, rows, n_cand, before, total) -> SitingResult:
@@ -550,7 +411,7 @@ def _pmedian_restricted(cost, order, sorted_cost, weights, existing, k, p, time_
         m=m,
         p=p,
     )
-    solution = _pmedian.solve(core, time_limit_s, _solve, solver)
+    solution = _pmedian.solve(core, time_limit_s, _highs.solve, solver)
     used = np.flatnonzero(solution.on_fallback & (nxt < existing))
     return solution, used
 
@@ -613,7 +474,7 @@ def capacitated_mclp(
         LinearConstraint(link, -np.inf, 0),
         LinearConstraint(count, p, p),
     ]
-    result = _solve(c, n_cand, constraints, time_limit_s, "capacitated MCLP")
+    result = _highs.solve(c, n_cand, constraints, time_limit_s, "capacitated MCLP")
     is_open = result.x[:n_cand] > 0.5
     chosen = np.flatnonzero(is_open)
     served = np.zeros(n_cand)
@@ -636,261 +497,18 @@ def capacitated_mclp(
 
 
 # ====================================================================== on a study
-def generate_candidates(
-    study,
-    category: str,
-    threshold,
-    *,
-    profile=None,
-    spacing_m: float = 150.0,
-    exclude=None,
-    max_candidates: int | None = None,
-):
-    """Candidate sites on the network inside today's gaps, thinned to ``spacing_m``.
-
-    The street spots of the homes the category does not cover within ``threshold``, one per
-    ``spacing_m`` square (the most populous home's spot in it), outside ``exclude``
-    polygons (WGS-84). With ``max_candidates``, the squares grow (× 1.5 at a time) until
-    no more than that many remain, so that a large gap costs a bounded reach table.
-    Returns a GeoDataFrame of points (WGS-84) with ``id``.
-    """
-    import geopandas as gpd
-    import shapely
-
-    from service_circle.profiles import get_profile
-
-    prof = get_profile(profile)
-    found = study.search(category, threshold, prof)
-    limit = threshold.cost_limit(prof)
-    s = study.demand_snap
-    weight = study.demand[study.catalogue[category].group_column].to_numpy(np.float64)
-    open_rows = np.flatnonzero(~(found.point_cost <= limit) & s.on_network & (weight > 0))
-    if open_rows.size == 0:
-        raise InputError(
-            f"no gap to site {category} in: every home within reach of the network is "
-            f"covered within {threshold.label}"
-        )
-    lines = study.network.edge_geometries()[s.edge[open_rows]]
-    spots = shapely.line_interpolate_point(lines, s.pos_m[open_rows])
-    xy = shapely.get_coordinates(spots)
-    if not (np.isfinite(spacing_m) and spacing_m > 0):
-        raise InputError(
-            f"candidate spacing must be a positive number of metres, got {spacing_m!r}"
-        )
-    while True:
-        cell = np.floor(xy / spacing_m).astype(np.int64)
-        order = np.lexsort((-weight[open_rows], cell[:, 1], cell[:, 0]))
-        first = np.r_[True, np.any(np.diff(cell[order], axis=0) != 0, axis=1)]
-        keep = order[first]
-        if max_candidates is None or keep.size <= max_candidates:
-            break
-        spacing_m *= 1.5
-        logger.info("more than %d candidates: thinning to %.0f m", max_candidates, spacing_m)
-    frame = gpd.GeoDataFrame(
-        {"id": [f"cand-{i}" for i in range(keep.size)]},
-        geometry=spots[keep],
-        crs=study.network.crs,
-    ).to_crs("EPSG:4326")
-    if exclude is not None and len(exclude):
-        zones = exclude.to_crs("EPSG:4326").geometry.to_numpy()
-        blocked = np.zeros(len(frame), bool)
-        idx, _ = shapely.STRtree(zones).query(frame.geometry.to_numpy(), predicate="within")
-        blocked[idx] = True
-        frame = frame[~blocked].reset_index(drop=True)
-        if frame.empty:
-            raise InputError("every candidate lies inside the excluded areas")
-    return frame
 
 
-def site_study(
-    study,
-    category: str,
-    threshold,
-    *,
-    p: int | None = None,
-    target_share: float | None = None,
-    objective: Objective | None = None,
-    candidates=None,
-    profile=None,
-    method: Method = "exact",
-    time_limit_s: float = 60.0,
-    spacing_m: float = 150.0,
-    exclude=None,
-    max_candidates: int | None = None,
-):
-    """Site new facilities of a category on a study; returns ``(result, sites, after)``.
+def __getattr__(name: str):
+    # site_study, site_summary and generate_candidates moved (kept here for one release)
+    moved = {"site_study": "siting_study", "site_summary": "siting_study",
+             "generate_candidates": "candidates"}  # fmt: skip
+    if name in moved:
+        import warnings
+        from importlib import import_module
 
-    ``objective`` is ``"mclp"`` (needs ``p``; the default with ``p``), ``"lscp"`` (needs
-    ``target_share``; the default with it) or ``"pmedian"`` (needs ``p``: least total
-    walking time of the group served, over the homes some candidate reaches within the
-    threshold; each may stay with its current facility). ``candidates`` (points, WGS-84)
-    default to :func:`generate_candidates`. Existing facilities stay and count as
-    covering. ``time_limit_s`` bounds the solver; a wall-time limit set around the call
-    (:func:`service_circle._deadline.time_limit`, as the API does) bounds everything —
-    candidates, reach table, model and solve — and the solver gets what is left of it.
-    ``max_candidates`` refuses more candidate sites than that (and thins the generated
-    ones to it). ``sites`` is a GeoDataFrame (WGS-84) with ``rank``, ``marginal_population``
-    (of the group served; for p-median the group assigned to the site) and ``category``;
-    ``after`` is the study with the new sites added, for coverage and gaps after.
-    """
-    import geopandas as gpd
-    import pandas as pd
-
-    from service_circle.engine import reach_pairs, snap
-    from service_circle.profiles import get_profile
-    from service_circle.study import Study
-
-    if (p is None) == (target_share is None):
-        raise InputError("give p (maximal coverage) or target_share (set cover), not both")
-    objective = objective or ("mclp" if p is not None else "lscp")
-    if objective not in ("mclp", "lscp", "pmedian"):
-        raise InputError(f"objective must be mclp, lscp or pmedian, got {objective!r}")
-    if (objective == "lscp") != (target_share is not None):
-        raise InputError(
-            "lscp needs target_share (and no p); mclp and pmedian need p (and no target_share)"
-        )
-    if objective == "pmedian" and method != "exact":
-        raise InputError("p-median is solved exactly only: drop method='greedy'")
-    check_number(time_limit_s, "time_limit_s", gt=0)
-    prof = get_profile(profile)
-    cat = study.catalogue[category]
-    if candidates is None:
-        candidates = generate_candidates(
-            study, category, threshold, profile=prof, spacing_m=spacing_m, exclude=exclude,
-            max_candidates=max_candidates,
-        )  # fmt: skip
-    elif max_candidates is not None and len(candidates) > max_candidates:
-        raise InputError(
-            f"candidates: {len(candidates)} sites, more than the {max_candidates} allowed: "
-            "send fewer, or leave them out to site in today's gaps"
-        )
-    _deadline.check("siting")
-    cand = snap(study.network, candidates, max_snap_m=study.demand_snap.max_snap_m,
-                what="candidate sites")  # fmt: skip
-    if not cand.on_network.any():
-        raise InputError("no candidate site lies on the network: check their CRS and location")
-    limit = threshold.cost_limit(prof)
-    # p-median weighs walking times up to twice the threshold (farther counts at that cap)
-    reach_limit = 2 * limit if objective == "pmedian" else limit
-    pairs = reach_pairs(study.network, cand, study.demand_snap, profile=prof,
-                        cutoff=reach_limit, unit="s" if threshold.is_time else "m")  # fmt: skip
-    if objective != "pmedian":
-        pairs = pairs[pairs["cost"] <= limit]
-    reach = sparse.csr_matrix(
-        (np.ones(len(pairs)), (pairs["target"].to_numpy(), pairs["source"].to_numpy())),
-        shape=(len(study.demand), len(cand)),
-    )
-    weights = study.demand[cat.group_column].to_numpy(np.float64)
-    current = study.search(category, threshold, prof).point_cost
-    covered = current <= limit
-    _deadline.check("siting")
-    # the solver gets what is left of an overall limit set around this call
-    time_limit_s = max(1e-3, min(time_limit_s, _deadline.remaining_s()))
-    if objective == "pmedian":
-        result = _pmedian_on_study(pairs, weights, current, limit, len(cand), p, time_limit_s)
-    elif p is not None:
-        result = mclp(reach, weights, p, covered=covered, method=method, time_limit_s=time_limit_s)
-    else:
-        result = lscp(reach, weights, target_share, covered=covered, method=method,
-                      time_limit_s=time_limit_s)  # fmt: skip
-    picked = candidates.to_crs("EPSG:4326").iloc[result.chosen]
-    sites = gpd.GeoDataFrame(
-        {
-            "rank": np.arange(1, result.chosen.size + 1),
-            "id": picked["id"].astype(str).to_numpy() if "id" in picked
-            else [f"site-{r}" for r in range(1, result.chosen.size + 1)],
-            "category": category,
-            "marginal_population": result.marginal,
-            "group": cat.group,
-        },
-        geometry=picked.geometry.to_numpy(),
-        crs="EPSG:4326",
-    )  # fmt: skip
-    new = sites[["id", "category", "geometry"]].assign(name="proposed", capacity=np.nan)
-    facilities = gpd.GeoDataFrame(pd.concat([study.facilities, new], ignore_index=True),
-                                  crs="EPSG:4326")  # fmt: skip
-    after = Study(
-        name=study.name,
-        network=study.network,
-        facilities=facilities,
-        demand=study.demand,
-        catalogue=study.catalogue,
-        facility_snap=_concat_snaps(study.facility_snap, cand.take(result.chosen)),
-        demand_snap=study.demand_snap,
-    )
-    return result, sites, after
-
-
-def _pmedian_on_study(pairs, weights, current, limit, n_cand, p, time_limit_s) -> SitingResult:
-    """p-median over the homes some candidate reaches; the others keep what they have.
-
-    Costs are walking times (``current``: to today's nearest facility) up to ``2 × limit``;
-    a home farther from every open site and facility counts at ``2 × limit``.
-    """
-    rows = np.unique(pairs["target"].to_numpy())
-    rows = rows[weights[rows] > 0]
-    if rows.size == 0:
-        raise InputError("no home of the group served lies within reach of any candidate")
-    where = np.full(weights.size, -1)
-    where[rows] = np.arange(rows.size)
-    cost = np.full((rows.size, n_cand), np.inf)
-    t = where[pairs["target"].to_numpy()]
-    ok = t >= 0
-    cost[t[ok], pairs["source"].to_numpy()[ok]] = pairs["cost"].to_numpy()[ok]
-    existing = np.where(current[rows] <= 2 * limit, current[rows], np.inf)
-    result = pmedian(cost, weights[rows], p, existing_cost=existing, time_limit_s=time_limit_s,
-                     unserved_cost=2 * limit)  # fmt: skip
-    # coverage within the threshold, before and after, over every home
-    reached = np.zeros(weights.size, bool)
-    reached[rows[(cost[:, result.chosen] <= limit).any(axis=1)]] = True
-    before = float(weights[current <= limit].sum())
-    after = float(weights[(current <= limit) | reached].sum())
-    return SitingResult(
-        model="pmedian",
-        method=result.method,
-        status=result.status,
-        chosen=result.chosen,
-        marginal=result.marginal,
-        covered_before=before,
-        covered_after=after,
-        total=float(weights.sum()),
-        objective=result.objective,
-        bound=result.bound,
-        gap=result.gap,
-    )
-
-
-def site_summary(result: SitingResult, study, category: str, threshold, profile=None) -> dict:
-    """What a siting run chose and how sure it is, as a JSON-ready dict (CLI and API)."""
-    from service_circle.profiles import get_profile
-
-    return {
-        "category": category,
-        "threshold": threshold.value,
-        "unit": threshold.unit,
-        "profile": get_profile(profile).name if threshold.is_time else "distance",
-        "model": result.model,
-        "method": result.method,
-        "status": result.status,
-        "sites": int(result.chosen.size),
-        "group": study.catalogue[category].group,
-        "covered_before": result.covered_before,
-        "covered_after": result.covered_after,
-        "share_before": result.share_before,
-        "share_after": result.share_after,
-        "objective": result.objective,
-        "bound": result.bound,
-        "gap": result.gap,
-    }
-
-
-def _concat_snaps(a, b):
-    from service_circle.engine import Snapped
-
-    return Snapped(
-        **{
-            name: np.concatenate([getattr(a, name), getattr(b, name)])
-            for name in ("point_id", "edge", "pos_m", "access_m", "x", "y", "status")
-        },
-        max_snap_m=a.max_snap_m,
-    )
+        module = f"service_circle.{moved[name]}"
+        warnings.warn(f"service_circle.siting.{name} moved to {module}.{name}",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return getattr(import_module(module), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,19 +29,14 @@ import pandas as pd
 from service_circle._errors import InputError, InputNotFoundError, ServiceCircleError
 from service_circle._validate import check_counts
 from service_circle.catalogue import Catalogue, load_catalogue
-from service_circle.compiled import WalkNetwork, load_compiled
+from service_circle.cost import CostModel, Threshold
 from service_circle.demand import AGE_COLUMNS
-from service_circle.engine import (
-    DEFAULT_MAX_SNAP_M,
-    DEFAULT_MIN_PIECE_M,
-    Snapped,
-    TravelTimes,
-    network_distances,
-    snap,
-    travel_times,
-)
 from service_circle.folders import publishing, recover
-from service_circle.profiles import Profile, Threshold, get_profile
+from service_circle.profiles import Profile
+from service_circle.provenance import Source, attribution, network_source, sources_of
+from service_circle.search import SearchResult, nearest
+from service_circle.snapping import DEFAULT_MAX_ACCESS_M, DEFAULT_MIN_PIECE_M, Snapped, snap
+from service_circle.walk_network import WalkNetwork, load_compiled
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +63,8 @@ class Study:
         The category catalogue.
     facility_snap, demand_snap
         The facilities and demand points placed on the network (row-aligned).
+    sources
+        Where the network, facilities and demand came from (see :mod:`.provenance`).
     """
 
     name: str
@@ -77,7 +74,13 @@ class Study:
     catalogue: Catalogue
     facility_snap: Snapped
     demand_snap: Snapped
+    sources: tuple[Source, ...] = ()
     _searches: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def attribution(self) -> str:
+        """What every map, report and answer built from this study must show."""
+        return attribution(self.sources or (network_source(self.network.source),))
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -90,10 +93,19 @@ class Study:
         name: str = "study",
         catalogue: Catalogue | None = None,
         barriers: gpd.GeoSeries | None = None,
-        max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        max_access_m: float = DEFAULT_MAX_ACCESS_M,
         min_piece_m: float = DEFAULT_MIN_PIECE_M,
+        sources: list[Source] | None = None,
+        max_snap_m: float | None = None,
     ) -> Study:
-        """Snap facilities and demand to the network once and hold them together."""
+        """Snap facilities and demand to the network once and hold them together.
+
+        ``sources`` default to what the inputs say of themselves (the network's source,
+        the ``source`` column of facilities and demand); ``max_snap_m`` is the former name
+        of ``max_access_m`` (kept for one release).
+        """
+        if max_snap_m is not None:
+            max_access_m = max_snap_m
         catalogue = catalogue or load_catalogue()
         for column in ("id", "category"):
             if column not in facilities.columns:
@@ -115,7 +127,8 @@ class Study:
         check_demand(demand, "demand points", first_row=1)
         if "id" not in demand.columns:
             demand["id"] = np.arange(len(demand)).astype(str)
-        options = {"max_snap_m": max_snap_m, "min_piece_m": min_piece_m, "barriers": barriers}
+        options = {"max_access_m": max_access_m, "min_piece_m": min_piece_m,
+                   "barriers": barriers}  # fmt: skip
         facilities = facilities.to_crs("EPSG:4326").reset_index(drop=True)
         demand = demand.to_crs("EPSG:4326").reset_index(drop=True)
         return cls(
@@ -126,6 +139,10 @@ class Study:
             catalogue=catalogue,
             facility_snap=snap(network, facilities, what="facilities", **options),
             demand_snap=snap(network, demand, what="demand points", **options),
+            sources=tuple(
+                sources
+                or sources_of(network.source, [("facilities", facilities), ("demand", demand)])
+            ),
         )
 
     # ------------------------------------------------------------------ queries
@@ -135,22 +152,28 @@ class Study:
         return self.facility_snap.take(self.facilities["category"].to_numpy() == category)
 
     def search(
-        self, category: str, threshold: Threshold, profile: str | Profile | None = None
-    ) -> TravelTimes:
+        self,
+        category: str,
+        threshold: Threshold | CostModel,
+        profile: str | Profile | None = None,
+    ) -> SearchResult:
         """Cost from every node and demand point to the category's nearest facility.
 
-        Time thresholds search in seconds under ``profile``; metre thresholds in metres.
-        Cached: one unbounded search per (category, profile) or per category for metres.
+        ``threshold`` names what to add up: a time threshold searches seconds under
+        ``profile``, a metre threshold metres — or give the
+        :class:`~service_circle.cost.CostModel` itself. Cached: one unbounded search per
+        category and cost model, so every threshold of that model is answered from it.
         """
-        prof = get_profile(profile)
-        key = (category, prof.name, prof.speed_m_s) if threshold.is_time else (category, "m")
+        cost = (
+            threshold
+            if isinstance(threshold, CostModel)
+            else CostModel.for_threshold(threshold, profile)
+        )
+        key = (category, cost.key)
         if key not in self._searches:
-            fac = self.facilities_of(category)
-            if threshold.is_time:
-                found = travel_times(self.network, fac, self.demand_snap, profile=prof)
-            else:
-                found = network_distances(self.network, fac, self.demand_snap)
-            self._searches[key] = found
+            self._searches[key] = nearest(
+                self.network, self.facilities_of(category), self.demand_snap, cost=cost
+            )
         return self._searches[key]
 
     # ------------------------------------------------------------------ files
@@ -183,9 +206,10 @@ class Study:
             "version": FORMAT_VERSION,
             "name": self.name,
             "catalogue": "built-in" if builtin else "catalogue.toml",
-            "max_snap_m": self.demand_snap.max_snap_m,
+            "max_access_m": self.demand_snap.max_access_m,
             "network_source": self.network.source,
-            "attribution": "© OpenStreetMap contributors (ODbL 1.0)",
+            "sources": [s.to_dict() for s in self.sources],
+            "attribution": self.attribution,
         }
         (folder / "study.json").write_text(
             json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8"
@@ -234,8 +258,10 @@ class Study:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             if not isinstance(meta, dict):
                 raise ValueError("not a JSON object")
-            name, max_snap_m = str(meta["name"]), float(meta["max_snap_m"])
+            name = str(meta["name"])
+            max_access_m = float(meta.get("max_access_m", meta.get("max_snap_m")))
             catalogue_name = meta["catalogue"]
+            sources = tuple(Source.from_dict(d) for d in meta.get("sources", []))
         except Exception as exc:
             raise damaged("study.json", exc) from None
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
@@ -272,8 +298,8 @@ class Study:
                 f"({', '.join(unknown)}); {rebuild}"
             )
         try:
-            facility_snap = _snap_from_arrays("facility", arrays, facilities["id"], max_snap_m)
-            demand_snap = _snap_from_arrays("demand", arrays, demand["id"], max_snap_m)
+            facility_snap = _snap_from_arrays("facility", arrays, facilities["id"], max_access_m)
+            demand_snap = _snap_from_arrays("demand", arrays, demand["id"], max_access_m)
         except (KeyError, ValueError, IndexError) as exc:
             raise damaged("snapped.npz", exc) from None
         network = load_compiled(folder / "network.npz")
@@ -291,6 +317,7 @@ class Study:
             catalogue=catalogue,
             facility_snap=facility_snap,
             demand_snap=demand_snap,
+            sources=sources,
         )
 
 
@@ -335,7 +362,7 @@ def _snap_arrays(prefix: str, s: Snapped) -> dict[str, np.ndarray]:
     }
 
 
-def _snap_from_arrays(prefix: str, arrays: dict, ids, max_snap_m: float) -> Snapped:
+def _snap_from_arrays(prefix: str, arrays: dict, ids, max_access_m: float) -> Snapped:
     n = len(ids)
     for name in ("edge", "pos_m", "access_m", "x", "y", "status"):
         if arrays[f"{prefix}_{name}"].shape != (n,):
@@ -352,5 +379,5 @@ def _snap_from_arrays(prefix: str, arrays: dict, ids, max_snap_m: float) -> Snap
         x=arrays[f"{prefix}_x"],
         y=arrays[f"{prefix}_y"],
         status=np.array(_STATUS, dtype=object)[status],
-        max_snap_m=max_snap_m,
+        max_access_m=max_access_m,
     )

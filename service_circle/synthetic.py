@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from service_circle.compiled import WalkNetwork
+from service_circle.walk_network import WalkNetwork
 
 #: A projected CRS for synthetic data (UTM 50N, around Beijing).
 SYNTHETIC_CRS = "EPSG:32650"

@@ -13,8 +13,8 @@ from collections import defaultdict
 import networkx as nx
 import numpy as np
 
-from service_circle.compiled import WalkNetwork
-from service_circle.engine import Snapped
+from service_circle.snapping import Snapped
+from service_circle.walk_network import WalkNetwork
 
 
 def reference_costs(

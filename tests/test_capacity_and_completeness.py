@@ -8,11 +8,12 @@ import pytest
 import shapely
 
 from service_circle import InputError, WalkNetwork
-from service_circle.capacity import access_summary, gaussian_weight, two_step_fca
+from service_circle.accessibility import access_summary, gaussian_weight, two_step_fca
+from service_circle.completeness import completeness, completeness_summary
 from service_circle.coords import wgs84_to_gcj02
-from service_circle.coverage import completeness, completeness_summary, neighbourhood
+from service_circle.cost import Threshold
 from service_circle.demand import with_groups
-from service_circle.profiles import Threshold
+from service_circle.neighbourhood import neighbourhood
 from service_circle.study import Study
 
 X0, Y0 = 440_000.0, 4_420_000.0

@@ -41,7 +41,7 @@ def test_times_writes_one_row_per_point(beijing_inputs, capsys):
     )  # fmt: skip
     assert rc == 0
     table = pd.read_csv(out)
-    assert table.columns.tolist() == ["point_id", "time_s", "facility_id", "snap_m", "status"]
+    assert table.columns.tolist() == ["point_id", "time_s", "facility_id", "access_m", "status"]
     assert len(table) == 61
     assert table["point_id"].tolist() == [f"p{i}" for i in range(61)]
     last = table.iloc[-1]
@@ -61,13 +61,13 @@ def test_cutoff_and_speed(beijing_inputs):
     network, fac, pts, folder = beijing_inputs
     base = ["times", "--network", str(network), "--facilities", str(fac), "--points", str(pts)]
     assert main([*base, "--out", str(folder / "a.csv"), "--speed", "1.0"]) == 0
-    assert main([*base, "--out", str(folder / "b.csv"), "--speed", "1.0", "--cutoff-min", "4"]) == 0
+    assert main([*base, "--out", str(folder / "b.csv"), "--speed", "1.0", "--minutes", "4"]) == 0
     a = pd.read_csv(folder / "a.csv")
     b = pd.read_csv(folder / "b.csv")
     within = a["time_s"] <= 240
     np.testing.assert_allclose(b["time_s"][within], a["time_s"][within])
     assert b["time_s"][~within].isna().all()
-    assert set(b["status"][~within & a["time_s"].notna()]) == {"beyond_cutoff"}
+    assert set(b["status"][~within & a["time_s"].notna()]) == {"beyond_threshold"}
 
 
 def test_compiled_network_gives_the_same_answer(beijing_inputs):

@@ -12,10 +12,13 @@ from conftest import BEIJING, shared_file
 from reference import reference_costs
 
 from service_circle import InputError
-from service_circle.coverage import coverage_table, demand_times, gaps, isochrones
+from service_circle.cost import CostModel, Threshold
+from service_circle.coverage import coverage_table, demand_times
 from service_circle.demand import buildings_from_osm, demand_from_buildings, landuse_from_osm
 from service_circle.facilities import facilities_from_osm
-from service_circle.profiles import Threshold, get_profile
+from service_circle.gaps import gaps
+from service_circle.isochrones import isochrones
+from service_circle.profiles import get_profile
 from service_circle.study import Study
 from service_circle.synthetic import random_points
 
@@ -44,7 +47,7 @@ def test_covered_population_matches_brute_force(beijing_study, category):
     net = study.network
     _, ref = reference_costs(
         net, study.facilities_of(category), study.demand_snap,
-        profile.arc_cost_s(net), 1 / profile.speed_m_s,
+        CostModel.walking(profile).arc_costs(net), 1 / profile.speed_m_s,
     )  # fmt: skip
     pop = study.demand["population"].to_numpy()
     group = study.demand[study.catalogue[category].group_column].to_numpy()

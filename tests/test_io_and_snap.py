@@ -117,8 +117,8 @@ def test_swapped_lon_lat_is_caught(grid):
 def test_points_without_crs(grid):
     with pytest.raises(InputError, match="no CRS"):
         snap(grid, gpd.GeoDataFrame(geometry=shapely.points([[0, 0]])))
-    with pytest.raises(InputError, match="max_snap_m"):
-        snap(grid, random_points(grid, 3), max_snap_m=0)
+    with pytest.raises(InputError, match="max_access_m"):
+        snap(grid, random_points(grid, 3), max_access_m=0)
 
 
 def test_small_pieces_are_not_snapped_to():
@@ -203,7 +203,7 @@ def test_barriers_keep_points_on_their_own_bank():
     assert s.edge.tolist() == [1]
     assert s.access_m[0] == pytest.approx(55.0)
     # a point beyond the reach of B is blocked, not snapped across the water
-    s = snap(net, home, barriers=river, max_snap_m=50)
+    s = snap(net, home, barriers=river, max_access_m=50)
     assert s.status.tolist() == ["blocked"]
     assert s.off_network_ids.tolist() == [0]
 

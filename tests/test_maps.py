@@ -9,8 +9,8 @@ import pytest
 import shapely
 
 from service_circle import InputError
+from service_circle.cost import Threshold
 from service_circle.maps import render, study_map
-from service_circle.profiles import Threshold
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from conftest import BEIJING, GUIXI, shared_file
 
 from service_circle import CRSError, EmptyNetworkError, InputError, InputNotFoundError
 from service_circle._walkable import TAG_COLUMNS, walkable_mask
-from service_circle.compiled import WalkNetwork, load_compiled
 from service_circle.network import (
     load_network,
     network_from_bbox,
@@ -23,6 +22,7 @@ from service_circle.network import (
     network_from_place,
     network_from_point,
 )
+from service_circle.walk_network import WalkNetwork, load_compiled
 
 
 def edge_set(net: WalkNetwork) -> dict[tuple[int, int], float]:

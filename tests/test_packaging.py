@@ -63,7 +63,7 @@ def test_readme_python_tour_runs(tmp_path, monkeypatch):
     frame = scope["result"].to_frame()
     assert len(frame) == 200
     assert (tmp_path / "haidian.npz").exists()
-    assert frame["status"].isin(["ok", "beyond_cutoff", "unreachable", "off_network"]).all()
+    assert frame["status"].isin(["ok", "beyond_threshold", "unreachable", "off_network"]).all()
 
 
 def test_readme_study_tour_runs(tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ from service_circle_api.schemas import (
 )
 from service_circle_api.tasks import Task
 
-from service_circle.profiles import Threshold
+from service_circle.cost import Threshold
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["coverage"])
 

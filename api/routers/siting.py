@@ -18,7 +18,8 @@ from service_circle_api.schemas import (
 )
 from service_circle_api.tasks import Task
 
-from service_circle.profiles import Threshold, get_profile
+from service_circle.cost import Threshold
+from service_circle.profiles import get_profile
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["siting"])
 

@@ -1,9 +1,6 @@
-"""The engine against networkx on real networks, and property tests on random graphs."""
+"""The search against networkx on real networks, and property tests on random graphs."""
 
 from __future__ import annotations
-
-from contextlib import contextmanager
-from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -12,24 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import reference_costs
 
-from service_circle import InputError, Snapped, WalkNetwork, engine, get_profile, snap
-from service_circle.engine import network_distances, travel_times
+from service_circle import InputError, Snapped, WalkNetwork, get_profile, snap
+from service_circle.cost import CostModel
 from service_circle.profiles import Profile
+from service_circle.search import network_distances, travel_times
 from service_circle.synthetic import grid_network, random_points
 
 RTOL = 1e-6
-BACKENDS = ["compiled", "scipy"]
-
-
-@contextmanager
-def backend(name: str):
-    """Run the engine on the compiled search or on scipy's csgraph."""
-    if name == "compiled":
-        assert engine._dijkstra is not None, "the C extension was not built"
-        yield
-    else:
-        with patch.object(engine, "_dijkstra", None):
-            yield
 
 
 def assert_costs_equal(ours: np.ndarray, ref: np.ndarray) -> None:
@@ -50,8 +36,7 @@ def points_beside_facilities(net: WalkNetwork, fac: Snapped, n: int, seed: int):
 
 
 @pytest.mark.parametrize("which", ["helsinki_net", "beijing_net", "guixi_net"])
-@pytest.mark.parametrize("impl", BACKENDS)
-def test_times_match_networkx_on_real_networks(which, impl, request):
+def test_times_match_networkx_on_real_networks(which, request):
     import geopandas as gpd
 
     net: WalkNetwork = request.getfixturevalue(which)
@@ -62,10 +47,9 @@ def test_times_match_networkx_on_real_networks(which, impl, request):
     assert (pts.edge[-60:][:, None] == fac.edge[None, :]).any(axis=1).sum() > 30
     for name in ("adult", "elderly"):
         profile = get_profile(name)
-        with backend(impl):
-            result = travel_times(net, fac, pts, profile=profile)
+        result = travel_times(net, fac, pts, profile=profile)
         ref_nodes, ref_points = reference_costs(
-            net, fac, pts, profile.arc_cost_s(net), 1 / profile.speed_m_s
+            net, fac, pts, CostModel.walking(profile).arc_costs(net), 1 / profile.speed_m_s
         )
         assert_costs_equal(result.node_cost, ref_nodes)
         assert_costs_equal(result.point_cost, ref_points)
@@ -87,7 +71,7 @@ def test_cutoff_bounds_the_search_without_changing_times(helsinki_net):
     fac = snap(net, random_points(net, 5, seed=6))
     pts = snap(net, random_points(net, 400, seed=7))
     full = travel_times(net, fac, pts)
-    cut = travel_times(net, fac, pts, cutoff_s=300)
+    cut = travel_times(net, fac, pts, limit_s=300)
     inside = full.point_cost <= 300
     assert 0 < inside.sum() < np.isfinite(full.point_cost).sum()
     np.testing.assert_allclose(cut.point_cost[inside], full.point_cost[inside])
@@ -95,7 +79,7 @@ def test_cutoff_bounds_the_search_without_changing_times(helsinki_net):
     assert np.all(cut.point_facility[~inside] == -1)
     frame = cut.to_frame()
     beyond = ~inside & np.isfinite(full.point_cost)
-    assert set(frame["status"][beyond]) == {"beyond_cutoff"}
+    assert set(frame["status"][beyond]) == {"beyond_threshold"}
     assert frame["time_s"][beyond].isna().all()
     assert np.all(cut.node_cost[np.isfinite(cut.node_cost)] <= 300)
 
@@ -131,7 +115,7 @@ def _snapped(edge, pos, access) -> Snapped:
         x=np.zeros(n),
         y=np.zeros(n),
         status=np.array(["ok"] * n, dtype=object),
-        max_snap_m=300.0,
+        max_access_m=300.0,
     )
 
 
@@ -156,7 +140,7 @@ def test_snap_measures_position_and_access_leg():
         geometry=shapely.points([[30, 12], [100, 20], [5000, 5000]]),
         crs=net.crs,
     )
-    s = snap(net, pts, max_snap_m=50)
+    s = snap(net, pts, max_access_m=50)
     assert s.edge.tolist() == [0, 1, -1]
     np.testing.assert_allclose(s.pos_m[:2], [30, 20])
     np.testing.assert_allclose(s.access_m[:2], [12, 0])
@@ -193,8 +177,8 @@ def test_no_facility_on_the_network_means_every_point_unreachable():
 def test_bad_search_arguments_are_errors():
     net = _line_net()
     fac = _snapped([0], [1.0], [0.0])
-    with pytest.raises(InputError, match="cutoff"):
-        travel_times(net, fac, cutoff_s=-5)
+    with pytest.raises(InputError, match="limit must be positive"):
+        travel_times(net, fac, limit_s=-5)
     with pytest.raises(InputError, match="direction"):
         travel_times(net, fac, direction="sideways")  # type: ignore[arg-type]
     with pytest.raises(InputError, match="GeoDataFrame"):
@@ -257,7 +241,7 @@ def test_property_engine_equals_networkx_on_random_graphs(instance, direction, s
         net,
         fac,
         pts,
-        profile.arc_cost_s(net),
+        CostModel.walking(profile).arc_costs(net),
         1 / 1.3,
         to_facility=direction == "to_facility",
     )
@@ -269,30 +253,15 @@ def test_property_engine_equals_networkx_on_random_graphs(instance, direction, s
 
 
 @settings(max_examples=80, deadline=None)
-@given(random_instance(), st.floats(1, 600), st.sampled_from(BACKENDS))
-def test_property_cutoff_keeps_exactly_the_costs_within_it(instance, cutoff, impl):
+@given(random_instance(), st.floats(1, 600))
+def test_property_limit_keeps_exactly_the_costs_within_it(instance, limit):
     u, v, length, fac, pts, _ = instance
     net = _random_net(u, v, length)
-    with backend(impl):
-        full = travel_times(net, fac, pts)
-        cut = travel_times(net, fac, pts, cutoff_s=cutoff)
-    within = full.point_cost <= cutoff
+    full = travel_times(net, fac, pts)
+    cut = travel_times(net, fac, pts, limit_s=limit)
+    within = full.point_cost <= limit
     np.testing.assert_allclose(cut.point_cost[within], full.point_cost[within], rtol=1e-12)
     assert np.all(np.isinf(cut.point_cost[~within]))
-
-
-def test_compiled_and_scipy_searches_agree_on_a_large_grid():
-    net = grid_network(120, drop=0.1, seed=3)
-    fac = snap(net, random_points(net, 40, seed=2))
-    pts = snap(net, random_points(net, 2000, seed=5))
-    with backend("compiled"):
-        ours = travel_times(net, fac, pts, cutoff_s=600)
-    with backend("scipy"):
-        ref = travel_times(net, fac, pts, cutoff_s=600)
-    assert_costs_equal(ours.node_cost, ref.node_cost)
-    assert_costs_equal(ours.point_cost, ref.point_cost)
-    same = ours.point_cost == ref.point_cost
-    assert (ours.point_facility[same] == ref.point_facility[same]).mean() > 0.99
 
 
 def test_grid_network_search_reaches_every_node_of_a_connected_grid():

@@ -1,0 +1,218 @@
+"""The walking cost: one model for every search, and the only place units convert.
+
+A :class:`CostModel` says what a search adds up along the streets:
+
+- **time** — seconds of walking under a :class:`~service_circle.profiles.Profile`: each
+  arc at the profile's flat speed times its per-arc factor (slope, steps, crossings and
+  winter arrive as such factors), each access leg at the flat speed;
+- **distance** — metres of network distance, the GB 50180-2018 way.
+
+It turns a user's :class:`Threshold` (minutes or metres) into the limit a search runs to,
+costs the arcs of a network (computed once per model and network, and cached with the
+network) and the access legs of points, and turns costs back into minutes for people.
+Times, coverage, isochrones, gaps, 2SFCA, siting, a point's reach and the report all take
+one; no other module multiplies by 60 or divides by a speed.
+
+Units are written the same way everywhere: a threshold's ``unit`` is ``"min"`` or
+``"m"``, a cost model's (and so every search result's) ``unit`` is ``"s"`` or ``"m"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from service_circle._errors import InputError
+from service_circle.profiles import Profile, get_profile
+
+if TYPE_CHECKING:
+    from service_circle.walk_network import WalkNetwork
+
+logger = logging.getLogger(__name__)
+
+SECONDS_PER_MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A walking threshold: minutes under a profile, or metres of network distance.
+
+    Examples
+    --------
+    >>> Threshold.minutes(15).label
+    '15 min'
+    >>> CostModel.for_threshold(Threshold.metres(500)).limit(Threshold.metres(500))
+    500.0
+    """
+
+    value: float
+    unit: Literal["min", "m"]
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("min", "m"):
+            raise InputError(f"threshold unit must be 'min' or 'm', got {self.unit!r}")
+        if not (
+            isinstance(self.value, int | float) and math.isfinite(self.value) and self.value > 0
+        ):
+            raise InputError(f"threshold must be a positive number, got {self.value!r}")
+
+    @classmethod
+    def minutes(cls, value: float) -> Threshold:
+        """A threshold in minutes of walking."""
+        return cls(float(value), "min")
+
+    @classmethod
+    def metres(cls, value: float) -> Threshold:
+        """A threshold in metres of network distance."""
+        return cls(float(value), "m")
+
+    @property
+    def is_time(self) -> bool:
+        """Whether the threshold is a time (searched in seconds) rather than a distance."""
+        return self.unit == "min"
+
+    @property
+    def label(self) -> str:
+        """Human label, e.g. ``"15 min"`` or ``"500 m"``."""
+        return f"{self.value:g} {self.unit}"
+
+    def cost_limit(self, profile: str | Profile | None = None) -> float:
+        """The search limit: seconds for a time threshold, metres for a distance one.
+
+        Short for ``CostModel.for_threshold(self, profile).limit(self)``.
+        """
+        return CostModel.for_threshold(self, profile).limit(self)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """What a search adds up: seconds under a walking profile, or metres.
+
+    Build one with :meth:`walking`, :meth:`distance` or :meth:`for_threshold`.
+
+    Attributes
+    ----------
+    kind
+        ``"time"`` or ``"distance"``.
+    profile
+        The walking profile of a time model (``None`` for distance).
+    """
+
+    kind: Literal["time", "distance"]
+    profile: Profile | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("time", "distance"):
+            raise InputError(f"cost kind must be 'time' or 'distance', got {self.kind!r}")
+        if (self.kind == "time") != (self.profile is not None):
+            raise InputError("a time cost model needs a walking profile; distance takes none")
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def walking(cls, profile: str | Profile | None = None) -> CostModel:
+        """Seconds of walking under ``profile`` (a name, a Profile, or the default adult)."""
+        return cls("time", get_profile(profile))
+
+    @classmethod
+    def distance(cls) -> CostModel:
+        """Metres of network distance (GB 50180-2018 thresholds)."""
+        return cls("distance", None)
+
+    @classmethod
+    def for_threshold(cls, threshold: Threshold, profile: str | Profile | None = None) -> CostModel:
+        """The model a threshold is measured in: walking time for minutes, else distance."""
+        return cls.walking(profile) if threshold.is_time else cls.distance()
+
+    # ------------------------------------------------------------------ units
+    @property
+    def unit(self) -> Literal["s", "m"]:
+        """The unit of its costs: ``"s"`` or ``"m"``."""
+        return "s" if self.kind == "time" else "m"
+
+    @property
+    def name(self) -> str:
+        """The profile's name for time, ``"distance"`` for metres."""
+        return self.profile.name if self.profile is not None else "distance"
+
+    @property
+    def key(self) -> tuple:
+        """What identifies the costs it gives (for caches)."""
+        if self.profile is None:
+            return ("distance",)
+        factor = self.profile.arc_factor
+        return ("time", self.profile.name, self.profile.speed_m_s, id(factor) if factor else None)
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether walking an arc costs the same both ways (no per-arc factor)."""
+        return self.profile is None or self.profile.is_flat
+
+    @property
+    def cost_column(self) -> str:
+        """``"time_s"`` or ``"distance_m"``: how its costs are named in tables."""
+        return "time_s" if self.kind == "time" else "distance_m"
+
+    def limit(self, threshold: Threshold) -> float:
+        """A threshold as a search limit in this model's unit.
+
+        Raises
+        ------
+        InputError
+            If the threshold's unit does not fit the model (metres under a time model).
+        """
+        if threshold.is_time != (self.kind == "time"):
+            raise InputError(
+                f"threshold {threshold.label} does not fit a {self.kind} cost model: minutes "
+                "are walking time, metres network distance"
+            )
+        if self.kind == "time":
+            return float(threshold.value) * SECONDS_PER_MINUTE
+        return float(threshold.value)
+
+    def to_minutes(self, cost: float | np.ndarray) -> float | np.ndarray:
+        """Seconds as minutes (a time model only)."""
+        if self.kind != "time":
+            raise InputError("only walking times convert to minutes")
+        return cost / SECONDS_PER_MINUTE
+
+    def label(self, cost: float | None) -> str:
+        """A cost for people: ``"5.3 min"`` or ``"420 m"``; ``"unreachable"`` when infinite."""
+        if cost is None or not math.isfinite(cost):
+            return "unreachable"
+        return f"{cost / SECONDS_PER_MINUTE:.1f} min" if self.kind == "time" else f"{cost:,.0f} m"
+
+    # ------------------------------------------------------------------ costs
+    def arc_costs(self, net: WalkNetwork) -> np.ndarray:
+        """The cost of walking each arc of ``net`` (``net.arc_length_m`` order).
+
+        Computed once per model and network, and cached with the network.
+        """
+        cache = net._cache.setdefault("arc_costs", {})
+        if self.key not in cache:
+            cache[self.key] = self._arc_costs(net)
+        return cache[self.key]
+
+    def _arc_costs(self, net: WalkNetwork) -> np.ndarray:
+        if self.profile is None:
+            return net.arc_length_m
+        speed = np.full(net.n_arcs, self.profile.speed_m_s)
+        if self.profile.arc_factor is not None:
+            factor = np.asarray(self.profile.arc_factor(net), dtype=np.float64)
+            if factor.shape != (net.n_arcs,) or not np.all(factor > 0):
+                raise InputError(
+                    f"profile {self.profile.name!r}: arc_factor must return {net.n_arcs} "
+                    f"positive factors, got shape {factor.shape}"
+                )
+            speed = speed * factor
+        return net.arc_length_m / speed
+
+    def access_costs(self, access_m: np.ndarray | float) -> np.ndarray:
+        """The cost of access legs (point to street) of ``access_m`` metres, on the flat."""
+        access = np.asarray(access_m, dtype=np.float64)
+        if self.profile is None:
+            return access
+        return access / self.profile.speed_m_s
