@@ -169,7 +169,9 @@ class ComputePool:
                 self._running -= 1
                 self._mean_s = 0.8 * self._mean_s + 0.2 * took_s
 
-    async def run(self, task: Task | Callable[[], Any], *, time_limit_s: float | None = None):
+    async def run(
+        self, task: Task | Callable[[], Any], *, time_limit_s: float | None = None
+    ) -> Any:
         """Run a task in the pool under its time limit and await its result.
 
         Raises
@@ -194,13 +196,13 @@ class ComputePool:
         if self._threads is None:  # a plain callable on a process pool
             self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="sc-compute")
         call = (lambda: task.run(self.studies)) if isinstance(task, Task) else task
-        state = {"ran": False, "began": 0.0}
+        began = [0.0]  # set when the job starts (0 while it waits)
 
         def job():
             with self._lock:
                 self._running += 1
-            state["ran"], state["began"] = True, time.monotonic()
-            left = limit - (state["began"] - admitted)
+            began[0] = time.monotonic()
+            left = limit - (began[0] - admitted)
             if left <= 0:
                 raise TimeLimitError(
                     f"the computation waited past its time limit of {limit:g} s for a worker"
@@ -210,9 +212,7 @@ class ComputePool:
 
         context = contextvars.copy_context()
         future = self._threads.submit(context.run, job)
-        future.add_done_callback(
-            lambda _: self._done(time.monotonic() - state["began"], state["ran"])
-        )
+        future.add_done_callback(lambda _: self._done(time.monotonic() - began[0], began[0] > 0))
         try:
             # answered within the limit even when a step cannot be interrupted; the thread
             # stays counted as busy until that step ends

@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from service_circle_api.compute import BusyError
+from starlette.types import ASGIApp
 
 from service_circle._errors import (
     InputError,
@@ -94,10 +95,14 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"detail": errors}, status_code=422)
 
 
+async def _no_body() -> dict:
+    return {"type": "http.disconnect"}
+
+
 class BodyLimit:
     """ASGI middleware: a request body over ``max_bytes`` gets 413 before it is read whole."""
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
@@ -138,4 +143,4 @@ class BodyLimit:
             {"detail": f"request body over {self.max_bytes} bytes (SC_MAX_BODY_BYTES)"},
             status_code=413,
         )
-        await response({"type": "http"}, None, send)
+        await response({"type": "http"}, _no_body, send)

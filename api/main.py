@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=(
             "15-minute convenience living circle planner (一刻钟便民生活圈): coverage, gaps, "
-            "isochrones and siting on real street networks. Data © OpenStreetMap contributors."
+            "isochrones and siting on real street networks. Each answer carries the attribution "
+            "of the data its study was built from."
         ),
         lifespan=lifespan,
         docs_url=None,

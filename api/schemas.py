@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 from service_circle_api.settings import MAX_CANDIDATES
-
-from service_circle.profiles import PROFILES
 
 #: Longest threshold a request may ask for.
 MAX_MINUTES = 60.0
@@ -23,8 +22,8 @@ MAX_METRES = 5000.0
 MAX_TIME_LIMIT_S = 3600.0
 
 Crs = Literal["wgs84", "gcj02", "bd09"]
-#: The walking profiles, by name (GET /profiles).
-ProfileName = Literal[tuple(PROFILES)]  # type: ignore[valid-type]
+#: The walking profiles, by name (GET /profiles); the same as PROFILES' keys (tested).
+ProfileName = Literal["adult", "adult_winter", "elderly", "elderly_winter", "slow"]
 #: Error answers are JSON even on routes that answer GeoJSON or HTML.
 JSON: dict = {"application/json": {}}
 
@@ -35,7 +34,7 @@ Elevation = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 Position = tuple[Lon, Lat] | tuple[Lon, Lat, Elevation]
 Minutes = Annotated[float, Field(gt=0, le=MAX_MINUTES, allow_inf_nan=False, strict=True)]
 Metres = Annotated[float, Field(gt=0, le=MAX_METRES, allow_inf_nan=False, strict=True)]
-_NOT_BOTH_THRESHOLDS = {
+_NOT_BOTH_THRESHOLDS: JsonDict = {
     "anyOf": [
         {"properties": {"minutes": {"type": "null"}}},
         {"properties": {"metres": {"type": "null"}}},
@@ -291,7 +290,7 @@ class CandidateCollection(Request):
     features: Annotated[list[CandidateFeature], Field(min_length=1, max_length=MAX_CANDIDATES)]
 
 
-_SITING_RULES = {
+_SITING_RULES: JsonDict = {
     # p (maximal coverage or p-median) or target_share (set cover), never both; p-median is
     # exact only; and not both minutes and metres
     "oneOf": [

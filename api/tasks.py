@@ -13,11 +13,10 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
-from service_circle_api.geojson import feature_collection
 
 from service_circle import coverage as cov
 from service_circle.cost import Threshold
@@ -25,8 +24,8 @@ from service_circle.gaps import gaps
 from service_circle.isochrones import isochrones
 from service_circle.neighbourhood import neighbourhood
 from service_circle.reach import reach
-from service_circle.sample import ATTRIBUTION
 from service_circle.study import Study
+from service_circle.writers import feature_collection
 
 #: Gap polygons kept per worker (a category's gaps serve every ``min_population``).
 GAP_POLYGONS_KEPT = 32
@@ -79,7 +78,9 @@ def gaps_geojson(
         while len(_gap_polygons) > GAP_POLYGONS_KEPT:
             _gap_polygons.popitem(last=False)
     shown = frame[frame["population"] >= min_population] if min_population else frame
-    return feature_collection(shown, study=study_id, category=category, attribution=ATTRIBUTION)
+    return feature_collection(
+        shown, study=study_id, category=category, attribution=study.attribution
+    )
 
 
 def isochrones_geojson(
@@ -87,7 +88,9 @@ def isochrones_geojson(
 ) -> bytes:
     """The isochrone multipolygons of each threshold."""
     frame = isochrones(study, category, thresholds, profile=profile)
-    return feature_collection(frame, study=study_id, category=category, attribution=ATTRIBUTION)
+    return feature_collection(
+        frame, study=study_id, category=category, attribution=study.attribution
+    )
 
 
 def neighbourhood_summary(
@@ -123,7 +126,7 @@ def reach_geojson(
     facilities = facilities.assign(kind="facility")
     frame = gpd.GeoDataFrame(pd.concat([area, facilities], ignore_index=True), crs=4326)
     return feature_collection(
-        frame, study=study_id, origin=[lon, lat], crs=crs, attribution=ATTRIBUTION
+        frame, study=study_id, origin=[lon, lat], crs=crs, attribution=study.attribution
     )
 
 
@@ -146,20 +149,18 @@ def siting_geojson(
     )  # fmt: skip
     summary = site_summary(result, study, category, threshold, options.get("profile"))
     summary["time_limit_s"] = time_limit_s
-    return feature_collection(sites, study=study_id, summary=summary, attribution=ATTRIBUTION)
+    return feature_collection(sites, study=study_id, summary=summary, attribution=study.attribution)
 
 
 def report_parts(
     study: Study, thresholds: Sequence[Threshold], profile: str, preset: str
 ) -> tuple[list, pd.DataFrame, str]:
     """The plan-target indicators, the coverage table and the targets' label."""
-    from service_circle.indicators import load_targets, plan_report
+    from service_circle.pipeline import analyze_study
 
-    present = set(study.facilities["category"])
-    keys = [c.key for c in study.catalogue if c.key in present]
-    table = cov.coverage_table(study, thresholds, categories=keys, profile=profile)
-    indicators = plan_report(study, preset=preset, profile=profile)
-    return indicators, table, load_targets(preset).get("label", preset)
+    analysis = analyze_study(study, thresholds, profile=profile, targets_preset=preset,
+                             polygons=False)  # fmt: skip
+    return analysis.indicators, analysis.coverage, analysis.targets_label
 
 
 def map_page(
@@ -167,8 +168,8 @@ def map_page(
     category: str | None,
     thresholds: Sequence[Threshold],
     profile: str,
-    lang: str,
-    tiles: str,
+    lang: Literal["zh", "en"],
+    tiles: Literal["osm", "none"],
     embed: bool,
 ) -> str:
     """The study's Leaflet map as an HTML page."""

@@ -25,6 +25,7 @@ from service_circle.cost import CostModel, Threshold
 from service_circle.network import (
     barriers_from_osm,
     load_network,
+    network_around,
     network_from_bbox,
     network_from_graph,
     network_from_lines,
@@ -65,6 +66,7 @@ __all__ = [
     "get_profile",
     "load_network",
     "nearest",
+    "network_around",
     "network_distances",
     "network_from_bbox",
     "network_from_graph",

@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 _banner_shown = False
 
 
-def highs():
+def highs() -> Any:
     """A ``highspy.Highs``, without the banner HiGHS prints on stdout the first time."""
     import os
     import sys
@@ -141,7 +142,7 @@ def solve(
     )
 
 
-def integral_relaxation(h, lp, n_binary: int) -> Solved | None:
+def integral_relaxation(h: Any, lp: Any, n_binary: int) -> Solved | None:
     """The linear relaxation's optimum when its binary variables come out integral."""
     import highspy
 

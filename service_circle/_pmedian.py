@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -71,7 +73,9 @@ class CoreSolution:
     proof: str  # "Lagrangian bound", "Lagrangian branch and bound" or "HiGHS"
 
 
-def solve(core: Core, time_limit_s: float, solve_mip, solver: str = "lagrangian") -> CoreSolution:
+def solve(
+    core: Core, time_limit_s: float, solve_mip: Callable[..., Any], solver: str = "lagrangian"
+) -> CoreSolution:
     """Exact p-median on ``core``.
 
     ``solver="lagrangian"`` ends with the Lagrangian branch and bound, ``"highs"`` hands

@@ -58,7 +58,9 @@ class Grid:
         transform = from_origin(
             self.minx + cols[0] * self.cell, self.maxy - rows[0] * self.cell, self.cell, self.cell
         )
-        rings, ring_poly, poly_label = [], [], []
+        rings: list = []
+        ring_poly: list[int] = []
+        poly_label: list[int] = []
         for geom, value in shapes(window, mask=window > 0, transform=transform, connectivity=8):
             for ring in geom["coordinates"]:
                 rings.append(np.asarray(ring, dtype=np.float64))
@@ -107,11 +109,12 @@ def disc_minimum(field: np.ndarray, radius_cells: float) -> np.ndarray:
     rectangles: dict[int, int] = {}
     for dy, w in half_width.items():
         rectangles[w] = max(rectangles.get(w, 0), dy)
-    out = None
+    out: np.ndarray | None = None
     for w, dy in rectangles.items():
         rect = ndimage.minimum_filter1d(field, 2 * dy + 1, axis=0, mode="constant", cval=np.inf)
         ndimage.minimum_filter1d(rect, 2 * w + 1, axis=1, output=rect, mode="constant", cval=np.inf)
         out = rect if out is None else np.minimum(out, rect, out=out)
+    assert out is not None  # the disc holds its centre row at least
     return out
 
 

@@ -47,7 +47,7 @@ TAG_COLUMNS = ("highway", "foot", "access", "service", "area")
 
 
 def _values(series: pd.Series) -> list[set[str]]:
-    out = []
+    out: list[set[str]] = []
     for value in series.to_numpy(dtype=object):
         if value is None or (isinstance(value, float) and np.isnan(value)):
             out.append(set())
@@ -68,7 +68,8 @@ def walkable_mask(ways: pd.DataFrame) -> np.ndarray:
         ``access``, ``service`` and ``area`` (missing columns count as untagged).
     """
     n = len(ways)
-    col = {key: _values(ways[key]) if key in ways.columns else [set()] * n for key in TAG_COLUMNS}
+    empty: list[set[str]] = [set()] * n
+    col = {key: _values(ways[key]) if key in ways.columns else empty for key in TAG_COLUMNS}
     keep = np.zeros(n, dtype=bool)
     for i in range(n):
         highway = col["highway"][i]

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import logging
 
+import geopandas as gpd
 import numpy as np
 
 from service_circle._errors import InputError
-from service_circle.cost import CostModel
+from service_circle.cost import CostModel, Threshold
+from service_circle.profiles import Profile
+from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
 
 
 def generate_candidates(
-    study,
+    study: Study,
     category: str,
-    threshold,
+    threshold: Threshold,
     *,
-    profile=None,
+    profile: str | Profile | None = None,
     spacing_m: float = 150.0,
-    exclude=None,
+    exclude: gpd.GeoDataFrame | None = None,
     max_candidates: int | None = None,
-):
+) -> gpd.GeoDataFrame:
     """Candidate sites on the network inside today's gaps, thinned to ``spacing_m``.
 
     The street spots of the homes the category does not cover within ``threshold``, one per
@@ -30,15 +33,14 @@ def generate_candidates(
     no more than that many remain, so that a large gap costs a bounded reach table.
     Returns a GeoDataFrame of points (WGS-84) with ``id``.
     """
-    import geopandas as gpd
     import shapely
 
     cost = CostModel.for_threshold(threshold, profile)
-    found = study.search(category, cost)
+    result = study.search(category, cost)
     limit = cost.limit(threshold)
     s = study.demand_snap
     weight = study.demand[study.catalogue[category].group_column].to_numpy(np.float64)
-    open_rows = np.flatnonzero(~(found.point_cost <= limit) & s.on_network & (weight > 0))
+    open_rows = np.flatnonzero(~(result.point_cost <= limit) & s.on_network & (weight > 0))
     if open_rows.size == 0:
         raise InputError(
             f"no gap to site {category} in: every home within reach of the network is "

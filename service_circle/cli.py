@@ -13,7 +13,7 @@ import errno
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +26,6 @@ from rich.table import Table
 from service_circle._errors import InputError, ServiceCircleError
 from service_circle._validate import check_number, parse_numbers
 from service_circle.cost import CostModel, Threshold
-from service_circle.io import ReadReport, read_points_with_report, write_csv, write_geojson
 from service_circle.network import (
     barriers_from_osm,
     load_network,
@@ -34,9 +33,11 @@ from service_circle.network import (
     network_from_place,
 )
 from service_circle.profiles import PROFILES, get_profile
+from service_circle.readers import ReadReport, read_points_with_report
 from service_circle.search import nearest
 from service_circle.snapping import DEFAULT_MAX_ACCESS_M, DEFAULT_MIN_PIECE_M, snap
 from service_circle.walk_network import WalkNetwork
+from service_circle.writers import write_csv, write_geojson
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def _network(source: str, crs: str | None) -> WalkNetwork:
             bbox = ()
         if len(bbox) != 4 or not np.all(np.isfinite(bbox)):
             raise InputError(f"--network {source!r}: write bbox:WEST,SOUTH,EAST,NORTH in degrees")
-        return network_from_bbox(bbox, crs=crs)  # type: ignore[arg-type]
+        return network_from_bbox(bbox, crs=crs)
     return load_network(source, crs=crs)
 
 
@@ -351,6 +352,7 @@ def facilities(
             capacity=capacity_column,
             id=id_column,
         )
+        assert file is not None
         frame, report = facilities_from_file(
             file, cat, crs=crs, columns=columns, category=all_rows_are, categories=keys,
             encoding=encoding,
@@ -562,6 +564,8 @@ def _read_demand(path: Path, crs: str | None, table_crs: str | None, encoding: s
     check_demand(frame, str(path), first_row=first_row)
     if "id" not in frame.columns:
         frame["id"] = np.arange(len(frame)).astype(str)
+    if "source" not in frame.columns:  # where these people came from, for the attribution
+        frame["source"] = path.name
     ids = frame["id"].astype(str)
     repeated = ids.duplicated(keep="first")
     if repeated.any():
@@ -646,8 +650,8 @@ def _thresholds(minutes: str | None, metres: str | None) -> list[Threshold]:
 @app.command()
 def analyze(
     out: Annotated[Path, typer.Option(help="Output folder")],
-    study: Annotated[
-        Path | None, typer.Option(help="A study folder from `service-circle build`")
+    study_dir: Annotated[
+        Path | None, typer.Option("--study", help="A study folder from `service-circle build`")
     ] = None,
     network: Annotated[str | None, typer.Option(help="Or: a network source …")] = None,
     facilities: Annotated[
@@ -684,70 +688,48 @@ def analyze(
 
     thresholds = _thresholds(minutes, metres)
     check_target(out)
-    if study is not None:
+    if study_dir is not None:
         if network or facilities or demand:
             raise InputError("give --study, or --network with --facilities and --demand; not both")
-        st = Study.load(study)
+        study = Study.load(study_dir)
     elif network and facilities and demand:
         cat = load_catalogue()
         net = _network(network, None)
         fac, _ = _read_facilities(facilities, cat, facilities_crs, input_crs, encoding)
-        st = Study.build(
+        study = Study.build(
             net, fac, _read_demand(demand, demand_crs, input_crs, encoding),
             name=Path(network).stem, catalogue=cat, barriers=_barriers("auto", network),
         )  # fmt: skip
     else:
         raise InputError("give --study DIR, or --network, --facilities and --demand")
     with publishing(out, kind="analysis") as staging:
-        _analyze(st, staging, thresholds, profile, category, targets_preset, targets, lang,
+        _analyze(study, staging, thresholds, profile, category, targets_preset, targets, lang,
                  shown=out)  # fmt: skip
 
 
 def _analyze(
-    st, out: Path, thresholds, profile, category, targets_preset, targets, lang: str = "auto",
+    study, out: Path, thresholds, profile, category, targets_preset, targets, lang: str = "auto",
     *, shown: Path | None = None,
 ) -> None:  # fmt: skip
-    """Write every analysis output of a study into ``out`` and print the coverage table."""
-    from service_circle.coverage import UNCOVERED, coverage_table, demand_times
-    from service_circle.gaps import gaps
-    from service_circle.indicators import load_targets, plan_report, write_report
-    from service_circle.io import atomic_write
-    from service_circle.isochrones import isochrones
-    from service_circle.maps import save_map, study_map
-    from service_circle.tables import (
-        GROUP_NAMES,
-        STATUS_NAMES,
-        UNIT_NAMES,
-        coverage_for_people,
-        percent,
-        resolve_lang,
-    )
+    """Write every analysis output of a study into ``out`` and print the tables."""
+    from service_circle.coverage import UNCOVERED
+    from service_circle.pipeline import analyze_study, write_analysis
+    from service_circle.tables import GROUP_NAMES, STATUS_NAMES, UNIT_NAMES, percent
 
-    lang = resolve_lang(lang, st)
-    keys = (
-        [_category_key(st.catalogue, c) for c in category]
-        if category
-        else sorted(set(st.facilities["category"]), key=st.catalogue.keys().index)
+    keys = [_category_key(study.catalogue, c) for c in category] if category else None
+    analysis = analyze_study(
+        study, thresholds, profile=profile, categories=keys, targets_preset=targets_preset,
+        targets_file=targets, lang=lang,
+    )  # fmt: skip
+    written = write_analysis(analysis, out)
+    table, report, label, lang = (
+        analysis.coverage,
+        analysis.indicators,
+        analysis.targets_label,
+        analysis.lang,
     )
-    table = coverage_table(st, thresholds, categories=keys, profile=profile)
-    iso = pd.concat([isochrones(st, k, thresholds, profile=profile) for k in keys])
-    gap = pd.concat([gaps(st, k, t, profile=profile) for k in keys for t in thresholds])
-    write_csv(coverage_for_people(table, lang), out / "coverage.csv")
-    with atomic_write(out / "coverage.json") as fh:
-        fh.write(table.to_json(orient="records", force_ascii=False, indent=2))
-    write_csv(demand_times(st, categories=keys, profile=profile), out / "demand_times.csv")
-    write_geojson(_concat([iso]), out / "isochrones.geojson")
-    write_geojson(_concat([gap]), out / "gaps.geojson")
-    label = load_targets(targets_preset, targets).get("label", targets_preset)
-    report = plan_report(st, preset=targets_preset, targets_file=targets, profile=profile)
-    write_report(st, report, table, out, preset_label=label, lang=lang)
-    fmap = study_map(st, categories=keys, thresholds=thresholds, profile=profile, lang=lang,
-                     self_contained=True, computed_isochrones=iso,
-                     computed_gaps=gap)  # fmt: skip
-    save_map(fmap, out / "map.html")
-
     zh = lang == "zh"
-    title = f"覆盖情况 — {st.name}" if zh else f"coverage — study {st.name}"
+    title = f"覆盖情况 — {study.name}" if zh else f"coverage — study {study.name}"
     show = Table(title=escape(title))
     heads = (
         ("设施", "阈值", "设施数", "覆盖率", "服务人群", "服务人群覆盖率", "超出阈值", "路网不可达",
@@ -802,16 +784,15 @@ def _analyze(
         targets_table.add_row(escape(ind.name_zh if zh else ind.name_en), value, target,
                               escape(status))  # fmt: skip
     console.print(targets_table)
-    console.print(
-        f"wrote {escape(str(shown or out))}/: coverage.csv, coverage.json, demand_times.csv, "
-        "isochrones.geojson, gaps.geojson, report.json, report.csv, report.html, map.html"
-    )
-    console.print(("数据：" if zh else "Data: ") + "© OpenStreetMap contributors (ODbL 1.0)")
+    console.print(f"wrote {escape(str(shown or out))}/: {', '.join(written)}")
+    console.print(("数据：" if zh else "Data: ") + escape(study.attribution))
 
 
 @app.command()
 def site(
-    study: Annotated[Path, typer.Option(help="A study folder from `service-circle build`")],
+    study_dir: Annotated[
+        Path, typer.Option("--study", help="A study folder from `service-circle build`")
+    ],
     category: Annotated[str, typer.Option(help="The category to site, e.g. elderly_canteen")],
     out: Annotated[Path, typer.Option(help="Output folder")],
     p: Annotated[
@@ -846,9 +827,9 @@ def site(
     """Where to open new facilities: writes sites.geojson, summary.json, gaps_after.geojson."""
     import json
 
-    from service_circle.folders import check_target, publishing
+    from service_circle.folders import atomic_write, check_target, publishing
     from service_circle.gaps import gaps
-    from service_circle.io import atomic_write
+    from service_circle.siting import Method, Objective
     from service_circle.siting_study import site_study, site_summary
     from service_circle.study import Study
 
@@ -858,9 +839,9 @@ def site(
     if target_share is not None:
         check_number(target_share, "--target-share", gt=0, le=1)
     check_target(out)
-    st = Study.load(study)
-    category = _category_key(st.catalogue, category)
-    cat = st.catalogue[category]
+    study = Study.load(study_dir)
+    category = _category_key(study.catalogue, category)
+    cat = study.catalogue[category]
     if minutes is not None and metres is not None:
         raise InputError("give --minutes or --metres, not both")
     if minutes is not None:
@@ -877,10 +858,11 @@ def site(
             cands["id"] = [f"candidate-{i + 1}" for i in range(len(cands))]
     zones = _read(exclude) if exclude else None
     result, sites, after = site_study(
-        st, category, threshold, p=p, target_share=target_share, objective=objective,
-        candidates=cands, profile=profile, method=method, time_limit_s=time_limit, exclude=zones,
+        study, category, threshold, p=p, target_share=target_share,
+        objective=cast(Objective | None, objective), candidates=cands, profile=profile,
+        method=cast(Method, method), time_limit_s=time_limit, exclude=zones,
     )  # fmt: skip
-    summary = site_summary(result, st, category, threshold, profile)
+    summary = site_summary(result, study, category, threshold, profile)
     with publishing(out, kind="siting") as staging:
         write_geojson(sites, staging / "sites.geojson")
         write_geojson(gaps(after, category, threshold, profile=profile),
@@ -935,6 +917,7 @@ def demo(
 ) -> None:
     """Run the bundled Helsinki sample end to end (no download) and print walking times."""
     from service_circle.folders import check_target, publishing
+    from service_circle.pipeline import nearest_summary
     from service_circle.sample import SAMPLE_CATEGORIES, load_sample
 
     prof = get_profile(profile)
@@ -947,47 +930,29 @@ def demo(
     walls = barriers_from_osm(sample.pbf_path)
     snap_options = {"max_access_m": max_access_m, "min_piece_m": min_piece_m, "barriers": walls}
     homes = snap(net, sample.demand, what="sample buildings", **snap_options)
-    rows, long = [], []
+    present = {}
     missing = []
     for key in SAMPLE_CATEGORIES:
         group = sample.facilities[sample.facilities["category"] == key]
         if group.empty:
             missing.append(key)
             continue
-        fac = snap(net, group, what=f"{key} facilities", **snap_options)
-        result = nearest(net, fac, homes, cost=CostModel.walking(prof))
-        frame = result.to_frame().assign(category=key)
-        long.append(frame)
-        t_min = result.cost.to_minutes(frame["time_s"].to_numpy())
-        ok = np.isfinite(t_min)
-        rows.append(
-            {
-                "category": key,
-                "facilities": int(fac.on_network.sum()),
-                "median_min": round(float(np.median(t_min[ok])), 1) if ok.any() else np.nan,
-                "p90_min": round(float(np.percentile(t_min[ok], 90)), 1) if ok.any() else np.nan,
-                **{
-                    f"within_{m}_min": round(float(np.mean(np.where(ok, t_min, np.inf) <= m)), 3)
-                    for m in DEMO_THRESHOLDS_MIN
-                },
-                "unreachable": int((frame["status"] == "unreachable").sum()),
-                "off_network": int((frame["status"] == "off_network").sum()),
-            }
-        )
-    summary = pd.DataFrame(rows)
+        present[key] = snap(net, group, what=f"{key} facilities", **snap_options)
+    summary, times_frame = nearest_summary(net, present, homes, profile=prof,
+                                           minutes=DEMO_THRESHOLDS_MIN)  # fmt: skip
+    rows = summary.to_dict("records")
     from service_circle.sample import build_sample_study
 
     study = build_sample_study(
         sample, barriers=walls, max_access_m=max_access_m, min_piece_m=min_piece_m
     )
     people = study.demand
-    present = [k for k in SAMPLE_CATEGORIES if k not in missing]
     thresholds = [Threshold.minutes(m) for m in DEMO_THRESHOLDS_MIN]
     with publishing(out, kind="demo") as staging:
         net.save(staging / "network.npz")
         write_geojson(sample.facilities, staging / "facilities.geojson")
         write_geojson(sample.demand, staging / "buildings.geojson")
-        write_csv(pd.concat(long, ignore_index=True), staging / "times.csv")
+        write_csv(times_frame, staging / "times.csv")
         write_csv(summary, staging / "summary.csv")
         _print_demo_table(sample, prof, rows, missing, homes, max_access_m)
         console.print(
@@ -1001,7 +966,7 @@ def demo(
             f"study: {len(people)} residential buildings, {people['population'].sum():,.0f} "
             f"residents (floor area ÷ 40 m²); saved to {escape(str(out / 'study'))}"
         )
-        _analyze(study, staging, thresholds, prof, present, "haidong_2025", None, lang,
+        _analyze(study, staging, thresholds, prof, list(present), "haidong_2025", None, lang,
                  shown=out)  # fmt: skip
 
 
@@ -1045,7 +1010,9 @@ def _print_demo_table(sample, prof, rows, missing, homes, max_access_m) -> None:
 
 @app.command(name="map")
 def map_(
-    study: Annotated[Path, typer.Option(help="A study folder from `service-circle build`")],
+    study_dir: Annotated[
+        Path, typer.Option("--study", help="A study folder from `service-circle build`")
+    ],
     out: Annotated[Path, typer.Option(help="The HTML file to write")],
     category: Annotated[
         list[str] | None, typer.Option(help="Only these categories (repeatable)")
@@ -1070,12 +1037,12 @@ def map_(
     from service_circle.study import Study
     from service_circle.tables import resolve_lang
 
-    st = Study.load(study)
-    lang = resolve_lang(lang, st)
-    keys = [_category_key(st.catalogue, c) for c in category] if category else None
+    study = Study.load(study_dir)
+    lang = resolve_lang(lang, study)
+    keys = [_category_key(study.catalogue, c) for c in category] if category else None
     fmap = study_map(
-        st, categories=keys, thresholds=_thresholds(minutes, metres), profile=profile,
-        lang=lang, tiles=tiles, self_contained=not cdn,
+        study, categories=keys, thresholds=_thresholds(minutes, metres), profile=profile,
+        lang=lang, tiles=cast(Literal["osm", "none"], tiles), self_contained=not cdn,
         sites=_read(sites) if sites else None,
         neighbourhoods=_read(neighbourhoods) if neighbourhoods else None,
     )  # fmt: skip

@@ -47,8 +47,8 @@ def completeness(
     reached = np.zeros((len(study.demand), len(cats)), dtype=bool)
     for j, cat in enumerate(cats):
         _deadline.check("the completeness table")
-        found = study.search(cat.key, cost)
-        reached[:, j] = found.point_cost <= cost.limit(Threshold.minutes(cat.minutes))
+        result = study.search(cat.key, cost)
+        reached[:, j] = result.point_cost <= cost.limit(Threshold.minutes(cat.minutes))
     return completeness_table(
         reached,
         [c.key for c in cats],

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from service_circle._errors import CRSError
 
@@ -103,7 +104,7 @@ def _arrays(lon, lat) -> Pair:
     return lon, lat
 
 
-def wgs84_to_gcj02(lon, lat) -> Pair:
+def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Pair:
     """WGS-84 → GCJ-02 (Amap, Tencent); points outside China are returned unchanged."""
     lon, lat = _arrays(lon, lat)
     d_lon, d_lat = _gcj_offset(lon, lat)
@@ -111,7 +112,7 @@ def wgs84_to_gcj02(lon, lat) -> Pair:
     return np.where(inside, lon + d_lon, lon), np.where(inside, lat + d_lat, lat)
 
 
-def gcj02_to_bd09(lon, lat) -> Pair:
+def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Pair:
     """GCJ-02 → BD-09 (Baidu)."""
     lon, lat = _arrays(lon, lat)
     z = np.hypot(lon, lat) + 2e-5 * np.sin(lat * _BD_K)
@@ -119,7 +120,7 @@ def gcj02_to_bd09(lon, lat) -> Pair:
     return z * np.cos(theta) + BD_DLON, z * np.sin(theta) + BD_DLAT
 
 
-def wgs84_to_bd09(lon, lat) -> Pair:
+def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Pair:
     """WGS-84 → BD-09."""
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
@@ -137,17 +138,23 @@ def _invert(forward: Callable[..., Pair], lon, lat, *, tol_deg: float, max_iter:
     return x, y
 
 
-def gcj02_to_wgs84(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30) -> Pair:
+def gcj02_to_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, *, tol_deg: float = 1e-10, max_iter: int = 30
+) -> Pair:
     """GCJ-02 → WGS-84 by iterating the forward offset (error ≪ 1 mm)."""
     return _invert(wgs84_to_gcj02, lon, lat, tol_deg=tol_deg, max_iter=max_iter)
 
 
-def bd09_to_gcj02(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30) -> Pair:
+def bd09_to_gcj02(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, *, tol_deg: float = 1e-10, max_iter: int = 30
+) -> Pair:
     """BD-09 → GCJ-02 by iterating Baidu's forward transform."""
     return _invert(gcj02_to_bd09, lon, lat, tol_deg=tol_deg, max_iter=max_iter)
 
 
-def bd09_to_wgs84(lon, lat, *, tol_deg: float = 1e-10, max_iter: int = 30) -> Pair:
+def bd09_to_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, *, tol_deg: float = 1e-10, max_iter: int = 30
+) -> Pair:
     """BD-09 → WGS-84 by iterating the forward transform."""
     return _invert(wgs84_to_bd09, lon, lat, tol_deg=tol_deg, max_iter=max_iter)
 
@@ -164,7 +171,7 @@ _FROM_WGS84: dict[str, Callable[..., Pair]] = {
 }
 
 
-def convert(lon, lat, source: str, target: str = "wgs84") -> Pair:
+def convert(lon: npt.ArrayLike, lat: npt.ArrayLike, source: str, target: str = "wgs84") -> Pair:
     """Convert ``(lon, lat)`` between ``wgs84``, ``gcj02`` and ``bd09`` (or their aliases).
 
     Raises
@@ -179,10 +186,11 @@ def convert(lon, lat, source: str, target: str = "wgs84") -> Pair:
                 f"unknown coordinate system {name!r}: use wgs84, gcj02 (Amap, Tencent) or "
                 "bd09 (Baidu)"
             )
+    assert src is not None and dst is not None
     return _FROM_WGS84[dst](*_TO_WGS84[src](lon, lat))
 
 
-def geometry_to_wgs84(geoms, source: str):
+def geometry_to_wgs84(geoms: Any, source: str) -> Any:
     """Shapely geometries (or an array of them) with coordinates converted to WGS-84."""
     import shapely
 

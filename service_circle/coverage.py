@@ -91,9 +91,9 @@ def coverage_table(
             _deadline.check("the coverage table")
             cost = CostModel.for_threshold(threshold, profile)
             limit = cost.limit(threshold)
-            found = study.search(key, cost)
-            covered = found.point_cost <= limit
-            reason = resident_status(found.point_cost, limit, study.demand_snap)
+            result = study.search(key, cost)
+            covered = result.point_cost <= limit
+            reason = resident_status(result.point_cost, limit, study.demand_snap)
             rows.append(
                 {
                     "category": key,
@@ -159,8 +159,8 @@ def demand_times(
     out = pd.DataFrame(study.demand.drop(columns=study.demand.geometry.name))
     for key in keys:
         own = Threshold.minutes(study.catalogue[key].minutes)
-        found = study.search(key, cost)
-        times = found.point_cost
+        result = study.search(key, cost)
+        times = result.point_cost
         out[f"time_s_{key}"] = np.where(np.isfinite(times), times, np.nan)
         out[f"status_{key}"] = resident_status(times, cost.limit(own), study.demand_snap)
     out["placement"] = study.demand_snap.status

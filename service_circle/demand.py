@@ -2,7 +2,9 @@
 
 Every reader returns points (WGS-84) with ``id``, ``population`` and the age-group columns
 ``pop_60plus``, ``pop_0_3``, ``pop_3_6``, ``pop_6_12`` (see
-:data:`service_circle.catalogue.GROUP_COLUMNS`), plus ``source``:
+:data:`service_circle.catalogue.GROUP_COLUMNS`), ``source`` (where the people came from:
+``osm``, a file's name, several joined by `` + ``; a study's attribution is built from it)
+and ``method``:
 
 - :func:`demand_from_buildings` — residential floor area ÷ floor area per person;
 - :func:`demand_from_polygons` — community / census counts spread onto the buildings
@@ -32,7 +34,7 @@ from service_circle._errors import InputError, InputNotFoundError
 from service_circle._validate import check_counts
 from service_circle.catalogue import GROUP_COLUMNS
 from service_circle.facilities import osm_ids
-from service_circle.io import find_column
+from service_circle.readers import find_column
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +131,7 @@ def buildings_from_osm(path: str | os.PathLike) -> gpd.GeoDataFrame:
             "id": osm_ids(found["osm_type"].astype(str), found["osm_id"]),
             "building": found["building"].fillna("yes").astype(str).to_numpy(),
             "levels": levels.map(_number).to_numpy(np.float64),
+            "source": "osm",
         },
         geometry=found.geometry.to_numpy(),
         crs="EPSG:4326",
@@ -139,9 +142,9 @@ def buildings_from_file(path: str | os.PathLike, *, crs: str | None = None) -> g
     """Building footprints from a GeoJSON / GeoPackage / Shapefile (a planning office's).
 
     Columns used when present: ``building`` (type; default ``yes``), ``levels`` or
-    ``building:levels`` (storeys), ``id``. ``crs`` as in :func:`service_circle.io.read_points`.
+    ``building:levels`` (storeys), ``id``. ``crs`` as in :func:`service_circle.readers.read_points`.
     """
-    from service_circle.io import read_points
+    from service_circle.readers import read_points
 
     return buildings_from_frame(read_points(path, crs=crs), what=str(path))
 
@@ -164,6 +167,7 @@ def buildings_from_frame(frame: gpd.GeoDataFrame, *, what: str = "buildings") ->
             "levels": np.full(len(frame), np.nan)
             if levels is None
             else levels.map(_number).to_numpy(np.float64),
+            "source": Path(what).name,
         },
         geometry=frame.geometry.to_numpy(),
         crs="EPSG:4326",
@@ -262,7 +266,8 @@ def demand_from_buildings(
             "building": homes["building"].to_numpy(),
             "floor_area_m2": np.round(area, 1),
             "population": area / floor_area_per_person_m2,
-            "source": "buildings",
+            "source": homes["source"].to_numpy() if "source" in homes else "buildings",
+            "method": "buildings",
         },
         geometry=shapely.point_on_surface(homes.geometry.to_numpy()),
         crs=buildings.crs,
@@ -300,6 +305,12 @@ def demand_from_polygons(
     counts = check_counts(polygons, [population_column, *group_cols], what, first_row=1)
     metric_crs = polygons.estimate_utm_crs()
     polys = polygons.to_crs(metric_crs).reset_index(drop=True)
+    origin = Path(what).name if what != "polygons" else "polygons"
+    buildings_origin = (
+        " + ".join(sorted({str(v) for v in buildings["source"]}))
+        if buildings is not None and "source" in buildings and len(buildings)
+        else "buildings"
+    )
     pieces = []
     homes = None
     if buildings is not None and len(buildings):
@@ -319,7 +330,7 @@ def demand_from_polygons(
     for p in range(len(polys)):
         total = counts[population_column][p]
         mine = np.flatnonzero(assigned == p) if assigned.size else np.array([], dtype=int)
-        if mine.size and homes["_area"].to_numpy()[mine].sum() > 0:
+        if mine.size and homes is not None and homes["_area"].to_numpy()[mine].sum() > 0:
             weight = homes["_area"].to_numpy()[mine]
             geoms = homes.geometry.to_numpy()[mine]
             ids = [f"{p}:{h}" for h in homes["id"].to_numpy()[mine]]
@@ -334,7 +345,8 @@ def demand_from_polygons(
             "id": ids,
             "polygon": p,
             "population": total * weight,
-            "source": how,
+            "source": origin if how == "grid" else f"{origin} + {buildings_origin}",
+            "method": how,
         }
         if "area_name" in polys.columns:
             piece["area_name"] = polys["area_name"].iloc[p]
@@ -431,7 +443,8 @@ def demand_from_raster(
         {
             "id": [f"r{r}c{c}" for r, c in zip(rows, cols, strict=True)],
             "population": values[rows, cols],
-            "source": "raster",
+            "source": path.name,
+            "method": "raster",
         },
         geometry=shapely.points(np.asarray(xs), np.asarray(ys)),
         crs=crs.to_wkt(),
@@ -461,7 +474,8 @@ def hex_demand(points: gpd.GeoDataFrame, resolution: int = 9) -> gpd.GeoDataFram
         {
             "id": summed.index.to_numpy(),
             **{c: summed[c].to_numpy() for c in columns},
-            "source": "h3",
+            "source": " + ".join(sorted({str(v) for v in pts.get("source", ["h3"])})),
+            "method": "h3",
         },
         geometry=shapely.points([(lon, lat) for lat, lon in centres]),
         crs="EPSG:4326",

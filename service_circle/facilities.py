@@ -28,7 +28,7 @@ import shapely
 
 from service_circle._errors import InputError, InputNotFoundError, NetworkDownloadError
 from service_circle.catalogue import Catalogue, load_catalogue
-from service_circle.io import ReadReport, find_column, read_points_with_report
+from service_circle.readers import ReadReport, find_column, read_points_with_report
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,9 @@ def facilities_from_place(
 
     catalogue = (catalogue or load_catalogue()).select(categories)
     keys = catalogue.osm_keys() | set(CAPACITY_TAGS)
-    tags = {k: True for k in keys if k != "name" and ":" not in k}
+    tags: dict[str, bool | str | list[str]] = {
+        k: True for k in keys if k != "name" and ":" not in k
+    }
     try:
         found = ox.features_from_place(query, tags=tags)
     except ValueError as exc:  # InsufficientResponseError: nothing there
@@ -263,7 +265,7 @@ def facilities_from_file(
         The file's coordinate system, stated: ``wgs84``, ``gcj02`` (Amap, Tencent),
         ``bd09`` (Baidu) or ``EPSG:n``. Without it a GeoJSON is WGS-84, a GeoPackage
         keeps its own CRS, and a table takes ``table_crs`` — or is refused when it looks
-        like an Amap / Tencent / Baidu export (see :func:`service_circle.io.read_points`).
+        like an Amap / Tencent / Baidu export (see :func:`service_circle.readers.read_points`).
     table_crs
         The coordinate system of tables when ``crs`` is not given.
     columns
@@ -308,9 +310,9 @@ def facilities_from_file(
     cats = _categories(table, catalogue, category, col("category"), typecodes, col("name"))
     ok = np.ones(n, dtype=bool)
     missing_geom = shapely.is_missing(geometry) | shapely.is_empty(geometry)
-    for i in np.flatnonzero(missing_geom):
+    for row in np.flatnonzero(missing_geom):
         problems.append(
-            (int(line[i]), "not used: no usable location (coordinates missing, not numbers or "
+            (int(line[row]), "not used: no usable location (coordinates missing, not numbers or "
              "out of range)")
         )  # fmt: skip
     ok &= ~missing_geom
@@ -332,11 +334,11 @@ def facilities_from_file(
         cap_values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
         given = (text.notna() & (text != "")).fillna(False).to_numpy(bool)
         bad_cap = given & (~np.isfinite(cap_values) | (cap_values < 0))
-        for i in np.flatnonzero(bad_cap & ok):
-            problems.append(
-                (int(line[i]), f"kept without capacity: {capacity.name} {capacity.iloc[i]!r} is "
-                 "not a count (a number ≥ 0)")
-            )  # fmt: skip
+        for row in np.flatnonzero(bad_cap & ok):
+            value = capacity.iloc[row]
+            reason = f"kept without capacity: {capacity.name} {value!r} is not a count"
+            reason += " (a number ≥ 0)"
+            problems.append((int(line[row]), reason))
         cap_values = np.where(bad_cap, np.nan, cap_values)
     id_values = (
         ids.astype("string").fillna("").str.strip().to_numpy(dtype=object)

@@ -1,4 +1,8 @@
-"""Output folders: written whole or not at all, and never over someone else's files.
+"""Writing safely: files renamed into place, folders published whole, never over others'.
+
+:func:`atomic_write` writes a file to a temporary name beside the target and renames it
+over the target, so that a reader never sees half a file and a failed run leaves the
+previous file in place.
 
 Every command that writes a folder (``build``, ``analyze``, ``site``, ``demo``) goes
 through :func:`publishing`:
@@ -33,10 +37,12 @@ import secrets
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from service_circle._errors import InputError
 
@@ -273,3 +279,33 @@ def written_files(folder: str | os.PathLike) -> list[str]:
     """The files the last complete run wrote into ``folder`` (from its marker)."""
     names = _written_names(Path(folder))
     return sorted(names or [])
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_write(
+    path: str | os.PathLike, mode: str = "w", *, encoding: str = "utf-8"
+) -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it over ``path`` on success.
+
+    Examples
+    --------
+    >>> with atomic_write("out.csv") as fh:  # doctest: +SKIP
+    ...     frame.to_csv(fh, index=False)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
+            yield fh
+        Path(tmp).chmod(0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

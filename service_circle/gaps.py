@@ -51,14 +51,14 @@ def gaps(
     """
     cat = study.catalogue[category]
     cost = CostModel.for_threshold(threshold, profile)
-    found = study.search(category, cost)
+    result = study.search(category, cost)
     limit = cost.limit(threshold)
     population = study.demand["population"].to_numpy(np.float64)
     group_pop = study.demand[cat.group_column].to_numpy(np.float64)
     cost_name = "nearest_" + cost.cost_column
     columns = ["rank", "category", "threshold", "unit", "profile", "population",
                "group_population", "homes", cost_name]  # fmt: skip
-    groups = gap_groups(study.demand_snap, found.point_cost, limit, population,
+    groups = gap_groups(study.demand_snap, result.point_cost, limit, population,
                         radius_m=radius_m, method=method)  # fmt: skip
     if not groups:
         return gpd.GeoDataFrame(
@@ -66,7 +66,7 @@ def gaps(
         )
     rows, geoms = [], []
     for members, area in groups:
-        member_cost = found.point_cost[members]
+        member_cost = result.point_cost[members]
         finite = member_cost[np.isfinite(member_cost)]
         rows.append(
             {

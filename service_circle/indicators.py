@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,13 +23,13 @@ import pandas as pd
 from service_circle._errors import InputError, InputNotFoundError
 from service_circle.cost import CostModel, Threshold
 from service_circle.coverage import coverage_table
-from service_circle.io import atomic_write, write_csv
+from service_circle.folders import atomic_write
 from service_circle.profiles import Profile
 from service_circle.study import Study
+from service_circle.writers import write_csv
 
 logger = logging.getLogger(__name__)
 
-ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
 
 #: Residents per household (7th national census, 2020: 2.62). Configurable.
 PERSONS_PER_HOUSEHOLD = 2.62
@@ -159,8 +160,8 @@ def plan_report(
     for key in elderly:
         cat = study.catalogue[key]
         threshold = Threshold.minutes(cat.minutes)
-        found = study.search(key, cost)
-        reached |= found.point_cost <= cost.limit(threshold)
+        result = study.search(key, cost)
+        reached |= result.point_cost <= cost.limit(threshold)
     old = study.demand["pop_60plus"].to_numpy(np.float64)
     names_zh = "或".join(study.catalogue[k].name_zh for k in elderly)
     none = not fac["category"].isin(elderly).any()
@@ -219,7 +220,7 @@ def report_payload(
         "population": float(study.demand["population"].sum()),
         "indicators": json.loads(frame.to_json(orient="records")),
         "coverage": json.loads(coverage.to_json(orient="records")),
-        "attribution": ATTRIBUTION,
+        "attribution": study.attribution,
     }
 
 
@@ -230,11 +231,15 @@ def report_html(
     preset_label: str = "",
     *,
     lang: str = "zh",
-    attribution: str = ATTRIBUTION,
+    attribution: str | None = None,
 ) -> str:
-    """The report as a self-contained HTML page (``lang`` zh or en) with an SVG chart."""
+    """The report as a self-contained HTML page (``lang`` zh or en) with an SVG chart.
+
+    ``attribution`` defaults to the study's own (from the sources it was built from).
+    """
     from service_circle.tables import check_lang
 
+    attribution = attribution or study.attribution
     return _html(study, report_frame(indicators), coverage, preset_label, check_lang(lang),
                  attribution)  # fmt: skip
 
@@ -297,7 +302,7 @@ def _chart(coverage: pd.DataFrame, lang: str = "zh") -> str:
     return "".join(parts)
 
 
-_PAGE = {
+_PAGE: dict[str, dict[str, Any]] = {
     "zh": {
         "title": "一刻钟便民生活圈 — {name}",
         "residents": "居民：{n}。目标：{label}。",

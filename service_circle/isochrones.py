@@ -58,10 +58,10 @@ def isochrones(
             continue
         _deadline.check("the isochrones")
         cost = CostModel.for_threshold(thresholds[group[0]], profile)
-        found = study.search(category, cost)
+        result = study.search(category, cost)
         limits = [cost.limit(thresholds[i]) for i in group]
         areas, used = isochrone_areas(
-            study.network, found, limits, frontage_m=frontage_m, fill_holes_m2=fill_holes_m2,
+            study.network, result, limits, frontage_m=frontage_m, fill_holes_m2=fill_holes_m2,
             method=method,
         )  # fmt: skip
         for i, area in zip(group, areas, strict=True):
@@ -84,7 +84,7 @@ def isochrones(
 
 def isochrone_areas(
     net: WalkNetwork,
-    found: SearchResult,
+    result: SearchResult,
     limits: Sequence[float],
     *,
     frontage_m: float = DEFAULT_FRONTAGE_M,
@@ -111,7 +111,7 @@ def isochrone_areas(
     ----------
     net
         The network searched.
-    found
+    result
         The search (its facilities are the origins; its points give access legs).
     limits
         Limits in the search's cost unit.
@@ -130,22 +130,22 @@ def isochrone_areas(
     if not limits:
         return [], "vector"
     top = max(limits)
-    reach = _EdgeReach(net, found, top)
-    reached_points = int((found.point_cost <= top).sum()) if found.points is not None else 0
+    reach = _EdgeReach(net, result, top)
+    reached_points = int((result.point_cost <= top).sum()) if result.points is not None else 0
     pieces = int(reach.any.sum()) + reached_points
     use_raster = method == "raster" or (method == "auto" and pieces > RASTER_ABOVE)
     if use_raster:
-        areas = _raster_isochrones(net, found, reach, list(limits), frontage_m)
+        areas = _raster_isochrones(net, result, reach, list(limits), frontage_m)
     else:
-        areas = [_vector_isochrone(net, found, limit, frontage_m) for limit in limits]
+        areas = [_vector_isochrone(net, result, limit, frontage_m) for limit in limits]
     return [_fill_holes(a, fill_holes_m2) for a in areas], "raster" if use_raster else "vector"
 
 
 def _vector_isochrone(
-    net: WalkNetwork, found: SearchResult, limit: float, frontage_m: float
+    net: WalkNetwork, result: SearchResult, limit: float, frontage_m: float
 ) -> shapely.MultiPolygon:
-    lines = _reachable_lines(net, found, limit)
-    legs = _reached_legs(net, found, limit)
+    lines = _reachable_lines(net, result, limit)
+    legs = _reached_legs(net, result, limit)
     # a home close to its street is inside the street's buffer already (half the
     # frontage leaves room for the buffer's polygonal caps)
     parts = np.concatenate([lines, legs[shapely.length(legs) > frontage_m / 2]])
@@ -156,7 +156,7 @@ def _vector_isochrone(
 
 
 def _raster_isochrone_samples(
-    net: WalkNetwork, found: SearchResult, reach: _EdgeReach, spacing_m: float
+    net: WalkNetwork, result: SearchResult, reach: _EdgeReach, spacing_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points along the reachable streets and legs, with the cost to a facility from each."""
     xy, edge, along = net.edge_samples(spacing_m)
@@ -181,23 +181,23 @@ def _raster_isochrone_samples(
         np.fmin(cost[a:b], budget_used + walk, out=cost[a:b])
     keep = cost <= reach.limit
     xy, cost = xy[keep], cost[keep]
-    legs = _reached_legs(net, found, reach.limit)
+    legs = _reached_legs(net, result, reach.limit)
     if legs.size:
         leg_xy, leg = shapely.get_coordinates(
             shapely.segmentize(legs, spacing_m), return_index=True
         )
-        leg_cost = found.point_cost[found.point_cost <= reach.limit][leg]
+        leg_cost = result.point_cost[result.point_cost <= reach.limit][leg]
         xy, cost = np.concatenate([xy, leg_xy]), np.concatenate([cost, leg_cost])
     return xy, cost
 
 
 def _raster_isochrones(
-    net: WalkNetwork, found: SearchResult, reach: _EdgeReach, limits: list[float],
+    net: WalkNetwork, result: SearchResult, reach: _EdgeReach, limits: list[float],
     frontage_m: float,
 ) -> list[shapely.MultiPolygon]:  # fmt: skip
     from service_circle import _raster
 
-    xy, cost = _raster_isochrone_samples(net, found, reach, frontage_m / 8)
+    xy, cost = _raster_isochrone_samples(net, result, reach, frontage_m / 8)
     if cost.size == 0:
         return [shapely.MultiPolygon() for _ in limits]
     grid, near = _raster.least_cost(xy, cost, frontage_m)
@@ -226,14 +226,14 @@ class _EdgeReach:
     cost of their access leg.
     """
 
-    def __init__(self, net: WalkNetwork, found: SearchResult, limit: float):
+    def __init__(self, net: WalkNetwork, result: SearchResult, limit: float):
         self.limit = limit
-        forward, backward = edge_costs(net, found.cost.arc_costs(net))
+        forward, backward = edge_costs(net, result.cost.arc_costs(net))
         edges = np.arange(net.n_edges)
         self.cf, self.cb = forward[edges], backward[edges]
         length = net.edge_length_m
-        self.du = found.node_cost[net.edge_u]
-        self.dv = found.node_cost[net.edge_v]
+        self.du = result.node_cost[net.edge_u]
+        self.dv = result.node_cost[net.edge_v]
         with np.errstate(invalid="ignore", divide="ignore"):
             # walking to u is backward along the edge; to v forward
             reach_u = np.where(self.cb > 0, (limit - self.du) / self.cb, np.inf) * length
@@ -243,9 +243,9 @@ class _EdgeReach:
         ru, rv = self.reach_u, self.reach_v
         self.whole = (ru >= length) | (rv >= length) | (ru + rv >= length)
         self.any = self.whole | (ru > 0) | (rv > 0)
-        fac = found.facilities
+        fac = result.facilities
         on = np.flatnonzero(fac.on_network)
-        access = found.cost.access_costs(fac.access_m[on])
+        access = result.cost.access_costs(fac.access_m[on])
         keep = access < limit
         self.fac_edge = fac.edge[on][keep]
         self.fac_pos = fac.pos_m[on][keep]
@@ -253,17 +253,19 @@ class _EdgeReach:
         self.any[self.fac_edge] = True
 
 
-def _reachable_lines(net: WalkNetwork, found: SearchResult, limit: float) -> np.ndarray:
+def _reachable_lines(net: WalkNetwork, result: SearchResult, limit: float) -> np.ndarray:
     """The parts of edges that reach a facility within ``limit``, as projected lines."""
-    reach = _EdgeReach(net, found, limit)
+    reach = _EdgeReach(net, result, limit)
     length, whole = net.edge_length_m, reach.whole
     geoms = net.edge_geometries()
     out = [geoms[whole]]
     intervals: list[tuple[int, float, float]] = []
-    for e in np.flatnonzero(~whole & (reach.reach_u > 0)):
-        intervals.append((e, 0.0, reach.reach_u[e]))
-    for e in np.flatnonzero(~whole & (reach.reach_v > 0)):
-        intervals.append((e, length[e] - reach.reach_v[e], length[e]))
+    for edge in np.flatnonzero(~whole & (reach.reach_u > 0)):
+        intervals.append((int(edge), 0.0, float(reach.reach_u[edge])))
+    for edge in np.flatnonzero(~whole & (reach.reach_v > 0)):
+        intervals.append(
+            (int(edge), float(length[edge] - reach.reach_v[edge]), float(length[edge]))
+        )
     # along the facility's own edge, towards both ends
     e, pos = reach.fac_edge, reach.fac_pos
     budget = limit - reach.fac_access
@@ -287,14 +289,14 @@ def _reachable_lines(net: WalkNetwork, found: SearchResult, limit: float) -> np.
     return np.concatenate(out) if out else np.empty(0, dtype=object)
 
 
-def _reached_legs(net: WalkNetwork, found: SearchResult, limit: float) -> np.ndarray:
+def _reached_legs(net: WalkNetwork, result: SearchResult, limit: float) -> np.ndarray:
     """Access legs (point → street) of the search's points reached within ``limit``."""
-    if found.points is None:
+    if result.points is None:
         return np.empty(0, dtype=object)
-    reached = np.flatnonzero(found.point_cost <= limit)
+    reached = np.flatnonzero(result.point_cost <= limit)
     if reached.size == 0:
         return np.empty(0, dtype=object)
-    s = found.points
+    s = result.points
     lines = net.edge_geometries()[s.edge[reached]]
     spots = shapely.line_interpolate_point(lines, s.pos_m[reached])
     start = np.column_stack([s.x[reached], s.y[reached]])

@@ -29,7 +29,7 @@ import re
 from collections.abc import Sequence
 from importlib import import_module
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import folium
 import geopandas as gpd
@@ -37,14 +37,13 @@ import numpy as np
 import pandas as pd
 import shapely
 import shapely.geometry
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from service_circle._errors import InputError
 from service_circle._escape import html_text, json_for_script
 from service_circle.cost import CostModel, Threshold
 from service_circle.profiles import Profile
-from service_circle.sample import ATTRIBUTION
 from service_circle.study import Study
 
 #: Colours of the categories, in catalogue order (distinct on a light base map).
@@ -158,7 +157,7 @@ def study_map(
     gaps_threshold: Threshold | None = None,
     computed_isochrones: gpd.GeoDataFrame | None = None,
     computed_gaps: gpd.GeoDataFrame | None = None,
-    attribution: str = ATTRIBUTION,
+    attribution: str | None = None,
 ) -> folium.Map:
     """A folium map of a study.
 
@@ -195,7 +194,8 @@ def study_map(
         :func:`~service_circle.coverage.gaps` already at hand (``analyze`` has them): the
         rows of each category and threshold are taken from them instead of computed again.
     attribution
-        The data's attribution, shown in the map's corner.
+        The data's attribution, shown in the map's corner (default: the study's own,
+        from the sources it was built from).
     """
     from service_circle.gaps import gaps
     from service_circle.isochrones import isochrones
@@ -205,6 +205,7 @@ def study_map(
     if tiles not in ("osm", "none"):
         raise InputError(f"tiles must be 'osm' or 'none', got {tiles!r}")
     text = _TEXT[lang]
+    attribution = attribution or study.attribution
     prof = CostModel.walking(profile).profile
     present = set(study.facilities["category"])
     keys = list(categories) if categories else [c.key for c in study.catalogue if c.key in present]
@@ -218,7 +219,7 @@ def study_map(
         return study.catalogue[cat_key].name(lang)
 
     west, south, east, north = _bounds(study)
-    fmap = folium.Map(tiles=None, control_scale=False, prefer_canvas=False)
+    fmap = _Map(tiles=None, control_scale=False, prefer_canvas=False)
     fmap.fit_bounds([[south, west], [north, east]])
     if tiles == "osm":
         folium.TileLayer(
@@ -281,7 +282,7 @@ def study_map(
     worst = max(gap_frames, key=lambda k: uncovered_share[k], default=None)
     for key, (gap, threshold) in gap_frames.items():
         cost = "nearest_time_s" if threshold.is_time else "nearest_distance_m"
-        props = []
+        gap_props: list[dict] = []
         for row in gap.itertuples():
             fill = GAP_COLOURS[int(np.searchsorted(breaks, row.population, side="right"))]
             tip = [
@@ -291,9 +292,10 @@ def study_map(
                 [text["group_population"], f"{row.group_population:,.1f}"],
                 [text["homes"], str(int(row.homes))],
                 [text["nearest"] if threshold.is_time else text["nearest_m"],
-                 _cost_label(getattr(row, cost), threshold.is_time, text)],
+                 _cost_label(getattr(row, cost), CostModel.for_threshold(threshold, prof),
+                             text)],
             ]  # fmt: skip
-            props.append({"t": tip, "s": {"fillColor": fill}})
+            gap_props.append({"t": tip, "s": {"fillColor": fill}})
         layers.append(
             {
                 "key": f"gaps/{key}",
@@ -303,7 +305,7 @@ def study_map(
                 "order": 100,
                 "show": key == worst,
                 "style": {"color": "#a50f15", "weight": 0.6, "fillOpacity": 0.65},
-                "data": _collection(gap, props),
+                "data": _collection(gap, gap_props),
             }
         )
 
@@ -333,15 +335,15 @@ def study_map(
 
     if sites is not None and len(sites):
         sites = sites.to_crs("EPSG:4326")
-        props = []
+        site_props: list[dict] = []
         for row in sites.itertuples():
             gain = float(getattr(row, "marginal_population", np.nan))
             category = getattr(row, "category", None)
-            label = name(category) if category in study.catalogue else str(category or "")
+            label = name(str(category)) if category in study.catalogue else str(category or "")
             rows_ = [["", f"{text['proposed']} {label}".strip()],
                      [text["rank"], str(int(row.rank))],
                      [text["gain"], "—" if not np.isfinite(gain) else f"{gain:,.0f}"]]  # fmt: skip
-            props.append({"t": rows_, "p": rows_, "rank": int(row.rank)})
+            site_props.append({"t": rows_, "p": rows_, "rank": int(row.rank)})
         layers.append(
             {
                 "key": "sites",
@@ -349,7 +351,7 @@ def study_map(
                 "label": text["sites"],
                 "show": True,
                 "sites": True,
-                "data": _collection(sites, props),
+                "data": _collection(sites, site_props),
             }
         )
 
@@ -378,7 +380,8 @@ def study_map(
         fmap.add_child(_Layer(spec))
     fmap.add_child(_Finish())
     title = text["title"].format(name=study.name)
-    fmap.get_root().header.add_child(Element(f"<title>{html_text(title)}</title>"))
+    root = cast(Figure, fmap.get_root())
+    root.header.add_child(Element(f"<title>{html_text(title)}</title>"))
     legend = _legend(
         keys,
         colour,
@@ -389,7 +392,7 @@ def study_map(
         bool(gap_frames),
         sites is not None and len(sites) > 0,
     )
-    fmap.get_root().html.add_child(Element(_overlay(title, legend)))
+    root.html.add_child(Element(_overlay(title, legend)))
     fmap.default_js = [("leaflet", _CDN["leaflet"])]
     fmap.default_css = [("leaflet_css", _CDN["leaflet_css"])]
     if cluster_any:
@@ -403,7 +406,7 @@ def study_map(
 
 def save_map(fmap: folium.Map, path: str | Path) -> Path:
     """Write the map's HTML atomically."""
-    from service_circle.io import atomic_write
+    from service_circle.folders import atomic_write
 
     path = Path(path)
     with atomic_write(path) as fh:
@@ -481,10 +484,12 @@ def _label(t: Threshold, text: dict) -> str:
     return f"{t.value:g} {text['min'] if t.is_time else text['m']}"
 
 
-def _cost_label(value: float, is_time: bool, text: dict) -> str:
+def _cost_label(value: float, cost: CostModel, text: dict) -> str:
     if value is None or not np.isfinite(value):
         return text["unreachable"]
-    return f"{value / 60:.1f} {text['min']}" if is_time else f"{value:,.0f} {text['m']}"
+    if cost.kind == "time":
+        return f"{float(cost.to_minutes(value)):.1f} {text['min']}"
+    return f"{value:,.0f} {text['m']}"
 
 
 def _breaks(values: np.ndarray) -> np.ndarray:
@@ -722,6 +727,13 @@ function (map, cfg) {
   return sc;
 }
 """
+
+
+class _Map(folium.Map):
+    """A folium map that knows whether to embed its scripts and where its tiles come from."""
+
+    self_contained: bool = False
+    tiles_hosts: tuple[str, ...] = ()
 
 
 class _Runtime(MacroElement):

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def area_of_interest(
-    polygon,
+    polygon: shapely.Geometry | dict,
     *,
     crs: str = "wgs84",
     within: tuple[float, float, float, float] | None = None,
@@ -86,7 +86,7 @@ def _repaired(geom: shapely.Geometry) -> shapely.Geometry:
     )
 
 
-def inside(study: Study, polygon, *, crs: str = "wgs84") -> np.ndarray:
+def inside(study: Study, polygon: shapely.Geometry | dict, *, crs: str = "wgs84") -> np.ndarray:
     """Mask of the demand points inside a polygon given in WGS-84, GCJ-02 or BD-09.
 
     An invalid polygon is repaired first (see :func:`area_of_interest`).
@@ -100,7 +100,7 @@ def inside(study: Study, polygon, *, crs: str = "wgs84") -> np.ndarray:
 
 def neighbourhood(
     study: Study,
-    polygon,
+    polygon: shapely.Geometry | dict,
     thresholds: Sequence[Threshold],
     *,
     crs: str = "wgs84",
@@ -116,7 +116,10 @@ def neighbourhood(
     """
     points = study.demand.geometry.to_numpy()
     bounds = study.demand.total_bounds if len(points) else None
-    within = tuple(float(v) for v in bounds) if bounds is not None else None
+    within = None
+    if bounds is not None:
+        west, south, east, north = (float(v) for v in bounds)
+        within = (west, south, east, north)
     geom, note = area_of_interest(polygon, crs=crs, within=within)
     mask = (
         np.zeros(points.size, dtype=bool)

@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import networkx as nx
@@ -53,7 +54,7 @@ LINE_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet"
 #: by floating-point noise meet.
 DEFAULT_GRID_M = 0.01
 
-NetworkSource = str | os.PathLike | nx.Graph | WalkNetwork
+NetworkSource: TypeAlias = str | os.PathLike | nx.Graph | WalkNetwork
 
 
 def load_network(
@@ -149,16 +150,35 @@ def network_from_bbox(
     return network_from_graph(graph, crs=crs, source=f"OSM bbox {bbox}")
 
 
+def network_around(
+    lon: float, lat: float, dist_m: float = 1500, *, crs: str | int | pyproj.CRS | None = None
+) -> WalkNetwork:
+    """Download the walking network within ``dist_m`` of a point (WGS-84 lon, lat)."""
+    import osmnx as ox
+
+    _check_bbox((lon, lat, lon, lat))
+    graph = _download(
+        ox.graph_from_point, (lat, lon), what=f"point ({lon}, {lat})", dist=float(dist_m)
+    )  # osmnx takes (lat, lon)
+    return network_from_graph(graph, crs=crs, source=f"OSM point ({lon}, {lat}) ±{dist_m:g} m")
+
+
 def network_from_point(
     lat_lon: tuple[float, float], dist_m: float = 1500, *, crs: str | int | pyproj.CRS | None = None
 ) -> WalkNetwork:
-    """Download the walking network within ``dist_m`` of a ``(lat, lon)`` point."""
-    import osmnx as ox
+    """Deprecated: a ``(lat, lon)`` point; use :func:`network_around` (``lon, lat``).
 
+    Every other function of service-circle takes longitude first; this one is kept, with its
+    old order, for one release.
+    """
+    warnings.warn(
+        "network_from_point((lat, lon), …) is replaced by network_around(lon, lat, …): "
+        "longitude first, as everywhere else",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     lat, lon = lat_lon
-    _check_bbox((lon, lat, lon, lat))
-    graph = _download(ox.graph_from_point, (lat, lon), what=f"point {lat_lon}", dist=float(dist_m))
-    return network_from_graph(graph, crs=crs, source=f"OSM point {lat_lon} ±{dist_m:g} m")
+    return network_around(lon, lat, dist_m, crs=crs)
 
 
 def _download(func: Callable[..., nx.MultiDiGraph], arg: Any, *, what: str, **kw: Any) -> Any:
@@ -185,7 +205,7 @@ def _check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, 
 
 # ---------------------------------------------------------------------- barriers
 #: OSM features that no one walks across to reach a street: open water, rivers, the sea.
-WATER_TAGS: dict[str, list[str]] = {
+WATER_TAGS: dict[str, bool | str | list[str]] = {
     "natural": ["water", "coastline"],
     "waterway": ["river", "canal", "riverbank"],
 }
@@ -518,7 +538,7 @@ def network_from_lines(
 
 
 def _read_frame(path: Path) -> gpd.GeoDataFrame:
-    from service_circle.io import check_file
+    from service_circle.readers import check_file
 
     check_file(path, f"file {path}")
     try:

@@ -61,22 +61,26 @@ def _file_attribution(name: str) -> str:
 
 def network_source(source: str) -> Source:
     """The source of a network, from its ``WalkNetwork.source`` text."""
-    return Source("network", source or "a network", _file_attribution(source or ""))
+    if not source:
+        return Source("network", "a network given in memory", "street network given by the user")
+    return Source("network", source, _file_attribution(source))
 
 
 def frame_sources(role: str, frame: pd.DataFrame) -> list[Source]:
     """The sources of facility or demand rows, from their ``source`` column.
 
-    ``osm`` and ``osm buildings`` rows are OpenStreetMap's; other values name a file.
+    ``osm`` rows are OpenStreetMap's; other values name a file; several sources of one row
+    are joined by `` + `` (a census file spread onto OSM buildings).
     """
     if "source" not in frame.columns or frame.empty:
         return [Source(role, f"{role} given in memory", f"{role} given by the user")]
     out = []
-    for value in sorted({str(v) for v in frame["source"].dropna()}):
+    names = {part.strip() for v in frame["source"].dropna() for part in str(v).split(" + ")}
+    for value in sorted(names):
         if value.lower().startswith("osm"):
             out.append(Source(role, value, OSM))
-        elif value in ("buildings", "grid", "h3"):
-            out.append(Source(role, value, f"{role} given by the user"))
+        elif value in ("buildings", "polygons", "grid", "h3", ""):
+            out.append(Source(role, value or role, f"{role} given by the user"))
         else:
             out.append(Source(role, value, _file_attribution(value)))
     return out

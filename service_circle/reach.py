@@ -90,9 +90,9 @@ def reach(
         geometry=[area],
         crs=study.network.crs,
     ).to_crs("EPSG:4326")
-    found = nearest(study.network, origin, study.facility_snap, cost=cost, limit=limit,
+    result = nearest(study.network, origin, study.facility_snap, cost=cost, limit=limit,
                     direction="from_facility")  # fmt: skip
-    within = np.flatnonzero(found.point_cost <= limit)
+    within = np.flatnonzero(result.point_cost <= limit)
     facilities = study.facilities.iloc[within].copy()
-    facilities[cost.cost_column] = found.point_cost[within]
+    facilities[cost.cost_column] = result.point_cost[within]
     return frame, facilities.sort_values(cost.cost_column, kind="stable").reset_index(drop=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -20,11 +21,16 @@ from service_circle._errors import InputError
 from service_circle.demand import buildings_from_osm
 from service_circle.facilities import facilities_from_osm
 from service_circle.network import load_network
+from service_circle.provenance import OSM
 from service_circle.walk_network import WalkNetwork
+
+if TYPE_CHECKING:
+    from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
 
-ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
+ATTRIBUTION = OSM  # the sample is OSM data
+
 
 #: The catalogue categories the demo reports on (Helsinki has no senior facility mapped;
 #: the demo says so rather than inventing one).
@@ -101,7 +107,7 @@ def build_sample_study(
     barriers: gpd.GeoDataFrame | None = None,
     max_access_m: float | None = None,
     min_piece_m: float | None = None,
-):
+) -> Study:
     """The sample as a :class:`~service_circle.study.Study`.
 
     Residents from the floor area of residential buildings (÷ 40 m²), facilities from its
@@ -109,21 +115,22 @@ def build_sample_study(
     """
     from service_circle import demand as dm
     from service_circle.network import barriers_from_osm
+    from service_circle.snapping import DEFAULT_MAX_ACCESS_M, DEFAULT_MIN_PIECE_M
     from service_circle.study import Study
 
     sample = sample or load_sample()
     people = dm.demand_from_buildings(
         sample.buildings, landuse=dm.landuse_from_osm(sample.pbf_path)
     )
-    options = {k: v for k, v in (("max_access_m", max_access_m), ("min_piece_m", min_piece_m))
-               if v is not None}  # fmt: skip
     walls = barriers if barriers is not None else barriers_from_osm(sample.pbf_path)
     return Study.build(
-        sample.network, sample.facilities, people, name=SAMPLE_STUDY, barriers=walls, **options
-    )
+        sample.network, sample.facilities, people, name=SAMPLE_STUDY, barriers=walls,
+        max_access_m=DEFAULT_MAX_ACCESS_M if max_access_m is None else max_access_m,
+        min_piece_m=DEFAULT_MIN_PIECE_M if min_piece_m is None else min_piece_m,
+    )  # fmt: skip
 
 
-def sample_study(cache_dir: str | Path | None = None):
+def sample_study(cache_dir: str | Path | None = None) -> Study:
     """The sample study, built once and kept in ``cache_dir`` (default: the user cache).
 
     The cache is ``$XDG_CACHE_HOME/service-circle`` (``~/.cache/service-circle``); a

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import sparse
 from scipy.optimize import LinearConstraint
 
@@ -89,7 +90,9 @@ class SitingResult:
         return self.covered_after / self.total if self.total else float("nan")
 
 
-def _prepare(reach, weights, covered):
+def _prepare(
+    reach: sparse.spmatrix | np.ndarray, weights: npt.ArrayLike, covered: npt.ArrayLike | None
+) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
     reach = sparse.csr_matrix(reach, dtype=np.float64)
     reach.data[:] = 1.0
     weights = np.asarray(weights, dtype=np.float64)
@@ -108,8 +111,8 @@ def _rank(reach: sparse.csr_matrix, weights: np.ndarray, rows: np.ndarray, chose
 
 
 def mclp(
-    reach,
-    weights,
+    reach: sparse.spmatrix | np.ndarray,
+    weights: npt.ArrayLike,
     p: int,
     *,
     covered: np.ndarray | None = None,
@@ -164,8 +167,8 @@ def mclp(
 
 
 def lscp(
-    reach,
-    weights,
+    reach: sparse.spmatrix | np.ndarray,
+    weights: npt.ArrayLike,
     target_share: float,
     *,
     covered: np.ndarray | None = None,
@@ -280,7 +283,9 @@ def _lazy_greedy(
     pool = range(cols.shape[1]) if columns is None else (int(j) for j in columns)
     heap = [(-gain(j), j) for j in pool]
     heapq.heapify(heap)
-    chosen, gains, got = [], [], 0.0
+    chosen: list[int] = []
+    gains: list[float] = []
+    got = 0.0
     while heap and (p is None or len(chosen) < p) and (need is None or got < need - 1e-9):
         _, j = heapq.heappop(heap)
         fresh = gain(j)
@@ -296,8 +301,8 @@ def _lazy_greedy(
 
 
 def pmedian(
-    cost,
-    weights,
+    cost: npt.ArrayLike,
+    weights: npt.ArrayLike,
     p: int,
     *,
     existing_cost: np.ndarray | None = None,
@@ -417,9 +422,9 @@ def _pmedian_restricted(cost, order, sorted_cost, weights, existing, k, p, time_
 
 
 def capacitated_mclp(
-    reach,
-    weights,
-    capacity,
+    reach: sparse.spmatrix | np.ndarray,
+    weights: npt.ArrayLike,
+    capacity: npt.ArrayLike,
     p: int,
     *,
     covered: np.ndarray | None = None,

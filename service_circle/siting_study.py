@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+import geopandas as gpd
 import numpy as np
 from scipy import sparse
 
@@ -17,30 +18,32 @@ from service_circle import _deadline
 from service_circle._errors import InputError
 from service_circle._validate import check_number
 from service_circle.candidates import generate_candidates
-from service_circle.cost import CostModel
+from service_circle.cost import CostModel, Threshold
+from service_circle.profiles import Profile
 from service_circle.search import reach_pairs
 from service_circle.siting import Method, Objective, SitingResult, lscp, mclp, pmedian
 from service_circle.snapping import Snapped, snap
+from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
 
 
 def site_study(
-    study,
+    study: Study,
     category: str,
-    threshold,
+    threshold: Threshold,
     *,
     p: int | None = None,
     target_share: float | None = None,
     objective: Objective | None = None,
-    candidates=None,
-    profile=None,
+    candidates: gpd.GeoDataFrame | None = None,
+    profile: str | Profile | None = None,
     method: Method = "exact",
     time_limit_s: float = 60.0,
     spacing_m: float = 150.0,
-    exclude=None,
+    exclude: gpd.GeoDataFrame | None = None,
     max_candidates: int | None = None,
-):
+) -> tuple[SitingResult, gpd.GeoDataFrame, Study]:
     """Site new facilities of a category on a study; returns ``(result, sites, after)``.
 
     ``objective`` is ``"mclp"`` (needs ``p``; the default with ``p``), ``"lscp"`` (needs
@@ -56,10 +59,7 @@ def site_study(
     (of the group served; for p-median the group assigned to the site) and ``category``;
     ``after`` is the study with the new sites added, for coverage and gaps after.
     """
-    import geopandas as gpd
     import pandas as pd
-
-    from service_circle.study import Study
 
     if (p is None) == (target_share is None):
         raise InputError("give p (maximal coverage) or target_share (set cover), not both")
@@ -111,6 +111,7 @@ def site_study(
     elif p is not None:
         result = mclp(reach, weights, p, covered=covered, method=method, time_limit_s=time_limit_s)
     else:
+        assert target_share is not None  # checked above
         result = lscp(reach, weights, target_share, covered=covered, method=method,
                       time_limit_s=time_limit_s)  # fmt: skip
     picked = candidates.to_crs("EPSG:4326").iloc[result.chosen]
@@ -180,7 +181,13 @@ def _pmedian_on_study(pairs, weights, current, limit, n_cand, p, time_limit_s) -
     )
 
 
-def site_summary(result: SitingResult, study, category: str, threshold, profile=None) -> dict:
+def site_summary(
+    result: SitingResult,
+    study: Study,
+    category: str,
+    threshold: Threshold,
+    profile: str | Profile | None = None,
+) -> dict:
     """What a siting run chose and how sure it is, as a JSON-ready dict (CLI and API)."""
     return {
         "category": category,

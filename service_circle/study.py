@@ -21,6 +21,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -127,8 +128,6 @@ class Study:
         check_demand(demand, "demand points", first_row=1)
         if "id" not in demand.columns:
             demand["id"] = np.arange(len(demand)).astype(str)
-        options = {"max_access_m": max_access_m, "min_piece_m": min_piece_m,
-                   "barriers": barriers}  # fmt: skip
         facilities = facilities.to_crs("EPSG:4326").reset_index(drop=True)
         demand = demand.to_crs("EPSG:4326").reset_index(drop=True)
         return cls(
@@ -137,8 +136,22 @@ class Study:
             facilities=facilities,
             demand=demand,
             catalogue=catalogue,
-            facility_snap=snap(network, facilities, what="facilities", **options),
-            demand_snap=snap(network, demand, what="demand points", **options),
+            facility_snap=snap(
+                network,
+                facilities,
+                what="facilities",
+                max_access_m=max_access_m,
+                min_piece_m=min_piece_m,
+                barriers=barriers,
+            ),
+            demand_snap=snap(
+                network,
+                demand,
+                what="demand points",
+                max_access_m=max_access_m,
+                min_piece_m=min_piece_m,
+                barriers=barriers,
+            ),
             sources=tuple(
                 sources
                 or sources_of(network.source, [("facilities", facilities), ("demand", demand)])
@@ -196,8 +209,9 @@ class Study:
         self.network.save(folder / "network.npz")
         _write_gpkg(self.facilities, folder / "facilities.gpkg")
         _write_gpkg(self.demand, folder / "demand.gpkg")
-        np.savez(folder / "snapped.npz", **_snap_arrays("facility", self.facility_snap),
-                 **_snap_arrays("demand", self.demand_snap))  # fmt: skip
+        arrays: dict[str, Any] = {**_snap_arrays("facility", self.facility_snap),
+                                  **_snap_arrays("demand", self.demand_snap)}  # fmt: skip
+        np.savez(folder / "snapped.npz", **arrays)
         builtin = self.catalogue.source == "built-in catalogue"
         if not builtin:
             shutil.copyfile(self.catalogue.source, folder / "catalogue.toml")
@@ -259,7 +273,8 @@ class Study:
             if not isinstance(meta, dict):
                 raise ValueError("not a JSON object")
             name = str(meta["name"])
-            max_access_m = float(meta.get("max_access_m", meta.get("max_snap_m")))
+            max_access_m = float(meta["max_access_m"] if "max_access_m" in meta
+                                 else meta["max_snap_m"])  # fmt: skip
             catalogue_name = meta["catalogue"]
             sources = tuple(Source.from_dict(d) for d in meta.get("sources", []))
         except Exception as exc:

@@ -10,12 +10,15 @@ Chinese by default (:func:`study_language`).
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
 from service_circle._errors import InputError
+
+if TYPE_CHECKING:
+    from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ def check_lang(lang: str) -> Lang:
     return lang  # type: ignore[return-value]
 
 
-def study_language(study) -> Lang:
+def study_language(study: Study) -> Lang:
     """``"zh"`` for a study inside China (by the centre of its homes and facilities)."""
     from service_circle.coords import in_china
 
@@ -90,7 +93,7 @@ def study_language(study) -> Lang:
     return "zh" if bool(in_china(lon, lat)) else "en"
 
 
-def resolve_lang(lang: str, study) -> Lang:
+def resolve_lang(lang: str, study: Study) -> Lang:
     """``lang``, with ``"auto"`` meaning the study's own (:func:`study_language`)."""
     return study_language(study) if lang == "auto" else check_lang(lang)
 

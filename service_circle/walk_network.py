@@ -32,7 +32,7 @@ import shapely
 from scipy.sparse import csgraph, csr_matrix
 
 from service_circle._errors import EmptyNetworkError, InputError, InputNotFoundError
-from service_circle.io import atomic_write
+from service_circle.folders import atomic_write
 
 if TYPE_CHECKING:
     import geopandas as gpd

@@ -20,7 +20,7 @@ from service_circle.coords import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from service_circle.io import read_points
+from service_circle.readers import read_points
 
 EARTH_R = 6_371_000.0
 

@@ -36,7 +36,8 @@ def test_population_grid_spread_onto_buildings_preserves_the_total(helsinki_buil
     assert points["population"].sum() == pytest.approx(71_724, abs=1e-6)
     per_cell = points.groupby("polygon")["population"].sum()
     np.testing.assert_allclose(per_cell.to_numpy(), grid["population"].to_numpy()[per_cell.index])
-    assert set(points["source"]) == {"buildings", "grid"}  # some cells have no home mapped
+    assert set(points["method"]) == {"buildings", "grid"}  # some cells have no home mapped
+    assert set(points["source"]) == {"polygons", "polygons + osm"}
     assert points["pop_60plus"].sum() == pytest.approx(71_724 * DEFAULT_SHARES["pop_60plus"])
     hexes = hex_demand(points, 9)
     assert hexes["population"].sum() == pytest.approx(71_724, abs=1e-6)
@@ -50,7 +51,7 @@ def test_polygon_age_columns_are_spread_too(helsinki_buildings):
     points = demand_from_polygons(polys, buildings=buildings, landuse=landuse)
     assert points["population"].sum() == pytest.approx(1000)
     assert points["pop_60plus"].sum() == pytest.approx(300)
-    assert (points["source"] == "buildings").all()
+    assert (points["method"] == "buildings").all()
     weights = points["population"] / points["population"].sum()
     np.testing.assert_allclose(points["pop_60plus"], 300 * weights)
 

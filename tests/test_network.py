@@ -17,6 +17,7 @@ from service_circle import CRSError, EmptyNetworkError, InputError, InputNotFoun
 from service_circle._walkable import TAG_COLUMNS, walkable_mask
 from service_circle.network import (
     load_network,
+    network_around,
     network_from_bbox,
     network_from_lines,
     network_from_place,
@@ -248,7 +249,9 @@ def test_online_bbox_point_and_place_run_osmnx_for_real(offline_overpass):
     assert "motorway" not in set(bbox_net.edge_highway())
     full = load_network(shared_file(f"{BEIJING}.osm"))
     assert 0 < bbox_net.n_edges < full.n_edges  # osmnx clipped to the box
-    assert network_from_point((40.007, 116.347), 600).n_edges > 50
+    assert network_around(116.347, 40.007, 600).n_edges > 50  # longitude first
+    with pytest.warns(DeprecationWarning, match="network_around"):  # the old (lat, lon) one
+        assert network_from_point((40.007, 116.347), 600).n_edges > 50
     assert network_from_place("Haidian, Beijing").n_edges == pytest.approx(
         bbox_net.n_edges, rel=0.2
     )

@@ -43,7 +43,7 @@ def test_readme_python_tour_runs(tmp_path, monkeypatch):
     import pandas as pd
     from conftest import BEIJING, shared_file
 
-    from service_circle.io import read_points
+    from service_circle.readers import read_points
 
     pbf = shared_file(f"{BEIJING}.osm.pbf")
     rng = np.random.default_rng(0)

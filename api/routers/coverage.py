@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -24,19 +24,22 @@ from service_circle.cost import Threshold
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["coverage"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
     422: {"model": Problem, "content": JSON, "description": "Invalid parameter"},
     503: {"model": Problem, "content": JSON,
           "description": "Busy (see Retry-After), past the time limit, or the study is "
           "unavailable"},
 }  # fmt: skip
-BODY_ERRORS = {
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     400: {"model": Problem, "content": JSON, "description": "The body is not UTF-8 JSON"},
     413: {"model": Problem, "content": JSON, "description": "Body too large"},
 }
-GEOJSON = {200: {"model": FeatureCollection, "content": {MEDIA_TYPE: {}}}, **ERRORS}
+GEOJSON: dict[int | str, dict[str, Any]] = {
+    200: {"model": FeatureCollection, "content": {MEDIA_TYPE: {}}},
+    **ERRORS,
+}
 
 Category = Annotated[str, Query(description="A category key (GET /categories)")]
 

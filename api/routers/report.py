@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from service_circle_api import tasks
 from service_circle_api.deps import ProfileDep, RegistryDep, SettingsDep, StudyDep, ThresholdsDep
 from service_circle_api.schemas import JSON, Problem
@@ -17,7 +17,7 @@ from service_circle.tables import study_language
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["report"])
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
     422: {"model": Problem, "content": JSON, "description": "Invalid parameter"},
     503: {"model": Problem, "content": JSON,
@@ -60,7 +60,7 @@ async def report(
         Query(description="Language of the HTML page (default: zh for a study in China)"),
     ] = None,
     accept: Annotated[str | None, Header()] = None,
-):
+) -> Response:
     """The plan-target report: indicators against the targets and the coverage table."""
     task = Task(tasks.report_parts, study_id, (thresholds, profile, preset))
     indicators, table, label = await registry.get(

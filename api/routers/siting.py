@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -23,7 +25,7 @@ from service_circle.profiles import get_profile
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["siting"])
 
-RESPONSES = {
+RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": FeatureCollection, "content": {MEDIA_TYPE: {}},
           "description": "The chosen sites (rank, marginal population) and a summary"},
     400: {"model": Problem, "content": JSON, "description": "The body is not UTF-8 JSON"},

@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from service_circle_api.deps import RegistryDep, StudyDep
 from service_circle_api.schemas import JSON, Problem, StudyDetail, StudySummary
 
-from service_circle.sample import ATTRIBUTION
 from service_circle.study import Study
 
 router = APIRouter(prefix="/studies", tags=["studies"])
@@ -35,7 +34,7 @@ def _summary(study_id: str, study: Study) -> dict:
         "demand_points": len(study.demand),
         "population": float(study.demand["population"].sum()),
         "facilities": len(study.facilities),
-        "attribution": ATTRIBUTION,
+        "attribution": study.attribution,
     }
 
 

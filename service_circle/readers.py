@@ -1,6 +1,6 @@
-"""Reading the files a planning office hands over, and writing results atomically.
+"""Reading the files a planning office hands over (writing is :mod:`.writers`).
 
-Reading (:func:`read_table`, :func:`read_points`, :func:`read_points_with_report`):
+:func:`read_table`, :func:`read_points` and :func:`read_points_with_report`:
 
 - **Encodings.** Tables may be UTF-8 (with or without BOM), GBK or GB18030 (what Excel
   saves in China): detected with ``charset-normalizer``, or given as ``encoding``.
@@ -15,10 +15,6 @@ Reading (:func:`read_table`, :func:`read_points`, :func:`read_points_with_report
 - **Nothing dropped.** Rows without usable coordinates are kept with an empty geometry and
   named in the report; a row whose latitude is not a latitude while its longitude is (lon
   and lat swapped) is swapped back and named.
-
-Writing: results go to a temporary file beside the target and are renamed over it, so a
-reader never sees half a file and a failed run leaves the previous result in place. CSV
-files are UTF-8 with a BOM, so that Excel opens Chinese text right.
 """
 
 from __future__ import annotations
@@ -28,14 +24,11 @@ import io
 import logging
 import os
 import re
-import tempfile
 import unicodedata
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import geopandas as gpd
 import numpy as np
@@ -484,49 +477,3 @@ def _points_from_table(
     geometry[bad] = None
     frame = gpd.GeoDataFrame(table.copy(), geometry=geometry, crs="EPSG:4326")
     return _declare(frame, crs_used, what) if crs_used != "wgs84" else frame
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_write(
-    path: str | os.PathLike, mode: str = "w", *, encoding: str = "utf-8"
-) -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it over ``path`` on success.
-
-    Examples
-    --------
-    >>> with atomic_write("out.csv") as fh:  # doctest: +SKIP
-    ...     frame.to_csv(fh, index=False)
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": encoding})) as fh:
-            yield fh
-        Path(tmp).chmod(0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write a table as UTF-8 CSV with a BOM (Excel then reads Chinese right), atomically."""
-    with atomic_write(path, "w", encoding="utf-8-sig") as fh:
-        frame.to_csv(fh, index=False, lineterminator="\n")
-    return Path(path)
-
-
-def write_geojson(frame: gpd.GeoDataFrame, path: str | os.PathLike) -> Path:
-    """Write RFC 7946 GeoJSON (WGS-84 lon/lat), atomically."""
-    out = frame.to_crs("EPSG:4326") if frame.crs is not None else frame
-    text = out.to_json(drop_id=True, to_wgs84=False, ensure_ascii=False)
-    with atomic_write(path, "w") as fh:
-        fh.write(text)
-    return Path(path)

@@ -16,8 +16,9 @@ from service_circle import (
     get_profile,
     snap,
 )
-from service_circle.io import read_points, write_csv, write_geojson
+from service_circle.readers import read_points
 from service_circle.synthetic import grid_network, random_points
+from service_circle.writers import write_csv, write_geojson
 
 
 @pytest.fixture(scope="module")
