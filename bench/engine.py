@@ -32,12 +32,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import median_time, print_table
 
 from service_circle import get_profile, snap, travel_times
+from service_circle.cost import CostModel
 from service_circle.synthetic import grid_network
 from service_circle.walk_network import WalkNetwork, load_compiled
 
 CUTOFF_S = 15 * 60
 GRID_SIDES = {"10k": 100, "100k": 317, "1M": 1000}
 PROFILE = get_profile("adult")
+COST = CostModel.walking(PROFILE)
 
 
 def networks(sizes: list[str]):
@@ -93,7 +95,7 @@ def bench_network(
     n_fac = max(10, net.n_nodes // 2000)
     fac_nodes, fac_points = facilities_on_nodes(net, n_fac)
     t_snap, fac = median_time(lambda: snap(net, fac_points, min_piece_m=0), repeat)
-    t_ours, ours = median_time(lambda: travel_times(net, fac, cutoff_s=CUTOFF_S), repeat)
+    t_ours, ours = median_time(lambda: travel_times(net, fac, limit_s=CUTOFF_S), repeat)
     t_full, ours_full = median_time(lambda: travel_times(net, fac), repeat)
     row = {
         "network": label,
@@ -105,7 +107,7 @@ def bench_network(
         "snap_s": t_snap,
         "arrays_MB": net.nbytes / 1e6,
     }
-    cost = PROFILE.arc_cost_s(net)
+    cost = COST.arc_costs(net)
     sources = set(fac_nodes.tolist())
     if net.n_nodes <= nx_max_nodes:
         graph = to_networkx(net, cost)

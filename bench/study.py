@@ -19,9 +19,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import print_table
 
 from service_circle.catalogue import load_catalogue
-from service_circle.coverage import coverage_table, gaps, isochrones
+from service_circle.cost import Threshold
+from service_circle.coverage import coverage_table
 from service_circle.demand import with_groups
-from service_circle.profiles import Threshold
+from service_circle.gaps import gaps
+from service_circle.isochrones import isochrones
 from service_circle.study import Study
 from service_circle.synthetic import grid_network, random_points
 

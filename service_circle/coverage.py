@@ -82,6 +82,7 @@ def coverage_table(
     keys = list(categories) if categories else study.catalogue.keys()
     keep = np.ones(len(study.demand), dtype=bool) if mask is None else np.asarray(mask, bool)
     population = np.where(keep, study.demand["population"].to_numpy(np.float64), 0.0)
+    placement = _placement_codes(study.demand_snap)  # the same for every search
     rows = []
     for key in keys:
         cat = study.catalogue[key]
@@ -92,8 +93,9 @@ def coverage_table(
             cost = CostModel.for_threshold(threshold, profile)
             limit = cost.limit(threshold)
             result = study.search(key, cost)
-            covered = result.point_cost <= limit
-            reason = resident_status(result.point_cost, limit, study.demand_snap)
+            codes = _status_codes(result.point_cost, limit, placement)
+            covered = codes == 0
+            by_reason = np.bincount(codes, weights=population, minlength=len(STATUSES))
             rows.append(
                 {
                     "category": key,
@@ -111,7 +113,7 @@ def coverage_table(
                     "group_population": group_pop.sum(),
                     "group_covered": group_pop[covered].sum(),
                     "group_share": _share(group_pop[covered].sum(), group_pop.sum()),
-                    **{r: float(population[reason == r].sum()) for r in UNCOVERED},
+                    **{r: float(by_reason[i]) for i, r in enumerate(STATUSES) if i},
                 }
             )
     return pd.DataFrame(rows)
@@ -127,12 +129,28 @@ def resident_status(point_cost: np.ndarray, limit: float, points: Snapped) -> np
     See :func:`coverage_table` for the reasons; ``points`` are the snapped points the costs
     belong to.
     """
-    snapped = points.status.astype(object)
-    out = np.where(point_cost <= limit, "ok", "beyond_threshold").astype(object)
-    out[~np.isfinite(point_cost)] = "unreachable"
+    codes = _status_codes(point_cost, limit, _placement_codes(points))
+    return np.asarray(STATUSES, dtype=object)[codes]
+
+
+#: Every status a resident can have: covered first, then :data:`UNCOVERED`.
+STATUSES = ("ok", *UNCOVERED)
+
+
+def _placement_codes(points: Snapped) -> np.ndarray:
+    """Per point: 0 when on the network, else the index of its snapping status in STATUSES."""
     placed = points.on_network
-    out[~placed] = snapped[~placed]
-    return out
+    codes = np.where(placed, 0, STATUSES.index("off_network"))
+    for name in ("blocked", "no_geometry"):
+        codes[~placed & (points.status == name)] = STATUSES.index(name)
+    return codes
+
+
+def _status_codes(point_cost: np.ndarray, limit: float, placement: np.ndarray) -> np.ndarray:
+    """Per point: the index in STATUSES of its status under ``limit`` (integers: fast sums)."""
+    codes = np.where(point_cost <= limit, 0, 1)
+    codes[~np.isfinite(point_cost)] = 2
+    return np.where(placement > 0, placement, codes)
 
 
 def _share(part: float, whole: float) -> float:

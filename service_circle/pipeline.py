@@ -1,4 +1,4 @@
-"""The analysis of a study, end to end: what ``analyze``, ``demo``, the API and ``batch`` run.
+"""The analysis of a study, end to end: what ``analyze``, ``demo`` and the API's report run.
 
 :func:`analyze_study` computes every output of a study once — the coverage table with why
 the rest is not covered, each home's times, isochrones, gaps and the plan-target report —

@@ -336,30 +336,81 @@ def _search(
     node_source = np.full(n, -1, dtype=np.int64)
     if seed_node.size == 0:
         return node_cost, node_source
-    # one link per (source, node), the cheapest; rows of the virtual nodes in source order
-    order = np.lexsort((seed_cost, seed_node, seed_source))
-    src, node, cost = seed_source[order], seed_node[order], seed_cost[order]
-    first = np.r_[True, (src[1:] != src[:-1]) | (node[1:] != node[:-1])]
-    src, node, cost = src[first], node[first], cost[first]
-    sources, per_source = np.unique(src, return_counts=True)
-    k = sources.size
-    indptr = np.concatenate([net.indptr, net.indptr[-1] + np.cumsum(per_source)])
-    graph = csr_matrix(
-        (np.concatenate([arc_cost, cost]), np.concatenate([net.arc_head, node]), indptr),
-        shape=(n + k, n + k),
-    )
+    graph, first_virtual = _seeded_graph(net, arc_cost, seed_node, seed_cost, seed_source)
+    sources = np.unique(seed_source)
     dist, _, start = csgraph.dijkstra(
         graph,
         directed=True,
-        indices=np.arange(n, n + k),
+        indices=first_virtual + np.arange(sources.size),
         min_only=True,
         limit=limit,
         return_predecessors=True,
     )
     node_cost = dist[:n]
     reached = np.isfinite(node_cost)
-    node_source[reached] = sources[start[:n][reached] - n]
+    node_source[reached] = sources[start[:n][reached] - first_virtual]
     return node_cost, node_source
+
+
+def _seeded_graph(
+    net: WalkNetwork,
+    arc_cost: np.ndarray,
+    seed_node: np.ndarray,
+    seed_cost: np.ndarray,
+    seed_source: np.ndarray,
+) -> tuple[csr_matrix, int]:
+    """The network's arcs plus one virtual node per source, linked to its seed nodes.
+
+    Virtual nodes follow the network's, one per distinct ``seed_source`` in ascending
+    order, from the returned index on; each links to its seed nodes at the seeds' costs
+    (the cheapest where a source seeds a node twice).
+    """
+    n = net.n_nodes
+    order = np.lexsort((seed_cost, seed_node, seed_source))
+    src, node, cost = seed_source[order], seed_node[order], seed_cost[order]
+    first = np.ones(src.size, dtype=bool)
+    first[1:] = (src[1:] != src[:-1]) | (node[1:] != node[:-1])
+    src, node, cost = src[first], node[first], cost[first]
+    _, per_source = np.unique(src, return_counts=True)
+    k = per_source.size
+    indptr = np.concatenate([net.indptr, net.indptr[-1] + np.cumsum(per_source)])
+    graph = csr_matrix(
+        (np.concatenate([arc_cost, cost]), np.concatenate([net.arc_head, node]), indptr),
+        shape=(n + k, n + k),
+    )
+    return graph, n
+
+
+def _points_by_node(net: WalkNetwork, points: Snapped) -> tuple[np.ndarray, np.ndarray]:
+    """For every node, the points on an edge that ends there (CSR: ``indptr``, rows)."""
+    rows = np.flatnonzero(points.on_network)
+    edge = points.edge[rows]
+    node = np.concatenate([net.edge_u[edge], net.edge_v[edge]])
+    return _index(node, np.concatenate([rows, rows]), net.n_nodes)
+
+
+def _points_by_edge(net: WalkNetwork, points: Snapped) -> tuple[np.ndarray, np.ndarray]:
+    """For every edge, the points on it (CSR: ``indptr``, rows)."""
+    rows = np.flatnonzero(points.on_network)
+    return _index(points.edge[rows], rows, net.n_edges)
+
+
+def _index(key: np.ndarray, value: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(key, kind="stable")
+    indptr = np.zeros(n_keys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key, minlength=n_keys), out=indptr[1:])
+    return indptr, value[order]
+
+
+def _gather(index: tuple[np.ndarray, np.ndarray], keys: np.ndarray) -> np.ndarray:
+    """The values of an :func:`_index` under ``keys``, concatenated."""
+    indptr, values = index
+    lo, hi = indptr[keys], indptr[keys + 1]
+    count = hi - lo
+    if not count.any():
+        return values[:0]
+    starts = np.repeat(lo - np.cumsum(count) + count, count)
+    return values[starts + np.arange(count.sum())]
 
 
 def _point_costs(
@@ -448,12 +499,14 @@ def reach_pairs(
     """Every (source, target) pair within ``limit``, with its cost: a sparse reach table.
 
     One bounded search per source (the catchment of each facility, as two-step floating
-    catchment and siting need), in the direction people walk: target → source. Only the
-    targets on edges the search touched are evaluated. Sources are searched one at a time,
-    so the working memory is one search's arrays whatever their number, and the result
-    holds only the pairs within ``limit`` (2 000 candidates × 100 000 homes on a
-    100k-node grid, 10 minutes: 0.44 M pairs, 11 MB, 2.3 s). A time limit set around the
-    call (:mod:`service_circle._deadline`) is checked between sources.
+    catchment and siting need), in the direction people walk: target → source. The graph
+    with every source's virtual node is built once and searched a batch of sources per
+    call, so the working memory is a batch's answers (≈ 25 MB) whatever the number of
+    sources; only the targets on edges the search reached (found through an index of
+    targets by node and by edge) are evaluated, so a source costs what it reaches, and the
+    result holds only the pairs within ``limit`` (2 000 candidates × 100 000 homes on a
+    100k-node grid, 10 minutes: 0.44 M pairs, 11 MB, 1.8 s). A time limit set around the
+    call (:mod:`service_circle._deadline`) is checked between batches.
 
     Returns
     -------
@@ -465,32 +518,39 @@ def reach_pairs(
     arc_cost = cost.arc_costs(net)
     forward, backward = edge_costs(net, arc_cost)
     data = arc_cost if cost.symmetric else arc_cost[net.arc_twin]
-    t_rows = np.flatnonzero(targets.on_network)
-    t_edge = targets.edge[t_rows]
+    s_rows = np.flatnonzero(sources.on_network)
+    graph, first_virtual = _seeded_graph(
+        net, data, *_seeds(net, sources.take(s_rows), forward, backward, cost.access_costs, True)
+    )
+    near_node, near_edge = _points_by_node(net, targets), _points_by_edge(net, targets)
+    node_fac = np.full(net.n_nodes, -1, dtype=np.int64)
+    # a few sources per call: one graph for all, each search bounded, and a dense answer
+    # of batch × nodes that stays small (≈ 25 MB at 32 × 100k)
+    batch = max(1, min(64, int(25e6 // (8 * (graph.shape[0] + 1)))))
     out_s, out_t, out_c = [], [], []
-    for s in np.flatnonzero(sources.on_network):
+    for start in range(0, s_rows.size, batch):
         _deadline.check("the reach table")
-        single = sources.take(np.arange(len(sources)) == s)
-        seed_node, seed_cost, seed_source = _seeds(
-            net, single, forward, backward, cost.access_costs, True
-        )
-        node_cost, node_src = _search(net, data, seed_node, seed_cost, seed_source, bound)
-        touched = (
-            np.isfinite(node_cost[net.edge_u[t_edge]])
-            | np.isfinite(node_cost[net.edge_v[t_edge]])
-            | (t_edge == sources.edge[s])
-        )
-        near = t_rows[touched]
-        if near.size == 0:
-            continue
-        pair_cost, _ = _point_costs(
-            net, single, targets.take(near), node_cost, node_src, forward, backward,
-            cost.access_costs, True,
+        chunk = s_rows[start : start + batch]
+        dist = csgraph.dijkstra(
+            graph, directed=True, indices=first_virtual + start + np.arange(chunk.size),
+            limit=bound,
         )  # fmt: skip
-        ok = pair_cost <= bound
-        out_s.append(np.full(int(ok.sum()), s))
-        out_t.append(near[ok])
-        out_c.append(pair_cost[ok])
+        for row, s in zip(dist, chunk, strict=True):
+            node_cost = row[: net.n_nodes]
+            reached = np.flatnonzero(np.isfinite(node_cost))
+            near = np.union1d(_gather(near_node, reached), _gather(near_edge, sources.edge[[s]]))
+            if near.size == 0:
+                continue
+            node_fac[reached] = 0
+            pair_cost, _ = _point_costs(
+                net, sources.take(np.array([s])), targets.take(near), node_cost, node_fac, forward,
+                backward, cost.access_costs, True,
+            )  # fmt: skip
+            node_fac[reached] = -1
+            ok = pair_cost <= bound
+            out_s.append(np.full(int(ok.sum()), s))
+            out_t.append(near[ok])
+            out_c.append(pair_cost[ok])
     if not out_s:
         return pd.DataFrame({"source": [], "target": [], "cost": []}).astype(
             {"source": np.int64, "target": np.int64}

@@ -165,3 +165,14 @@ def test_the_app_is_installed_under_its_own_name():
     import service_circle_api
 
     assert Path(service_circle_api.__file__).parent == APP
+
+
+def test_readme_layout_names_every_module():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = text[text.index("## Layout") : text.index("## Tested with")]
+    missing = [
+        p.relative_to(ROOT).as_posix()
+        for p in [*LIBRARY.glob("*.py"), *APP.glob("*.py")]
+        if p.name != "__init__.py" and not re.search(rf"\b{re.escape(p.name)}\b", layout)
+    ]
+    assert not missing, f"README's layout does not list {missing}"

@@ -6,8 +6,9 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from networks import X0, Y0, street_network
 
-from service_circle import InputError, WalkNetwork
+from service_circle import InputError
 from service_circle.accessibility import access_summary, gaussian_weight, two_step_fca
 from service_circle.completeness import completeness, completeness_summary
 from service_circle.coords import wgs84_to_gcj02
@@ -16,19 +17,11 @@ from service_circle.demand import with_groups
 from service_circle.neighbourhood import neighbourhood
 from service_circle.study import Study
 
-X0, Y0 = 440_000.0, 4_420_000.0
-
 
 @pytest.fixture(scope="module")
 def street_study():
     # one straight 1 km street; childcare A at 100 m (10 places), B at 900 m (20 places)
-    net = WalkNetwork.from_edges(
-        crs="EPSG:32650",
-        node_x=np.array([X0, X0 + 500, X0 + 1000]),
-        node_y=np.full(3, Y0),
-        edge_u=np.array([0, 1]),
-        edge_v=np.array([1, 2]),
-    )
+    net = street_network([(0, 0), (500, 0), (1000, 0)], [(0, 1), (1, 2)])
     facilities = gpd.GeoDataFrame(
         {"id": ["A", "B", "C"], "category": ["childcare", "childcare", "pharmacy"],
          "capacity": [10.0, 20.0, np.nan]},

@@ -38,3 +38,36 @@ def test_renamed_keywords_still_work_with_a_warning():
     with pytest.warns(DeprecationWarning, match="limit_s"):
         cut = travel_times(net, facilities, old, cutoff_s=60)
     assert cut.limit == cut.cutoff == 60
+
+
+def test_network_distances_former_keyword():
+    from service_circle import network_distances
+
+    net = grid_network(10)
+    homes = snap(net, random_points(net, 5, seed=1))
+    clinics = snap(net, random_points(net, 2, seed=2))
+    new = network_distances(net, clinics, homes, limit_m=200)
+    with pytest.warns(DeprecationWarning, match="limit_m"):
+        old = network_distances(net, clinics, homes, cutoff_m=200)
+    assert old.to_frame().equals(new.to_frame())
+
+
+def test_former_command_line_options_give_the_same_answer(tmp_path):
+    from conftest import BEIJING, shared_file
+
+    from service_circle.cli import main
+
+    network = shared_file(f"{BEIJING}.osm.pbf")
+    fac, pts = tmp_path / "fac.csv", tmp_path / "pts.csv"
+    fac.write_text("id,lon,lat\nk1,116.34642,39.99969\nk2,116.3469,39.99203\n", encoding="utf-8")
+    pts.write_text("id,lon,lat\nh1,116.34615,40.00646\nh2,116.34666,39.9997\n", encoding="utf-8")
+    base = ["times", "--network", str(network), "--facilities", str(fac), "--points", str(pts)]
+    assert (
+        main([*base, "--minutes", "5", "--max-access-m", "200", "--out", str(tmp_path / "a.csv")])
+        == 0
+    )
+    assert (
+        main([*base, "--cutoff-min", "5", "--max-snap-m", "200", "--out", str(tmp_path / "b.csv")])
+        == 0
+    )
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

@@ -6,6 +6,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from networks import street_network
 
 from service_circle import (
     InputError,
@@ -123,16 +124,8 @@ def test_points_without_crs(grid):
 
 
 def test_small_pieces_are_not_snapped_to():
-    from service_circle import WalkNetwork
-
     # a 1 km street and, 20 m off it, a 10 m fragment (entrance steps)
-    net = WalkNetwork.from_edges(
-        crs="EPSG:32650",
-        node_x=np.array([440_000.0, 441_000.0, 440_500.0, 440_500.0]),
-        node_y=np.array([4_420_000.0, 4_420_000.0, 4_420_020.0, 4_420_030.0]),
-        edge_u=np.array([0, 2]),
-        edge_v=np.array([1, 3]),
-    )
+    net = street_network([(0, 0), (1000, 0), (500, 20), (500, 30)], [(0, 1), (2, 3)])
     home = gpd.GeoDataFrame(geometry=shapely.points([[440_500, 4_420_035]]), crs=net.crs)
     assert snap(net, home).edge.tolist() == [0]
     assert snap(net, home, min_piece_m=0).edge.tolist() == [1]
@@ -179,16 +172,8 @@ def test_profiles_and_thresholds():
 
 
 def _two_banks():
-    from service_circle import WalkNetwork
-
     # street A along y=0, street B along y=100, a river line along y=40
-    net = WalkNetwork.from_edges(
-        crs="EPSG:32650",
-        node_x=np.array([440_000.0, 441_000.0, 440_000.0, 441_000.0]),
-        node_y=np.array([4_420_000.0, 4_420_000.0, 4_420_100.0, 4_420_100.0]),
-        edge_u=np.array([0, 2]),
-        edge_v=np.array([1, 3]),
-    )
+    net = street_network([(0, 0), (1000, 0), (0, 100), (1000, 100)], [(0, 1), (2, 3)])
     river = gpd.GeoSeries(
         [shapely.LineString([(439_900, 4_420_040), (441_100, 4_420_040)])], crs=net.crs
     )

@@ -7,12 +7,13 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from networks import random_network, snapped, street_network
 from reference import reference_costs
 
 from service_circle import InputError, Snapped, WalkNetwork, get_profile, snap
-from service_circle.cost import CostModel
+from service_circle.cost import CostModel, Threshold
 from service_circle.profiles import Profile
-from service_circle.search import network_distances, travel_times
+from service_circle.search import network_distances, reach_pairs, travel_times
 from service_circle.synthetic import grid_network, random_points
 
 RTOL = 1e-6
@@ -96,34 +97,15 @@ def test_distance_is_time_times_speed(guixi_net):
 
 def _line_net(length_m: float = 100.0) -> WalkNetwork:
     # a straight street u=(0,0) → v=(length,0), with a side street to (length, 50)
-    return WalkNetwork.from_edges(
-        crs="EPSG:32650",
-        node_x=np.array([0.0, length_m, length_m]),
-        node_y=np.array([0.0, 0.0, 50.0]),
-        edge_u=np.array([0, 1]),
-        edge_v=np.array([1, 2]),
-    )
-
-
-def _snapped(edge, pos, access) -> Snapped:
-    n = len(edge)
-    return Snapped(
-        point_id=np.arange(n),
-        edge=np.asarray(edge, dtype=np.int32),
-        pos_m=np.asarray(pos, dtype=float),
-        access_m=np.asarray(access, dtype=float),
-        x=np.zeros(n),
-        y=np.zeros(n),
-        status=np.array(["ok"] * n, dtype=object),
-        max_access_m=300.0,
-    )
+    nodes = [(0, 0), (length_m, 0), (length_m, 50)]
+    return street_network(nodes, [(0, 1), (1, 2)], at_origin=False)
 
 
 def test_point_on_the_same_edge_walks_straight_along_it():
     net = _line_net()
     speed = 1.0
-    fac = _snapped([0], [30.0], [10.0])
-    pts = _snapped([0, 0, 1], [70.0, 10.0, 25.0], [5.0, 0.0, 2.0])
+    fac = snapped([0], [30.0], [10.0])
+    pts = snapped([0, 0, 1], [70.0, 10.0, 25.0], [5.0, 0.0, 2.0])
     result = travel_times(net, fac, pts, profile=Profile.custom(speed))
     # 70 m → 30 m along the edge, plus both access legs
     np.testing.assert_allclose(result.point_cost, [40 + 10 + 5, 20 + 10, 2 + 25 + 70 + 10])
@@ -150,15 +132,9 @@ def test_snap_measures_position_and_access_leg():
 
 def test_unreachable_points_are_reported_on_disconnected_pieces():
     # two separate streets 1 km apart; the facility is on the first
-    net = WalkNetwork.from_edges(
-        crs="EPSG:32650",
-        node_x=np.array([0.0, 300.0, 0.0, 300.0]),
-        node_y=np.array([0.0, 0.0, 1000.0, 1000.0]),
-        edge_u=np.array([0, 2]),
-        edge_v=np.array([1, 3]),
-    )
-    fac = _snapped([0], [10.0], [0.0])
-    pts = _snapped([0, 1], [200.0, 100.0], [0.0, 0.0])
+    net = street_network([(0, 0), (300, 0), (0, 1000), (300, 1000)], [(0, 1), (2, 3)])
+    fac = snapped([0], [10.0], [0.0])
+    pts = snapped([0, 1], [200.0, 100.0], [0.0, 0.0])
     frame = travel_times(net, fac, pts).to_frame()
     assert frame["status"].tolist() == ["ok", "unreachable"]
     assert np.isnan(frame["time_s"][1])
@@ -167,8 +143,8 @@ def test_unreachable_points_are_reported_on_disconnected_pieces():
 
 def test_no_facility_on_the_network_means_every_point_unreachable():
     net = _line_net()
-    fac = _snapped([-1], [np.nan], [np.nan])
-    pts = _snapped([0], [10.0], [0.0])
+    fac = snapped([-1], [np.nan], [np.nan])
+    pts = snapped([0], [10.0], [0.0])
     result = travel_times(net, fac, pts)
     assert np.isinf(result.point_cost).all()
     assert result.to_frame()["status"].tolist() == ["unreachable"]
@@ -176,7 +152,7 @@ def test_no_facility_on_the_network_means_every_point_unreachable():
 
 def test_bad_search_arguments_are_errors():
     net = _line_net()
-    fac = _snapped([0], [1.0], [0.0])
+    fac = snapped([0], [1.0], [0.0])
     with pytest.raises(InputError, match="limit must be positive"):
         travel_times(net, fac, limit_s=-5)
     with pytest.raises(InputError, match="direction"):
@@ -209,7 +185,7 @@ def random_instance(draw):
         frac = np.array(draw(st.lists(st.floats(0, 1), min_size=k, max_size=k)), dtype=float)
         access = np.array(draw(st.lists(st.floats(0, 80), min_size=k, max_size=k)), dtype=float)
         pos = np.where(edge >= 0, frac * length[np.maximum(edge, 0)], np.nan)
-        return _snapped(edge, pos, np.where(edge >= 0, access, np.nan))
+        return snapped(edge, pos, np.where(edge >= 0, access, np.nan))
 
     factors = np.array(
         draw(st.lists(st.floats(0.3, 2.0), min_size=2 * n_edges, max_size=2 * n_edges))
@@ -217,24 +193,11 @@ def random_instance(draw):
     return u, v, length, points(1), points(0), factors
 
 
-def _random_net(u, v, length) -> WalkNetwork:
-    n = int(max(u.max(), v.max())) + 1
-    rng = np.random.default_rng(0)
-    return WalkNetwork.from_edges(
-        crs="EPSG:32650",
-        node_x=rng.uniform(0, 1000, n),
-        node_y=rng.uniform(0, 1000, n),
-        edge_u=u,
-        edge_v=v,
-        edge_length_m=length,
-    )
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_instance(), st.sampled_from(["to_facility", "from_facility"]), st.booleans())
 def test_property_engine_equals_networkx_on_random_graphs(instance, direction, sloped):
     u, v, length, fac, pts, factors = instance
-    net = _random_net(u, v, length)
+    net = random_network(u, v, length)
     profile = Profile("test", 1.3, arc_factor=(lambda n: factors[: n.n_arcs]) if sloped else None)
     result = travel_times(net, fac, pts, profile=profile, direction=direction)
     ref_nodes, ref_points = reference_costs(
@@ -256,12 +219,59 @@ def test_property_engine_equals_networkx_on_random_graphs(instance, direction, s
 @given(random_instance(), st.floats(1, 600))
 def test_property_limit_keeps_exactly_the_costs_within_it(instance, limit):
     u, v, length, fac, pts, _ = instance
-    net = _random_net(u, v, length)
+    net = random_network(u, v, length)
     full = travel_times(net, fac, pts)
     cut = travel_times(net, fac, pts, limit_s=limit)
     within = full.point_cost <= limit
     np.testing.assert_allclose(cut.point_cost[within], full.point_cost[within], rtol=1e-12)
     assert np.all(np.isinf(cut.point_cost[~within]))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_instance(), st.floats(1, 600), st.booleans())
+def test_property_reach_pairs_are_each_facility_searched_alone(instance, limit, sloped):
+    # the reach table (2SFCA, siting) searches many sources per call; each pair must be what
+    # a search from that one facility gives, and every pair within the limit must be there
+    u, v, length, fac, pts, factors = instance
+    net = random_network(u, v, length)
+    profile = Profile("test", 1.3, arc_factor=(lambda n: factors[: n.n_arcs]) if sloped else None)
+    cost = CostModel.walking(profile)
+    table = reach_pairs(net, fac, pts, cost=cost, limit=limit)
+    expected = []
+    for s in range(len(fac)):
+        alone = travel_times(net, fac.take([s]), pts, profile=profile, limit_s=limit)
+        for t in np.flatnonzero(alone.point_cost <= limit):
+            expected.append((s, t, alone.point_cost[t]))
+    got = sorted(zip(table["source"], table["target"], table["cost"], strict=True))
+    assert [(s, t) for s, t, _ in got] == [(s, t) for s, t, _ in sorted(expected)]
+    np.testing.assert_allclose(
+        [c for *_, c in got], [c for *_, c in sorted(expected)], rtol=1e-12, atol=1e-9
+    )
+
+
+def test_reach_pairs_with_no_facility_on_the_network_is_empty():
+    net = _line_net()
+    table = reach_pairs(
+        net, snapped([-1], [np.nan], [np.nan]), snapped([0], [10.0], [0.0]),
+        cost=CostModel.distance(), limit=500.0,
+    )  # fmt: skip
+    assert table.empty and table.columns.tolist() == ["source", "target", "cost"]
+
+
+def test_reach_pairs_on_a_real_network_in_batches(beijing_net):
+    # more facilities than one batch, so the batching and the target indexes are exercised
+    fac = snap(beijing_net, random_points(beijing_net, 150, seed=4))
+    homes = snap(beijing_net, random_points(beijing_net, 3000, seed=5))
+    cost = CostModel.walking("elderly")
+    limit = cost.limit(Threshold.minutes(10))
+    table = reach_pairs(beijing_net, fac, homes, cost=cost, limit=limit)
+    assert len(table) > 0
+    for s in (0, 64, 149):
+        alone = travel_times(beijing_net, fac.take([s]), homes, profile="elderly", limit_s=limit)
+        mine = table[table["source"] == s].sort_values("target")
+        within = np.flatnonzero(alone.point_cost <= limit)
+        np.testing.assert_array_equal(mine["target"].to_numpy(), within)
+        np.testing.assert_allclose(mine["cost"].to_numpy(), alone.point_cost[within], rtol=1e-12)
 
 
 def test_grid_network_search_reaches_every_node_of_a_connected_grid():

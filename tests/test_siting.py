@@ -96,10 +96,11 @@ def test_bad_requests_get_clear_answers():
 
 def test_time_limit_reports_the_gap():
     reach, weights, _ = _instance(5, n_demand=3000, n_cand=400, density=0.02)
-    result = mclp(reach, weights, 25, time_limit_s=0.5)
-    assert result.status in ("optimal", "time limit")
-    assert result.gap is not None and result.gap >= 0
-    assert result.bound >= result.objective - 1e-6
+    # a limit already spent when the solver starts: the answer does not hang on machine speed
+    result = mclp(reach, weights, 25, time_limit_s=1e-6)
+    assert result.status == "time limit" and result.chosen.size == 25
+    assert result.gap is not None and result.gap > 0
+    assert result.bound > result.objective
 
 
 def _cost_instance(seed: int, n_demand: int = 25, n_cand: int = 8):
@@ -176,7 +177,7 @@ def test_pmedian_time_limit_reports_the_bound():
     homes, cands = rng.uniform(0, 4000, (3000, 2)), rng.uniform(0, 4000, (300, 2))
     cost = np.hypot(*(homes[:, None, :] - cands[None, :, :]).transpose(2, 0, 1))
     weights = rng.integers(1, 40, 3000).astype(float)
-    result = pmedian(cost, weights, 15, time_limit_s=0.2)
+    result = pmedian(cost, weights, 15, time_limit_s=1e-6)  # spent before the first bound
     assert result.status == "time limit" and result.chosen.size == 15
     assert 0 < result.bound < result.objective and result.gap > 0
 
