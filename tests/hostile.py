@@ -41,6 +41,7 @@ def hostile_study(sample_cache: Path, folder: Path):
     import dataclasses
 
     from service_circle.catalogue import load_catalogue
+    from service_circle.provenance import Source
     from service_circle.sample import sample_study
 
     study = sample_study(sample_cache)
@@ -50,9 +51,12 @@ def hostile_study(sample_cache: Path, folder: Path):
         facilities.loc[row, "name"] = payload
     facilities["source"] = PAYLOADS[1]
     catalogue = load_catalogue(hostile_catalogue(folder))
+    # a bureau's file named by hostile text: its attribution reaches every map's corner
+    sources = (*study.sources, Source("facilities", PAYLOADS[1], PAYLOADS[1]))
     hostile = dataclasses.replace(
-        study, name=STUDY_NAME, facilities=facilities, catalogue=catalogue, _searches={}
-    )
+        study, name=STUDY_NAME, facilities=facilities, catalogue=catalogue, sources=sources,
+        _searches={},
+    )  # fmt: skip
     hostile.save(folder / "studies" / STUDY_NAME)
     return hostile
 

@@ -251,6 +251,7 @@ def test_hostile_names_stay_text_in_the_cli_map_and_report(browser, hostile, tmp
     assert CATEGORY_NAME_ZH in page.inner_text("#sc-legend")
     assert CATEGORY_NAME_ZH in page.inner_text(".sc-layers")
     assert page.title() == f"一刻钟便民生活圈 — {STUDY_NAME}"
+    assert PAYLOADS[1] in page.inner_text(".leaflet-control-attribution")
     _no_script_ran(page, dialogs)
     page.close()
     out = tmp_path / "analysis"
@@ -301,6 +302,7 @@ def test_api_pages_keep_hostile_names_as_text_under_their_csp(browser, live_stud
     texts = " ".join(page.evaluate(OPEN_ALL))
     for payload in (*PAYLOADS, CATEGORY_NAME_ZH):
         assert payload in texts, payload
+    assert PAYLOADS[1] in page.inner_text(".leaflet-control-attribution")
     assert page.evaluate("window.__csp") == []  # the map's own scripts run under the policy
     assert errors == [] and blocked == []
     _no_script_ran(page, dialogs)
@@ -311,6 +313,7 @@ def test_api_pages_keep_hostile_names_as_text_under_their_csp(browser, live_stud
     assert response.headers["content-type"].startswith("text/html")
     assert "content-security-policy" in response.headers
     assert STUDY_NAME in page.title() and CATEGORY_NAME_ZH in page.inner_text("body")
+    assert PAYLOADS[1] in page.inner_text("body")  # the attribution, as text
     assert errors == [] and blocked == [] and page.evaluate("window.__csp") == []
     _no_script_ran(page, dialogs)
     page.close()
