@@ -172,6 +172,24 @@ class Problem(BaseModel):
     detail: Any
 
 
+#: What each error status of a route means, unless the route says otherwise.
+PROBLEMS: dict[int, str] = {
+    400: "The body is not UTF-8 JSON",
+    404: "Unknown study or category",
+    413: "Body too large",
+    422: "Invalid parameter",
+    503: "Busy (see Retry-After), past the time limit, or the study is unavailable",
+}
+
+
+def problems(
+    *statuses: int, described: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a route's error statuses, each a :class:`Problem`."""
+    text = {**PROBLEMS, **(described or {})}
+    return {s: {"model": Problem, "content": JSON, "description": text[s]} for s in statuses}
+
+
 Ring = Annotated[list[Position], Field(min_length=4)]
 
 

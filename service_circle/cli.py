@@ -714,7 +714,13 @@ def _analyze(
     """Write every analysis output of a study into ``out`` and print the tables."""
     from service_circle.coverage import UNCOVERED
     from service_circle.pipeline import analyze_study, write_analysis
-    from service_circle.tables import GROUP_NAMES, STATUS_NAMES, UNIT_NAMES, percent
+    from service_circle.tables import (
+        GROUP_NAMES,
+        STATUS_NAMES,
+        UNIT_NAMES,
+        indicator_text,
+        percent,
+    )
 
     keys = [_category_key(study.catalogue, c) for c in category] if category else None
     analysis = analyze_study(
@@ -768,11 +774,7 @@ def _analyze(
                 else ("indicator", "value", "target", "status")):  # fmt: skip
         targets_table.add_column(col)
     for ind in report:
-        value = (
-            "—"
-            if ind.value is None
-            else (percent(ind.value) if ind.unit.startswith("share") else f"{ind.value:,.2f}")
-        )
+        value = indicator_text(ind.value, ind.unit, missing="—")
         target = (
             "—"
             if ind.target is None

@@ -117,17 +117,14 @@ def find_column(
     InputError
         If ``given`` is not a column.
     """
-    if given is not None:
-        if given in columns:
-            return given
-        loose = {normalise_name(c): c for c in columns}
-        if normalise_name(given) in loose:
-            return loose[normalise_name(given)]
-        raise InputError(
-            f"{what} has no column {given!r} (columns: {', '.join(map(str, columns))})"
-        )
+    if given is not None and given in columns:
+        return given
     loose = {normalise_name(c): c for c in columns}
-    return next((loose[normalise_name(n)] for n in names if normalise_name(n) in loose), None)
+    if given is None:
+        return next((loose[key] for n in names if (key := normalise_name(n)) in loose), None)
+    if normalise_name(given) in loose:
+        return loose[normalise_name(given)]
+    raise InputError(f"{what} has no column {given!r} (columns: {', '.join(map(str, columns))})")
 
 
 def decode(data: bytes, what: str, encoding: str | None = None) -> tuple[str, str]:

@@ -128,22 +128,23 @@ def coverage_for_people(table: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     return out
 
 
+def indicator_text(value: float | None, unit: str, missing: str = "") -> str:
+    """An indicator's value for people: shares in %, other units to two decimals."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return missing
+    return percent(value) if unit.startswith("share") else f"{value:,.2f}"
+
+
 def report_for_people(frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     """The plan-target indicators with headers in ``lang``, shares in %."""
     i = 0 if lang == "zh" else 1
-
-    def shown(value, unit: str) -> str:
-        if value is None or (isinstance(value, float) and not np.isfinite(value)):
-            return ""
-        return percent(value) if unit.startswith("share") else f"{value:,.2f}"
-
     out = pd.DataFrame()
     out[_REPORT["key"][i]] = frame["key"]
     out[_REPORT["name"][i]] = frame["name_zh" if lang == "zh" else "name_en"]
-    out[_REPORT["value"][i]] = [shown(v, u) for v, u in zip(frame["value"], frame["unit"],
-                                                            strict=True)]  # fmt: skip
-    out[_REPORT["target"][i]] = [shown(v, u) for v, u in zip(frame["target"], frame["unit"],
-                                                             strict=True)]  # fmt: skip
+    for column in ("value", "target"):
+        out[_REPORT[column][i]] = [
+            indicator_text(v, u) for v, u in zip(frame[column], frame["unit"], strict=True)
+        ]
     out[_REPORT["unit"][i]] = frame["unit_zh" if lang == "zh" else "unit"]
     out[_REPORT["status"][i]] = frame["status"].map(STATUS_NAMES[lang])
     out[_REPORT["note"][i]] = frame["note_zh" if lang == "zh" else "note"]

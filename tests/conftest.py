@@ -160,3 +160,20 @@ def live(sample_cache, tmp_path_factory):
         tmp_path_factory.mktemp("server"), {"SC_CACHE_DIR": str(sample_cache)}
     ) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def client(sample_cache):
+    """The app over the sample, in process (a fresh one per test module)."""
+    from fastapi.testclient import TestClient
+    from service_circle_api.main import create_app
+    from service_circle_api.settings import Settings
+
+    with TestClient(create_app(Settings(cache_dir=sample_cache))) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def study_id(client) -> str:
+    """The sample study's id."""
+    return client.get("/studies").json()[0]["id"]

@@ -16,17 +16,6 @@ GEOJSON = "application/geo+json"
 
 
 @pytest.fixture(scope="module")
-def client(sample_cache):
-    with TestClient(create_app(Settings(cache_dir=sample_cache))) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def study_id(client) -> str:
-    return client.get("/studies").json()[0]["id"]
-
-
-@pytest.fixture(scope="module")
 def bbox(client, study_id) -> list[float]:
     return client.get(f"/studies/{study_id}").json()["bbox"]
 

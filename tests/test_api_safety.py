@@ -24,17 +24,6 @@ from service_circle_api.settings import Settings
 from service_circle._errors import TimeLimitError
 
 
-@pytest.fixture(scope="module")
-def client(sample_cache):
-    with TestClient(create_app(Settings(cache_dir=sample_cache))) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def study_id(client) -> str:
-    return client.get("/studies").json()[0]["id"]
-
-
 # ---------------------------------------------------------------------- bodies
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_in_bodies_are_422_not_500(client, study_id, literal):

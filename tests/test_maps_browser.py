@@ -49,9 +49,14 @@ def browser():
         browser.close()
 
 
-def open_offline(browser, url: str, allowed: str | None = None):
-    """A page with every internet request blocked; returns it, the blocked URLs and errors."""
+def _offline_page(browser, allowed: str | None = None, init_script: str | None = None):
+    """A new page on which every internet request but ``allowed``'s is blocked.
+
+    Returns the page, the list the blocked URLs go to and the list of its script errors.
+    """
     page = browser.new_page(viewport={"width": 1280, "height": 800})
+    if init_script:
+        page.add_init_script(init_script)
     blocked: list[str] = []
     errors: list[str] = []
 
@@ -66,6 +71,12 @@ def open_offline(browser, url: str, allowed: str | None = None):
 
     page.route("**/*", route)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, blocked, errors
+
+
+def open_offline(browser, url: str, allowed: str | None = None):
+    """A map opened with the internet blocked; returns it, the blocked URLs and errors."""
+    page, blocked, errors = _offline_page(browser, allowed)
     page.goto(url)
     page.wait_for_function("window.serviceCircle !== undefined && window.L !== undefined")
     return page, blocked, errors
@@ -199,23 +210,9 @@ def _no_script_ran(page, dialogs) -> None:
 
 def open_watched(browser, url: str, allowed: str | None = None):
     """A page opened offline that records dialogs and CSP violations too."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    page.add_init_script(WATCH)
+    page, blocked, errors = _offline_page(browser, allowed, init_script=WATCH)
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    blocked, errors = [], []
-
-    def route(r):
-        target = r.request.url
-        if target.startswith(("http://", "https://")) and not (
-            allowed and target.startswith(allowed)
-        ):
-            blocked.append(target)
-            return r.abort()
-        return r.continue_()
-
-    page.route("**/*", route)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     response = page.goto(url)
     return page, response, dialogs, blocked, errors
 

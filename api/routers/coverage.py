@@ -10,13 +10,12 @@ from service_circle_api import tasks
 from service_circle_api.deps import ProfileDep, RegistryDep, StudyDep, ThresholdsDep
 from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
 from service_circle_api.schemas import (
-    JSON,
     CoverageRow,
     FeatureCollection,
     NeighbourhoodRequest,
     NeighbourhoodSummary,
-    Problem,
     ReachRequest,
+    problems,
 )
 from service_circle_api.tasks import Task
 
@@ -24,18 +23,8 @@ from service_circle.cost import Threshold
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["coverage"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
-    422: {"model": Problem, "content": JSON, "description": "Invalid parameter"},
-    503: {"model": Problem, "content": JSON,
-          "description": "Busy (see Retry-After), past the time limit, or the study is "
-          "unavailable"},
-}  # fmt: skip
-BODY_ERRORS: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    400: {"model": Problem, "content": JSON, "description": "The body is not UTF-8 JSON"},
-    413: {"model": Problem, "content": JSON, "description": "Body too large"},
-}
+ERRORS = problems(404, 422, 503)
+BODY_ERRORS = problems(400, 404, 413, 422, 503)
 GEOJSON: dict[int | str, dict[str, Any]] = {
     200: {"model": FeatureCollection, "content": {MEDIA_TYPE: {}}},
     **ERRORS,

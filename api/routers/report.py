@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from service_circle_api import tasks
 from service_circle_api.deps import ProfileDep, RegistryDep, SettingsDep, StudyDep, ThresholdsDep
-from service_circle_api.schemas import JSON, Problem
+from service_circle_api.schemas import problems
 from service_circle_api.tasks import Task
 
 from service_circle._escape import content_security_policy
@@ -17,13 +17,7 @@ from service_circle.tables import study_language
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["report"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
-    422: {"model": Problem, "content": JSON, "description": "Invalid parameter"},
-    503: {"model": Problem, "content": JSON,
-          "description": "Busy (see Retry-After), past the time limit, or the study is "
-          "unavailable"},
-}  # fmt: skip
+ERRORS = problems(404, 422, 503)
 Preset = Literal["haidong_2025", "national"]
 
 

@@ -12,11 +12,10 @@ from service_circle_api import tasks
 from service_circle_api.deps import RegistryDep, SettingsDep, StudyDep
 from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
 from service_circle_api.schemas import (
-    JSON,
     CandidateCollection,
     FeatureCollection,
-    Problem,
     SitingRequest,
+    problems,
 )
 from service_circle_api.tasks import Task
 
@@ -28,13 +27,11 @@ router = APIRouter(prefix="/studies/{study_id}", tags=["siting"])
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": FeatureCollection, "content": {MEDIA_TYPE: {}},
           "description": "The chosen sites (rank, marginal population) and a summary"},
-    400: {"model": Problem, "content": JSON, "description": "The body is not UTF-8 JSON"},
-    404: {"model": Problem, "content": JSON, "description": "Unknown study or category"},
-    413: {"model": Problem, "content": JSON, "description": "Body too large"},
-    422: {"model": Problem, "content": JSON, "description": "Invalid request, or no answer for it"},
-    503: {"model": Problem, "content": JSON,
-          "description": "Busy (see Retry-After), or the reach table and solve did not "
-          "finish within the time limit"},
+    **problems(400, 404, 413, 422, 503, described={
+        422: "Invalid request, or no answer for it",
+        503: "Busy (see Retry-After), or the reach table and solve did not finish within "
+             "the time limit",
+    }),
 }  # fmt: skip
 
 
