@@ -95,8 +95,22 @@ async def profile_name(
     return get_profile(profile).name
 
 
+async def optional_profile(
+    profile: Annotated[
+        ProfileName | None,
+        Query(
+            description="One walking profile for every category (GET /profiles); default "
+            "each category's served group's: elderly services under elderly, the rest adult"
+        ),
+    ] = None,
+) -> str | None:
+    """The profile's name, or ``None`` for each group's own (the judging rule)."""
+    return None if profile is None else get_profile(profile).name
+
+
 StudyDep = Annotated[Study, Depends(get_study)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ThresholdsDep = Annotated[list[Threshold], Depends(thresholds)]
 ProfileDep = Annotated[str, Depends(profile_name)]
+GroupProfileDep = Annotated[str | None, Depends(optional_profile)]

@@ -153,31 +153,38 @@ def siting_geojson(
 
 
 def report_parts(
-    study: Study, thresholds: Sequence[Threshold], profile: str, preset: str
-) -> tuple[list, pd.DataFrame, str]:
-    """The plan-target indicators, the coverage table and the targets' label."""
+    study: Study, thresholds: Sequence[Threshold], profile: str | None, preset: str | None
+) -> tuple[Any, pd.DataFrame, dict]:
+    """The plan's indicators (study, units, townships), the coverage table and the targets."""
     from service_circle.pipeline import analyze_study
 
     analysis = analyze_study(study, thresholds, profile=profile, targets_preset=preset,
                              polygons=False)  # fmt: skip
-    return analysis.indicators, analysis.coverage, analysis.targets_label
+    return analysis.plan, analysis.coverage, analysis.targets
 
 
 def map_page(
     study: Study,
     category: str | None,
     thresholds: Sequence[Threshold],
-    profile: str,
+    profile: str | None,
     lang: Literal["zh", "en"],
     tiles: Literal["osm", "none"],
     embed: bool,
 ) -> str:
-    """The study's Leaflet map as an HTML page."""
+    """The study's Leaflet map as an HTML page (with its planning units, if it has any)."""
+    from service_circle.judging import judging_rule, judging_threshold
     from service_circle.maps import render, study_map
+    from service_circle.plan import plan_indicators
+    from service_circle.targets import load_targets
 
+    one, unit = judging_threshold(thresholds)
+    rule = judging_rule(study.catalogue, threshold=one, profile=profile, unit=unit)
+    units = plan_indicators(study, rule, load_targets()).units if study.units is not None else None
     return render(
         study_map(
             study, categories=[category] if category else None, thresholds=thresholds,
-            profile=profile, lang=lang, tiles=tiles, self_contained=embed,
+            profile=profile, lang=lang, tiles=tiles, self_contained=embed, units=units,
+            judged=rule,
         )
     )  # fmt: skip

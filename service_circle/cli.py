@@ -36,6 +36,7 @@ from service_circle.profiles import PROFILES, get_profile
 from service_circle.readers import ReadReport, read_points_with_report
 from service_circle.search import nearest
 from service_circle.snapping import DEFAULT_MAX_ACCESS_M, DEFAULT_MIN_PIECE_M, snap
+from service_circle.units import UnitColumns
 from service_circle.walk_network import WalkNetwork
 from service_circle.writers import write_csv, write_geojson
 
@@ -90,6 +91,47 @@ InputCRS = Annotated[
 ]
 Lang = Annotated[
     str, typer.Option(help="Language of tables, report and map: zh, en, or auto (zh in China)")
+]
+UnitsFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="Planning units: polygons of 社区 / 行政村 (GeoJSON, GPKG, SHP, GeoParquet) with "
+        "name, code, kind, 常住人口, 户数, age counts, 街道/乡镇 and 县区 columns as they have"
+    ),
+]
+UnitColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Columns of --units where they are not found by their usual names, e.g. "
+        "name=社区,code=编码,kind=性质,population=人口数,households=户,township=镇,county=县"
+    ),
+]
+UnitsCRS = Annotated[
+    str | None,
+    typer.Option(
+        help="Coordinate system of --units where the file does not say it: gcj02, EPSG:n …"
+    ),
+]
+ParentFile = Annotated[
+    Path | None,
+    typer.Option(
+        help="Polygons of the townships / streets (or counties), where the units "
+        "have no 街道/乡镇 (县区) column"
+    ),
+]
+AgeShares = Annotated[
+    str,
+    typer.Option(
+        help="Age shares where the demand has no age counts: national, qinghai, or "
+        "auto (the study's province when known)"
+    ),
+]
+TargetsPreset = Annotated[
+    str | None,
+    typer.Option(
+        help="Targets: haidong_2025 or national (or a preset of --targets); default "
+        "the plan governing the study's place (Haidong's in Haidong, else national)"
+    ),
 ]
 
 
@@ -267,9 +309,11 @@ def categories(
     lang = check_lang(lang)
     cat = load_catalogue(catalogue)
     table = Table(title=f"facility categories — {escape(cat.source)}")
-    for col in ("key", "name", "level", "threshold", "serves", "capacity", "basic"):
+    table.add_column("key", no_wrap=True)
+    table.add_column("name", max_width=22)
+    for col in ("level", "threshold", "serves", "capacity", "basic"):
         table.add_column(col, no_wrap=True)
-    table.add_column("OSM / Amap", overflow="fold")
+    table.add_column("OSM / Amap", overflow="fold", min_width=28)
     for c in cat:
         osm = "; ".join(" + ".join(f"{k}={'|'.join(v)}" for k, v in rule.items()) for rule in c.osm)
         amap = ("Amap " + ",".join(c.amap_typecodes)) if c.amap_typecodes else ""
@@ -283,6 +327,36 @@ def categories(
             "✓" if c.basic_guarantee else "",
             escape("\n".join(s for s in (osm or "(name keywords)", amap) if s)),
         )
+    console.print(table)
+
+
+@app.command()
+def indicators(
+    lang: Annotated[str, typer.Option(help="Language of names: zh or en")] = "zh",
+    targets: Annotated[Path | None, typer.Option(help="Your own targets file (TOML)")] = None,
+) -> None:
+    """List the plan's indicators: key, name, unit, formula, source and each preset's target."""
+    from service_circle.plan import DEFINITIONS
+    from service_circle.tables import check_lang, indicator_text
+    from service_circle.targets import load_targets, preset_names
+
+    lang = check_lang(lang)
+    presets = {name: load_targets(name, targets) for name in preset_names(targets)}
+    table = Table(title="指标目录" if lang == "zh" else "the plan's indicators")
+    table.add_column("key", no_wrap=True)
+    table.add_column("指标" if lang == "zh" else "indicator", max_width=24)
+    table.add_column("单位" if lang == "zh" else "unit", max_width=14)
+    for name in presets:
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("定义 / 来源" if lang == "zh" else "formula / source", overflow="fold",
+                     min_width=30)  # fmt: skip
+    for d in DEFINITIONS:
+        table.add_row(
+            d.key, escape(d.name_zh if lang == "zh" else d.name_en),
+            escape(d.unit_zh if lang == "zh" else d.unit),
+            *[indicator_text(p.get(d.key), d.unit, missing="—") for p in presets.values()],
+            escape(f"{d.formula}\n{d.source}"),
+        )  # fmt: skip
     console.print(table)
 
 
@@ -416,24 +490,30 @@ def demand(
             help="Coordinates of --polygons/--buildings files: wgs84, gcj02, bd09, EPSG:n"
         ),
     ] = None,
+    age_shares: AgeShares = "auto",
 ) -> None:
     """Build demand points (population by age group) and write what was understood."""
     from service_circle import demand as dm
 
-    share_map = _parse_shares(shares)
+    given_shares = _parse_shares(shares) or {}
     check_number(floor_area_per_person, "--floor-area-per-person", gt=0)
     if (polygons is None) == (raster is None) and buildings is None:
         raise InputError("give --buildings, --polygons (optionally with --buildings) or --raster")
     if raster is not None and (polygons is not None or buildings is not None):
         raise InputError("--raster stands alone: do not combine it with --polygons/--buildings")
-    homes = landuse = None
+    homes = landuse = polys = None
     if buildings is not None:
         homes, landuse = _buildings(buildings, crs)
+    if polygons is not None:
+        polys = _read(polygons, crs=crs)
+    where = polys if polys is not None else homes
+    preset, label = _age_shares(age_shares, where if where is not None else gpd.GeoDataFrame(
+        geometry=[], crs="EPSG:4326"))  # fmt: skip
+    share_map = {**preset, **given_shares}
     if raster is not None:
         points = dm.demand_from_raster(raster, shares=share_map)
         err_console.print(f"read {escape(str(raster))}: a raster in its own CRS")
-    elif polygons is not None:
-        polys = _read(polygons, crs=crs)
+    elif polys is not None:
         points = dm.demand_from_polygons(
             polys,
             population_column=population_column,
@@ -450,6 +530,8 @@ def demand(
             floor_area_per_person_m2=floor_area_per_person,
             shares=share_map,
         )
+    if points.attrs.get("groups_from_shares"):
+        points["age_shares"] = label if not given_shares else f"{label}; --shares {shares}"
     _say_shares(points)
     if hex_resolution is not None:
         points = dm.hex_demand(points, hex_resolution)
@@ -472,6 +554,8 @@ def _say_shares(frame: pd.DataFrame) -> None:
     filled = frame.attrs.get("groups_from_shares") or {}
     if filled:
         said = ", ".join(f"{k} = population × {v}" for k, v in filled.items())
+        if "age_shares" in frame and len(frame):
+            said += f" ({frame['age_shares'].iloc[0]})"
         err_console.print(
             f"age groups not in the input, from shares: {said} (give your district's census "
             "figures as columns, or with --shares)"
@@ -549,7 +633,22 @@ def _concat(frames: list) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
-def _read_demand(path: Path, crs: str | None, table_crs: str | None, encoding: str | None):
+def _age_shares(option: str, frame: gpd.GeoDataFrame) -> tuple[dict[str, float], str]:
+    """The shares of an age-share preset: ``option``, or by the frame's place (``auto``)."""
+    from service_circle.targets import age_shares, age_shares_for, shares_only
+
+    name = option
+    if option == "auto":
+        bounds = frame.to_crs("EPSG:4326").total_bounds if len(frame) else [np.nan] * 4
+        ok = bool(np.all(np.isfinite(bounds)))
+        name = age_shares_for((bounds[0] + bounds[2]) / 2 if ok else None,
+                              (bounds[1] + bounds[3]) / 2 if ok else None)  # fmt: skip
+    preset = age_shares(name)
+    return shares_only(preset), f"{preset['name']}: {preset['label']}"
+
+
+def _read_demand(path: Path, crs: str | None, table_crs: str | None, encoding: str | None,
+                 age_shares: str = "auto"):  # fmt: skip
     """Demand points with checked counts; aliases, shares and repeated ids said."""
     from service_circle.demand import standard_columns, with_groups
     from service_circle.study import check_demand
@@ -579,7 +678,8 @@ def _read_demand(path: Path, crs: str | None, table_crs: str | None, encoding: s
         )
     else:
         frame["id"] = ids
-    frame = with_groups(frame)
+    shares, label = _age_shares(age_shares, frame)
+    frame = with_groups(frame, shares, label=label)
     _say_shares(frame)
     return frame
 
@@ -600,41 +700,107 @@ def build(
     barriers: Barriers = "auto",
     max_access_m: MaxAccess = DEFAULT_MAX_ACCESS_M,
     crs: Annotated[str | None, typer.Option(help="Metric CRS (default: local UTM)")] = None,
+    units: UnitsFile = None,
+    units_crs: UnitsCRS = None,
+    unit_columns: UnitColumnsOption = None,
+    townships: ParentFile = None,
+    counties: ParentFile = None,
+    age_shares: AgeShares = "auto",
 ) -> None:
     """Build a study once (network, facilities, demand, snapped) and save it to a folder.
 
-    The folder must be new, empty or a study; it is replaced whole. The facility rows that
-    could not be used are listed in its ``input_problems.csv``.
+    With ``--units`` the planning units are stored in the study, and each unit's homes are
+    scaled to its official population. The folder must be new, empty or a study; it is
+    replaced whole. The facility rows that could not be used are listed in its
+    ``input_problems.csv``.
     """
     from service_circle.catalogue import load_catalogue
     from service_circle.folders import check_target, publishing
     from service_circle.study import Study
 
     check_number(max_access_m, "--max-access-m", gt=0)
+    unit_map = _unit_columns(unit_columns)
     check_target(out)  # before the slow part: refuse a foreign folder at once
     cat = load_catalogue(catalogue)
     net = _network(network, crs)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac, problems = _read_facilities(facilities, cat, facilities_crs, input_crs, encoding)
-    dem = _read_demand(demand, demand_crs, input_crs, encoding)
+    dem = _read_demand(demand, demand_crs, input_crs, encoding, age_shares)
     study = Study.build(
         net, fac, dem, name=out.name, catalogue=cat, barriers=_barriers(barriers, network),
         max_access_m=max_access_m,
     )  # fmt: skip
+    if units is not None:
+        plan_units = _read_units(units, units_crs, townships, counties, encoding, unit_map)
+        study = study.with_units(plan_units, source=units.name)
     with publishing(out, kind="study") as staging:
         study.write(staging)
         if len(problems):
             write_csv(problems, staging / "input_problems.csv")
     counts = ", ".join(f"{k} {v}" for k, v in fac["category"].value_counts().items())
     console.print(
-        f"wrote study {escape(str(out))}: {len(fac)} facilities ({counts}); {len(dem)} demand "
-        f"points, population {dem['population'].sum():,.0f}"
+        f"wrote study {escape(str(out))}: {len(fac)} facilities ({counts}); "
+        f"{len(study.demand)} demand points, population {study.demand['population'].sum():,.0f}"
+        + (f"; {len(study.units)} planning units" if study.units is not None else "")
     )
     if len(problems):
         console.print(
             f"{len(problems)} input rows not used or changed: listed in "
             f"{escape(str(out / 'input_problems.csv'))}"
         )
+
+
+def _unit_columns(text: str | None) -> UnitColumns | None:
+    """``--unit-columns name=社区,code=编码`` as :class:`~service_circle.units.UnitColumns`."""
+    from service_circle.units import UnitColumns
+
+    if not text:
+        return None
+    fields = UnitColumns.__dataclass_fields__
+    given = {}
+    for part in text.replace("，", ",").split(","):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or key not in fields or not value:
+            raise InputError(
+                f"--unit-columns {text!r}: write field=column with fields among "
+                f"{', '.join(fields)}, e.g. name=社区,population=人口数"
+            )
+        given[key] = value
+    return UnitColumns(**given)
+
+
+def _read_units(
+    path: Path, crs: str | None, townships: Path | None, counties: Path | None,
+    encoding: str | None, columns: UnitColumns | None = None,
+) -> gpd.GeoDataFrame:  # fmt: skip
+    """Planning units, what was understood said; parents from their own files if given."""
+    from service_circle.units import parent_units, read_units
+
+    frame, report = read_units(path, crs=crs, encoding=encoding, columns=columns)
+    said = ", ".join(f"{new} from {old!r}" for new, old in report.columns.items())
+    kinds = {"column": "", "names": "; kinds read from the names (…村 village, …社区 urban)",
+             "unknown": ""}[report.kinds_from]  # fmt: skip
+    err_console.print(
+        f"read {escape(str(path))}: {len(frame)} planning units ({escape(said)}){kinds}",
+        highlight=False,
+    )
+    for problem in report.problems:
+        err_console.print(f"[yellow]{escape(str(path))}: {escape(problem)}[/]", highlight=False)
+    for level, given in (("township", townships), ("county", counties)):
+        if given is None:
+            continue
+        parents, index = parent_units(frame, level, _read(given, what=f"{level} file {given}"))
+        names = parents["name"].to_numpy(dtype=object)
+        frame[level] = np.where(index >= 0, names[np.maximum(index, 0)] if len(names) else "",
+                                frame[level])  # fmt: skip
+        outside = frame["unit_name"][index < 0].tolist()
+        if outside:
+            err_console.print(
+                f"[yellow]{len(outside)} units lie in no {level} of "
+                f"{escape(str(given))}: {escape(', '.join(outside[:10]))}[/]"
+            )
+    return frame
 
 
 def _thresholds(minutes: str | None, metres: str | None) -> list[Threshold]:
@@ -670,23 +836,32 @@ def analyze(
     category: Annotated[
         list[str] | None, typer.Option(help="Only these categories (repeatable)")
     ] = None,
-    targets_preset: Annotated[
-        str, typer.Option(help="Targets: haidong_2025 or national (or a preset of --targets)")
-    ] = "haidong_2025",
+    targets_preset: TargetsPreset = None,
     targets: Annotated[Path | None, typer.Option(help="Your own targets file (TOML)")] = None,
     lang: Lang = "auto",
+    units: UnitsFile = None,
+    units_crs: UnitsCRS = None,
+    unit_columns: UnitColumnsOption = None,
+    townships: ParentFile = None,
+    counties: ParentFile = None,
+    age_shares: AgeShares = "auto",
 ) -> None:
-    """Coverage, demand times, isochrones, gaps, the plan-target report and the map.
+    """Coverage, demand times, isochrones, gaps, the plan's indicators, the report and the map.
 
-    Writes coverage.csv (for people, in the study's language) and coverage.json (raw),
+    Each category is judged at one threshold (its default minutes, or the one --minutes /
+    --metres value) under its group's profile (elderly services: elderly). Writes
+    coverage.csv (for people, in the study's language) and coverage.json (raw),
     demand_times.csv, isochrones.geojson, gaps.geojson, report.json, report.csv,
-    report.html and map.html (self-contained: opens without internet), published together.
+    report.html, report.xlsx and map.html (self-contained: opens without internet) — and,
+    with planning units (--units, or stored in the study), units.csv and units.geojson —
+    published together.
     """
     from service_circle.catalogue import load_catalogue
     from service_circle.folders import check_target, publishing
     from service_circle.study import Study
 
     thresholds = _thresholds(minutes, metres)
+    unit_map = _unit_columns(unit_columns)
     check_target(out)
     if study_dir is not None:
         if network or facilities or demand:
@@ -697,11 +872,16 @@ def analyze(
         net = _network(network, None)
         fac, _ = _read_facilities(facilities, cat, facilities_crs, input_crs, encoding)
         study = Study.build(
-            net, fac, _read_demand(demand, demand_crs, input_crs, encoding),
+            net, fac, _read_demand(demand, demand_crs, input_crs, encoding, age_shares),
             name=Path(network).stem, catalogue=cat, barriers=_barriers("auto", network),
         )  # fmt: skip
     else:
         raise InputError("give --study DIR, or --network, --facilities and --demand")
+    if units is not None:
+        plan_units = _read_units(units, units_crs, townships, counties, encoding, unit_map)
+        study = study.with_units(plan_units, source=units.name)
+    elif townships is not None or counties is not None:
+        raise InputError("--townships and --counties go with --units")
     with publishing(out, kind="analysis") as staging:
         _analyze(study, staging, thresholds, profile, category, targets_preset, targets, lang,
                  shown=out)  # fmt: skip
@@ -769,6 +949,7 @@ def _analyze(
             else f"up to {worst:,.0f} residents the network cannot bring to a facility "
             "(unreachable, off the network, across water) count as not covered."
         )
+    label = analysis.targets.get("label_zh" if zh else "label", label)
     targets_table = Table(title=escape(f"{'规划目标' if zh else 'plan targets'} — {label}"))
     for col in (("指标", "现状值", "目标值", "是否达标") if zh
                 else ("indicator", "value", "target", "status")):  # fmt: skip
@@ -786,8 +967,43 @@ def _analyze(
         targets_table.add_row(escape(ind.name_zh if zh else ind.name_en), value, target,
                               escape(status))  # fmt: skip
     console.print(targets_table)
+    _print_lacking(analysis, lang)
     console.print(f"wrote {escape(str(shown or out))}/: {', '.join(written)}")
     console.print(("数据：" if zh else "Data: ") + escape(study.attribution))
+
+
+#: How many units missing services the console lists (all of them go to the files).
+SHOWN_UNITS = 10
+
+
+def _print_lacking(analysis, lang: str) -> None:
+    """The units that miss services, largest first (the first :data:`SHOWN_UNITS`)."""
+    from service_circle.indicators import lacking
+    from service_circle.pipeline import report_of
+
+    if analysis.plan.units is None:
+        return
+    zh = lang == "zh"
+    gap = lacking(report_of(analysis))
+    if gap.empty:
+        console.print("所有单元均已配齐所评估的设施。" if zh else
+                      "every unit has every service assessed.")  # fmt: skip
+        return
+    table = Table(title=("缺配社区（按人口从多到少）" if zh
+                         else "units missing services, largest first"))  # fmt: skip
+    for head in (("社区/村", "乡镇（街道）", "常住人口", "缺配设施") if zh
+                 else ("unit", "township", "residents", "missing")):  # fmt: skip
+        table.add_column(
+            head, justify="right" if head in ("常住人口", "residents") else "left", overflow="fold"
+        )
+    catalogue = analysis.study.catalogue
+    for r in gap.head(SHOWN_UNITS).itertuples():
+        names = [catalogue[k].name("zh" if zh else "en") for k in str(r.missing).split(",") if k]
+        table.add_row(escape(str(r.unit_name)), escape(str(r.township)), f"{r.residents:,.0f}",
+                      escape(("、" if zh else ", ").join(names)))  # fmt: skip
+    console.print(table)
+    if len(gap) > SHOWN_UNITS:
+        console.print(f"… {len(gap) - SHOWN_UNITS} more in units.csv and report.xlsx")
 
 
 @app.command()

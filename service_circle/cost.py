@@ -179,6 +179,10 @@ class CostModel:
             raise InputError("only walking times convert to minutes")
         return cost / SECONDS_PER_MINUTE
 
+    def to_threshold_unit(self, cost: float | np.ndarray) -> float | np.ndarray:
+        """Costs in the unit thresholds are given in: minutes for time, metres for distance."""
+        return cost / SECONDS_PER_MINUTE if self.kind == "time" else cost
+
     def label(self, cost: float | None) -> str:
         """A cost for people: ``"5.3 min"`` or ``"420 m"``; ``"unreachable"`` when infinite."""
         if cost is None or not math.isfinite(cost):

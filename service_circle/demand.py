@@ -336,7 +336,7 @@ def demand_from_polygons(
             ids = [f"{p}:{h}" for h in homes["id"].to_numpy()[mine]]
             how = "buildings"
         else:
-            geoms = _grid_points(polys.geometry.iloc[p], grid_spacing_m)
+            geoms = grid_points(polys.geometry.iloc[p], grid_spacing_m)
             weight = np.ones(geoms.size)
             ids = [f"{p}:grid{i}" for i in range(geoms.size)]
             how = "grid"
@@ -400,7 +400,8 @@ def standard_columns(
     return frame, used
 
 
-def _grid_points(polygon, spacing_m: float) -> np.ndarray:
+def grid_points(polygon: shapely.Geometry, spacing_m: float) -> np.ndarray:
+    """Points on a square grid `spacing_m` apart inside a metric polygon (at least one)."""
     minx, miny, maxx, maxy = polygon.bounds
     xs = np.arange(minx + spacing_m / 2, maxx, spacing_m)
     ys = np.arange(miny + spacing_m / 2, maxy, spacing_m)
@@ -494,11 +495,16 @@ def hex_polygons(cells: pd.Series) -> gpd.GeoSeries:
 
 # ---------------------------------------------------------------------- groups
 def with_groups(
-    frame: gpd.GeoDataFrame, shares: Mapping[str, float] | None = None
+    frame: gpd.GeoDataFrame,
+    shares: Mapping[str, float] | None = None,
+    *,
+    label: str = "",
 ) -> gpd.GeoDataFrame:
     """Add the age-group columns the frame lacks, from ``shares`` or :data:`DEFAULT_SHARES`.
 
-    ``frame.attrs["groups_from_shares"]`` lists the groups filled in, and with which share.
+    ``frame.attrs["groups_from_shares"]`` lists the groups filled in, and with which share;
+    ``label`` names where ``shares`` come from (an age-share preset), and is kept in an
+    ``age_shares`` column when any group is filled in.
     """
     given = dict(shares or {})
     shares = {**DEFAULT_SHARES, **given}
@@ -510,6 +516,9 @@ def with_groups(
             raise InputError(f"share of {col} must be between 0 and 1, got {share}")
         if col not in frame.columns:
             frame[col] = frame["population"].to_numpy(np.float64) * share
-            filled[col] = f"{share:g}" + ("" if col in given else " (national default)")
+            where = (f" ({label})" if label else "") if col in given else " (national default)"
+            filled[col] = f"{share:g}{where}"
+    if filled and label and "age_shares" not in frame.columns:
+        frame["age_shares"] = label
     frame.attrs["groups_from_shares"] = filled
     return frame

@@ -2,8 +2,13 @@
 
 Both readers return the same normalised GeoDataFrame (WGS-84 points):
 
-``id``, ``name``, ``category``, ``capacity`` (a number or NaN), ``source`` (``osm`` or the
-file name), ``osm_id``/``osm_type`` (OSM only), ``row`` (the file's line number, files only).
+``id``, ``name``, ``category``, ``capacity`` (a number or NaN, in the category's capacity
+unit), ``source`` (``osm`` or the file name), ``osm_id``/``osm_type`` (OSM only), ``row``
+(the file's line number, files only), and the facility fields of :data:`FIELDS` (``places``,
+``seats``, ``beds``, ``care_beds``, ``floor_area_m2`` …; NaN where not given). From OSM,
+``footprint_m2`` is the area of a feature drawn as a polygon (a pitch's ground).
+
+An OSM ``capacity`` tag is a head count: it fills places, seats or beds, never an area.
 
 Nothing read is dropped silently: rows that cannot be used are listed in the
 :class:`FacilityReport` with their line number and reason, and likely duplicates (the same
@@ -34,8 +39,32 @@ logger = logging.getLogger(__name__)
 
 #: Two facilities of one category closer than this are reported as likely duplicates.
 DUPLICATE_M = 5.0
-COLUMNS = ["id", "name", "category", "capacity", "source", "osm_id", "osm_type", "row"]
 CAPACITY_TAGS = ("capacity", "beds", "seats", "capacity:persons")
+#: Facility fields read from POI files by their usual names (Chinese and English). Units:
+#: counts for places, seats and beds; square metres for the areas. ``area_m2`` is an area
+#: a file does not say more of (``面积``): floor area for a building, ground for a pitch.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "places": ("places", "托位数", "托位", "学位数", "学位", "托育位数"),
+    "nursery_places": ("nursery_places", "托班托位数", "托班托位", "托班学位数", "托班学位"),
+    "seats": ("seats", "座位数", "座位", "餐位数", "餐位", "就餐座位数"),
+    "beds": ("beds", "床位数", "床位", "总床位数", "养老床位数"),
+    "care_beds": ("care_beds", "护理型床位数", "护理型床位", "护理床位数", "护理床位"),
+    "floor_area_m2": ("floor_area_m2", "建筑面积", "建筑面积(平方米)", "建筑面积(m2)",
+                      "用房面积", "服务用房面积", "floor_area"),
+    "ground_area_m2": ("ground_area_m2", "场地面积", "场地面积(平方米)", "占地面积", "用地面积",
+                       "ground_area"),
+    "area_m2": ("area_m2", "面积", "面积(平方米)", "面积(m2)", "area"),
+}  # fmt: skip
+#: The field that holds a category's capacity, by its capacity unit (in order of preference).
+UNIT_FIELDS = {
+    "places": ("places",),
+    "seats": ("seats",),
+    "beds": ("beds",),
+    "m2": ("floor_area_m2", "area_m2", "ground_area_m2"),
+    "none": (),
+}
+COLUMNS = ["id", "name", "category", "capacity", "source", "osm_id", "osm_type", "row",
+           *FIELDS, "footprint_m2"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,16 +137,23 @@ def _classify(
         return _empty(), FacilityReport()
     picked = features.iloc[rows]
     picked_tags = [tags[i] for i in rows]
+    heads = np.array([_capacity(t) for t in picked_tags])
+    units = np.array([catalogue[k].capacity_unit for k in cats], dtype=object)
+    fields = {f: np.full(len(picked), np.nan) for f in FIELDS}
+    for field_name in ("places", "seats", "beds"):  # a head count, never an area
+        fields[field_name] = np.where(units == field_name, heads, np.nan)
     frame = gpd.GeoDataFrame(
         {
             "id": osm_ids(picked["osm_type"].astype(str), picked["osm_id"]),
             "name": [t.get("name") for t in picked_tags],
             "category": cats,
-            "capacity": [_capacity(t) for t in picked_tags],
+            "capacity": np.where(np.isin(units, ["places", "seats", "beds"]), heads, np.nan),
             "source": "osm",
             "osm_id": picked["osm_id"].to_numpy(np.int64),
             "osm_type": picked["osm_type"].astype(str).to_numpy(),
             "row": pd.array([None] * len(picked), dtype="Int64"),
+            **fields,
+            "footprint_m2": _footprint_m2(picked),
         },
         geometry=_as_points(picked.geometry.to_numpy()),
         crs=picked.crs or "EPSG:4326",
@@ -207,6 +243,17 @@ def _capacity(tags: dict[str, str]) -> float:
             if match:
                 return float(match.group())
     return float("nan")
+
+
+def _footprint_m2(features: gpd.GeoDataFrame) -> np.ndarray:
+    """The area of each feature drawn as a polygon, m² (NaN for points and lines)."""
+    out = np.full(len(features), np.nan)
+    geoms = features.geometry.to_numpy()
+    polygonal = np.isin(shapely.get_type_id(geoms), [3, 6])  # Polygon, MultiPolygon
+    if polygonal.any():
+        frame = gpd.GeoSeries(geoms[polygonal], crs=features.crs or "EPSG:4326")
+        out[polygonal] = frame.to_crs(frame.estimate_utm_crs()).area.to_numpy()
+    return out
 
 
 def _as_points(geoms: np.ndarray) -> np.ndarray:
@@ -327,19 +374,20 @@ def facilities_from_file(
         ok &= np.isin(keys, list(categories))
     names = col("name")
     ids = col("id")
+    numbers, read_from = {}, {}
+    for field_name, aliases in FIELDS.items():
+        found = find_column(list(table.columns), aliases)
+        if found is not None:
+            read_from[found] = field_name
+            numbers[field_name] = _numbers_of(table[found], field_name, line, ok, problems)
     capacity = col("capacity")
-    cap_values = np.full(n, np.nan)
-    if capacity is not None:
-        text = capacity.astype("string").str.strip()
-        cap_values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
-        given = (text.notna() & (text != "")).fillna(False).to_numpy(bool)
-        bad_cap = given & (~np.isfinite(cap_values) | (cap_values < 0))
-        for row in np.flatnonzero(bad_cap & ok):
-            value = capacity.iloc[row]
-            reason = f"kept without capacity: {capacity.name} {value!r} is not a count"
-            reason += " (a number ≥ 0)"
-            problems.append((int(line[row]), reason))
-        cap_values = np.where(bad_cap, np.nan, cap_values)
+    if capacity is None:
+        generic = np.full(n, np.nan)
+    elif capacity.name in read_from:  # the same column, read once
+        generic = numbers[read_from[capacity.name]]
+    else:
+        generic = _numbers_of(capacity, "capacity", line, ok, problems)
+    cap_values = _capacity_of(keys, catalogue, numbers, generic)
     id_values = (
         ids.astype("string").fillna("").str.strip().to_numpy(dtype=object)
         if (ids is not None)
@@ -365,6 +413,8 @@ def facilities_from_file(
             "osm_id": pd.array([None] * int(ok.sum()), dtype="Int64"),
             "osm_type": None,
             "row": pd.array(line[ok], dtype="Int64"),
+            **{f: numbers.get(f, np.full(n, np.nan))[ok] for f in FIELDS},
+            "footprint_m2": np.full(int(ok.sum()), np.nan),
             **extra,
         },
         geometry=geometry[ok],
@@ -378,6 +428,38 @@ def facilities_from_file(
     if len(report.problems):
         logger.info("%s: %d rows not used or changed (see the report)", path, len(report.problems))
     return frame.reset_index(drop=True), report
+
+
+def _numbers_of(
+    column: pd.Series, field_name: str, line: np.ndarray, ok: np.ndarray,
+    problems: list[tuple[int, str]],
+) -> np.ndarray:  # fmt: skip
+    """A numeric facility field; a value that is not a number ≥ 0 is reported and left NaN."""
+    text = column.astype("string").str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+    given = (text.notna() & (text != "")).fillna(False).to_numpy(bool)
+    bad = given & (~np.isfinite(values) | (values < 0))
+    for row in np.flatnonzero(bad & ok):
+        problems.append((int(line[row]), f"kept without {field_name}: {column.name} "
+                         f"{column.iloc[row]!r} is not a number ≥ 0"))  # fmt: skip
+    return np.where(bad, np.nan, values)
+
+
+def _capacity_of(
+    keys: np.ndarray, catalogue: Catalogue, fields: dict[str, np.ndarray], generic: np.ndarray
+) -> np.ndarray:
+    """Each row's capacity in its category's unit.
+
+    Its field (:data:`UNIT_FIELDS`), else the generic capacity column.
+    """
+    out = generic.copy()
+    for key in {k for k in keys if k is not None}:
+        rows = keys == key
+        for field_name in reversed(UNIT_FIELDS[catalogue[key].capacity_unit]):
+            if field_name in fields:
+                values = fields[field_name]
+                out[rows] = np.where(np.isfinite(values[rows]), values[rows], out[rows])
+    return out
 
 
 def _typecode(value) -> str | None:

@@ -1,8 +1,12 @@
-"""The plan-target report: indicators computed from a study and set against targets.
+"""The plan-target report: the plan's indicators, per unit and in total, for people and scripts.
 
-Targets come from presets (``data/targets.toml``: the Haidong 2025 action plan and the
-national 14th five-year plan) or a user file of the same shape. An indicator the inputs
-cannot support is reported as not computable, with what it needs — never invented.
+:class:`Report` holds what an analysis found (:class:`~service_circle.plan.PlanResult`, the
+coverage table, the targets); :func:`write_report` writes ``report.json`` (raw values, a
+share as a fraction 0-1), ``report.csv`` (for people, UTF-8 with a BOM), ``report.html``,
+the workbook ``report.xlsx`` (指标汇总, 社区明细, 乡镇街道汇总, 缺配清单, 设施清单,
+数据说明) and, with planning units, ``units.csv`` and ``units.geojson``. The indicators are
+computed in :mod:`service_circle.plan`; an indicator the inputs cannot support is reported
+as not computable, with what it needs — never invented, never 0 %.
 """
 
 from __future__ import annotations
@@ -11,78 +15,40 @@ import html
 import json
 import logging
 import os
-import tomllib
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from service_circle._errors import InputError, InputNotFoundError
-from service_circle.cost import CostModel, Threshold
-from service_circle.coverage import coverage_table
 from service_circle.folders import atomic_write
+from service_circle.judging import Judgement, judging_rule
+from service_circle.plan import BY_KEY, PARENT_COLUMNS, Indicator, PlanResult, plan_indicators
 from service_circle.profiles import Profile
 from service_circle.study import Study
-from service_circle.writers import write_csv
+from service_circle.targets import load_targets
+from service_circle.writers import json_safe, write_csv, write_geojson, write_xlsx
 
 logger = logging.getLogger(__name__)
 
-
-#: Residents per household (7th national census, 2020: 2.62). Configurable.
-PERSONS_PER_HOUSEHOLD = 2.62
-ELDERLY_SERVICES = ("elderly_canteen", "elderly_daycare")
+__all__ = ["Indicator", "Report", "load_targets", "plan_report", "write_report"]
 
 
 @dataclass(frozen=True)
-class Indicator:
-    """One line of the report, with its unit and note in English and Chinese."""
+class Report:
+    """What the report says: the study, the plan's indicators, coverage and the targets."""
 
-    key: str
-    name_zh: str
-    name_en: str
-    unit: str
-    value: float | None
-    target: float | None
-    status: str  # "met", "not met", "no target", "not computable"
-    note: str = ""
-    unit_zh: str = ""
-    note_zh: str = ""
+    study: Study
+    plan: PlanResult
+    coverage: pd.DataFrame
+    targets: dict[str, Any]
+    lang: str = "zh"
 
-
-_UNIT_ZH = {
-    "places / 1000": "托位/千人",
-    "share of 60+": "占60岁及以上居民比例",
-    "share of residents": "占居民比例",
-    "m² / 100 households": "平方米/百户",
-    "m²": "平方米",
-    "share": "比例",
-}
-
-
-def load_targets(preset: str = "haidong_2025", path: str | os.PathLike | None = None) -> dict:
-    """A preset of targets from the built-in file or a user file."""
-    if path is None:
-        text = resources.files("service_circle").joinpath("data/targets.toml").read_text("utf-8")
-        source = "built-in targets"
-    else:
-        path = Path(path)
-        if not path.exists():
-            raise InputNotFoundError(f"targets file {path} does not exist")
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    try:
-        presets = tomllib.loads(text).get("preset", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"targets {source} is not valid TOML: {exc}") from None
-    if preset not in presets:
-        raise InputError(f"targets {source} have no preset {preset!r}: use {', '.join(presets)}")
-    targets = dict(presets[preset])
-    for key, value in targets.items():
-        if key != "label" and not isinstance(value, int | float):
-            raise InputError(f"targets {source}, preset {preset!r}: {key} must be a number")
-    return targets
+    @property
+    def indicators(self) -> list[Indicator]:
+        """The study's indicators."""
+        return self.plan.indicators
 
 
 def plan_report(
@@ -91,187 +57,115 @@ def plan_report(
     preset: str = "haidong_2025",
     targets_file: str | os.PathLike | None = None,
     profile: str | Profile | None = None,
-    persons_per_household: float = PERSONS_PER_HOUSEHOLD,
 ) -> list[Indicator]:
-    """Compute every indicator the study supports and set it against the preset."""
-    cost = CostModel.walking(profile)
-    targets = load_targets(preset, targets_file)
-    population = float(study.demand["population"].sum())
-    households = population / persons_per_household
-    fac = study.facilities
-    out: list[Indicator] = []
-
-    def add(key, zh, en, unit, value, note=("", "")):
-        target = targets.get(key)
-        if value is None:
-            status = "not computable"
-        elif target is None:
-            status = "no target"
-        else:
-            status = "met" if value >= target - 1e-12 else "not met"
-        out.append(Indicator(key, zh, en, unit, value, target, status, note[0],
-                             _UNIT_ZH.get(unit, unit), note[1]))  # fmt: skip
-
-    def capacity_sum(category: str, unit_name: str, unit_zh: str):
-        name_zh = study.catalogue[category].name_zh
-        rows = fac[fac["category"] == category]
-        if rows.empty:  # absent from the data is not the same as absent on the ground
-            return None, (f"needs the {category} facilities with their {unit_name}: none given",
-                          f"需要{name_zh}设施及其{unit_zh}：未提供")  # fmt: skip
-        if "capacity" not in rows:
-            return None, (f"needs the {unit_name} of the {len(rows)} {category} facilities",
-                          f"需要{len(rows)}处{name_zh}的{unit_zh}")  # fmt: skip
-        cap = pd.to_numeric(rows["capacity"], errors="coerce")
-        missing = int(cap.isna().sum())
-        if missing:
-            return None, (
-                f"needs the {unit_name} of {missing} of {len(rows)} {category} facilities",
-                f"{len(rows)}处{name_zh}中有{missing}处缺少{unit_zh}",
-            )
-        return float(cap.sum()), ("", "")
-
-    def share_within(key: str):
-        cat = study.catalogue[key]
-        table = coverage_table(
-            study, [Threshold.minutes(cat.minutes)], categories=[key], profile=profile
-        )
-        row = table.iloc[0]
-        note = f"within {cat.minutes:g} min, over every resident"
-        note_zh = f"{cat.minutes:g}分钟内，按全部居民计"
-        unreached = float(row["unreachable"] + row["off_network"] + row["blocked"]
-                          + row["no_geometry"])  # fmt: skip
-        if unreached > 0:
-            note += (
-                f"; {unreached:,.0f} residents the network cannot bring to one count as not covered"
-            )
-            note_zh += f"；路网无法到达的{unreached:,.0f}名居民计为未覆盖"
-        if not row["facilities"]:
-            note += f"; no {key} facility in the inputs"
-            note_zh += f"；输入中没有{cat.name_zh}设施"
-        return float(row["share"]), (note, note_zh)
-
-    places, note = capacity_sum("childcare", "places", "托位数")
-    per_1000 = None if places is None or population == 0 else places / population * 1000
-    add("childcare_places_per_1000", "每千人口拥有3岁以下婴幼儿托位数",
-        "childcare places (0-3) per 1000 residents", "places / 1000", per_1000, note)  # fmt: skip
-
-    elderly = [k for k in ELDERLY_SERVICES if k in study.catalogue]
-    reached = np.zeros(len(study.demand), dtype=bool)
-    for key in elderly:
-        cat = study.catalogue[key]
-        threshold = Threshold.minutes(cat.minutes)
-        result = study.search(key, cost)
-        reached |= result.point_cost <= cost.limit(threshold)
-    old = study.demand["pop_60plus"].to_numpy(np.float64)
-    names_zh = "或".join(study.catalogue[k].name_zh for k in elderly)
-    none = not fac["category"].isin(elderly).any()
-    note = (
-        f"60+ within their own default minutes of {' or '.join(elderly)}"
-        + ("; none in the inputs" if none else ""),
-        f"60岁及以上居民在各自默认步行时间内可达{names_zh}"
-        + ("；输入中没有此类设施" if none else ""),
-    )
-    share_60 = float(old[reached].sum() / old.sum()) if old.sum() > 0 else None
-    add("elderly_care_coverage", "居家社区养老服务覆盖率", "home & community elderly-care coverage",
-        "share of 60+", share_60, note)  # fmt: skip
-
-    if "community_service" in study.catalogue:
-        share, note = share_within("community_service")
-        add("community_service_coverage", "社区综合服务设施覆盖率",
-            "community service facility coverage", "share of residents", share, note)  # fmt: skip
-        area, note = capacity_sum("community_service", "floor area (m²)", "建筑面积")
-        per_100 = None if area is None or households == 0 else area / households * 100
-        if area is not None:
-            note = (
-                f"{persons_per_household} persons per household",
-                f"按每户{persons_per_household}人估算户数",
-            )
-        add("community_floor_area_per_100_households", "每百户居民拥有社区综合服务设施面积",
-            "community service floor area per 100 households", "m² / 100 households",
-            per_100, note)  # fmt: skip
-    area, note = capacity_sum("sports", "ground area (m²)", "场地面积")
-    per_resident = None if area is None or population == 0 else area / population
-    add("sports_area_per_resident", "人均体育场地面积", "sports ground per resident", "m²",
-        per_resident, note)  # fmt: skip
-    add("care_bed_share", "养老机构护理型床位占比", "care-type beds in elderly institutions",
-        "share", None, ("needs the care-type bed count of each nursing home",
-                        "需要每处养老院的护理型床位数"))  # fmt: skip
-    for cat in study.catalogue:
-        if cat.basic_guarantee:
-            share, note = share_within(cat.key)
-            add(f"basic_coverage.{cat.key}", f"{cat.name_zh}覆盖率", f"{cat.name_en} coverage",
-                "share of residents", share, note)  # fmt: skip
-    return out
+    """The plan's indicators of a study against a preset (the study's units, if any)."""
+    rule = judging_rule(study.catalogue, profile=profile)
+    return plan_indicators(study, rule, load_targets(preset, targets_file)).indicators
 
 
 def report_frame(indicators: list[Indicator]) -> pd.DataFrame:
-    """The indicators as a table."""
-    return pd.DataFrame([asdict(i) for i in indicators])
+    """The indicators as a table (raw values; with each one's formula and source)."""
+    frame = pd.DataFrame([asdict(i) for i in indicators])
+    if len(frame):
+        frame["formula"] = [BY_KEY[k].formula if k in BY_KEY else "" for k in frame["key"]]
+        frame["source"] = [BY_KEY[k].source if k in BY_KEY else "" for k in frame["key"]]
+    return frame
 
 
-def report_payload(
-    study: Study, indicators: list[Indicator], coverage: pd.DataFrame, preset_label: str = ""
-) -> dict:
-    """The report as a JSON-ready dict: indicators, coverage table and attribution."""
-    frame = report_frame(indicators)
-    return {
-        "study": study.name,
-        "targets": preset_label,
-        "population": float(study.demand["population"].sum()),
-        "indicators": json.loads(frame.to_json(orient="records")),
-        "coverage": json.loads(coverage.to_json(orient="records")),
-        "attribution": study.attribution,
-    }
+def lacking(report: Report) -> pd.DataFrame:
+    """The units that miss services (缺配), largest population first."""
+    units = report.plan.units
+    if units is None or "missing" not in units:
+        return pd.DataFrame(columns=["unit_code", "unit_name", "township", "residents",
+                                     "missing_count", "missing"])  # fmt: skip
+    rows = units.iloc[:-1]
+    rows = rows[rows["missing_count"] > 0]
+    cols = ["unit_code", "unit_name", "unit_kind", "township", "residents", "missing_count",
+            "missing"]  # fmt: skip
+    return (
+        pd.DataFrame(rows[cols])
+        .sort_values(["residents", "missing_count"], ascending=False)
+        .reset_index(drop=True)
+    )
 
 
-def report_html(
-    study: Study,
-    indicators: list[Indicator],
-    coverage: pd.DataFrame,
-    preset_label: str = "",
-    *,
-    lang: str = "zh",
-    attribution: str | None = None,
-) -> str:
-    """The report as a self-contained HTML page (``lang`` zh or en) with an SVG chart.
+def report_payload(report: Report) -> dict:
+    """The report as a JSON-ready dict (raw values; shares as fractions 0-1)."""
+    study, plan = report.study, report.plan
+    units = plan.units
+    return json_safe(
+        {
+            "study": study.name,
+            "targets": {
+                k: report.targets.get(k)
+                for k in ("name", "label", "label_zh", "source", "source_zh")
+            },
+            "population": float(units["residents"].iloc[:-1].sum())
+            if units is not None
+            else float(study.demand["population"].sum()),
+            "population_basis": plan.basis.get("population", ""),
+            "households_basis": plan.basis.get("households", ""),
+            "judged": [j.to_dict() for j in plan.judged.values()],
+            "indicators": json.loads(report_frame(plan.indicators).to_json(orient="records")),
+            "completeness": {
+                "assessed": list(plan.assessed),
+                "not_assessed": list(plan.unassessed),
+            },
+            "lacking": json.loads(lacking(report).to_json(orient="records", force_ascii=False)),
+            "coverage": json.loads(report.coverage.to_json(orient="records")),
+            "notes": plan.notes,
+            "parent_columns": {k: v[0] for k, v in PARENT_COLUMNS.items()},
+            "sources": [s.to_dict() for s in study.sources],
+            "attribution": study.attribution,
+        }
+    )
+
+
+def report_html(report: Report, *, attribution: str | None = None) -> str:
+    """The report as a self-contained HTML page in ``report.lang`` with an SVG chart.
 
     ``attribution`` defaults to the study's own (from the sources it was built from).
     """
     from service_circle.tables import check_lang
 
-    attribution = attribution or study.attribution
-    return _html(study, report_frame(indicators), coverage, preset_label, check_lang(lang),
-                 attribution)  # fmt: skip
+    return _html(report, check_lang(report.lang), attribution or report.study.attribution)
 
 
-def write_report(
-    study: Study,
-    indicators: list[Indicator],
-    coverage: pd.DataFrame,
-    folder: str | os.PathLike,
-    *,
-    preset_label: str = "",
-    lang: str = "zh",
-) -> list[Path]:
-    """Write report.json (raw), report.csv (for people, in ``lang``) and report.html."""
-    from service_circle.tables import check_lang, report_for_people
+def write_report(report: Report, folder: str | os.PathLike) -> list[Path]:
+    """Write the report into ``folder``.
 
-    lang = check_lang(lang)
+    report.json, report.csv, report.html, report.xlsx and, with units, units.csv and
+    units.geojson.
+    """
+    from service_circle.tables import (
+        check_lang,
+        report_for_people,
+        units_for_people,
+        workbook_sheets,
+    )
+
+    lang = check_lang(report.lang)
     folder = Path(folder)
-    paths = [folder / "report.json", folder / "report.csv", folder / "report.html"]
+    paths = [folder / n for n in ("report.json", "report.csv", "report.html", "report.xlsx")]
     with atomic_write(paths[0]) as fh:
-        json.dump(report_payload(study, indicators, coverage, preset_label), fh,
-                  ensure_ascii=False, indent=2)  # fmt: skip
-    write_csv(report_for_people(report_frame(indicators), lang), paths[1])
+        json.dump(report_payload(report), fh, ensure_ascii=False, indent=2)
+    write_csv(report_for_people(report_frame(report.indicators), lang), paths[1])
     with atomic_write(paths[2]) as fh:
-        fh.write(report_html(study, indicators, coverage, preset_label, lang=lang))
+        fh.write(report_html(report))
+    write_xlsx(workbook_sheets(report, lang), paths[3])
+    units = report.plan.units
+    if units is not None:
+        paths.append(write_csv(units_for_people(units, report.study.catalogue, lang),
+                               folder / "units.csv"))  # fmt: skip
+        paths.append(write_geojson(units.iloc[:-1], folder / "units.geojson",
+                                   attribution=report.study.attribution))  # fmt: skip
     return paths
 
 
-def _fmt(value, unit: str) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "—"
-    return f"{value:.0%}" if unit.startswith("share") else f"{value:,.2f}"
+def _fmt(value: float | None, unit: str) -> str:
+    from service_circle.tables import indicator_text
+
+    return indicator_text(value, unit, missing="—")
 
 
 def _chart(coverage: pd.DataFrame, lang: str = "zh") -> str:
@@ -304,62 +198,156 @@ def _chart(coverage: pd.DataFrame, lang: str = "zh") -> str:
 
 _PAGE: dict[str, dict[str, Any]] = {
     "zh": {
-        "title": "一刻钟便民生活圈 — {name}",
-        "residents": "居民：{n}。目标：{label}。",
-        "targets": "规划目标",
-        "head": ("指标", "现状值", "目标值", "是否达标", "说明"),
-        "coverage": "各类设施覆盖情况",
-        "unreached": "未覆盖居民及原因（各类设施默认步行时间）",
+        "title": "一刻钟便民生活圈评估报告 — {name}",
+        "about": "研究范围",
+        "area": "范围：东经{x0:.3f}°–{x1:.3f}°，北纬{y0:.3f}°–{y1:.3f}°（WGS-84）。",
+        "units": "规划单元：{n}个（城市社区{urban}个，行政村{village}个）；乡镇（街道）{towns}个。",
+        "no_units": "未提供规划单元（社区、行政村）：按单元计的指标无法计算。",
+        "residents": "常住人口：{n}人（{basis}）；户数：{hh}（{hh_basis}）。",
+        "basis": {"official": "单元官方统计", "modelled": "模型估算",
+                  "mixed": "部分官方统计、部分估算", "": ""},
+        "targets_line": "目标：{label}（{source}）。",
+        "sources": "数据：",
+        "roles": {"network": "路网", "facilities": "设施", "demand": "人口", "units": "规划单元"},
+        "rule": "评估规则：每类设施一个阈值与步速",
+        "rule_head": ("设施", "阈值", "步速档"),
+        "targets": "规划指标",
+        "head": ("指标", "现状值", "目标值", "是否达标", "口径", "说明"),
+        "lacking": "缺配社区（按人口从多到少）",
+        "lacking_head": ("社区/村", "乡镇（街道）", "常住人口", "缺配数", "缺配设施"),
+        "none_lacking": "所有单元均已配齐所评估的设施。",
+        "not_assessed": "未评估（无设施数据）：{names}。",
+        "coverage": "各类设施覆盖情况（评估阈值）",
+        "unreached": "未覆盖居民及原因（评估阈值）",
         "unreached_head": ("设施", "阈值", "覆盖率", "超出阈值", "路网不可达", "远离路网",
                            "被水体阻隔", "无位置"),
-        "data": "数据",
+        "notes": "说明",
+        "data": "数据来源",
     },
     "en": {
-        "title": "15-minute living circle — {name}",
-        "residents": "Residents: {n}. Targets: {label}.",
-        "targets": "Plan targets",
-        "head": ("indicator", "value", "target", "status", "note"),
-        "coverage": "Coverage by category and threshold",
-        "unreached": "Residents not covered, and why",
+        "title": "15-minute living circle report — {name}",
+        "about": "Study",
+        "area": "Area: {x0:.3f}–{x1:.3f} °E, {y0:.3f}–{y1:.3f} °N (WGS-84).",
+        "units": "Planning units: {n} ({urban} urban communities, {village} villages); "
+                 "{towns} townships / streets.",
+        "no_units": "No planning units (communities, villages) given: the indicators that "
+                    "count units are not computable.",
+        "residents": "Residents: {n} ({basis}); households: {hh} ({hh_basis}).",
+        "basis": {"official": "the units' official counts", "modelled": "modelled",
+                  "mixed": "partly official, partly modelled", "": ""},
+        "targets_line": "Targets: {label} ({source}).",
+        "sources": "Data: ",
+        "roles": {},
+        "rule": "How each category is judged: one threshold and walking profile",
+        "rule_head": ("facility type", "threshold", "profile"),
+        "targets": "Plan indicators",
+        "head": ("indicator", "value", "target", "status", "basis", "note"),
+        "lacking": "Units missing services (largest population first)",
+        "lacking_head": ("community / village", "township", "residents", "missing",
+                         "services missing"),
+        "none_lacking": "Every unit has every service assessed.",
+        "not_assessed": "Not assessed (no facility data): {names}.",
+        "coverage": "Coverage by category (at the judged threshold)",
+        "unreached": "Residents not covered, and why (at the judged threshold)",
         "unreached_head": ("facility type", "threshold", "share covered", "beyond threshold",
                            "unreachable", "off the network", "across water", "no location"),
+        "notes": "Notes",
         "data": "Data",
     },
 }  # fmt: skip
 
 
-def _html(
-    study: Study,
-    frame: pd.DataFrame,
-    coverage: pd.DataFrame,
-    label: str,
-    lang: str,
-    attribution: str,
-) -> str:
-    from service_circle.tables import STATUS_NAMES, UNIT_NAMES, percent
+def _html(report: Report, lang: str, attribution: str) -> str:
+    from service_circle.tables import BASIS_NAMES, STATUS_NAMES, UNIT_NAMES, percent
 
+    study, plan = report.study, report.plan
     text = _PAGE[lang]
     esc = html.escape
+    zh = lang == "zh"
+    frame = report_frame(plan.indicators)
     rows = "".join(
-        f"<tr class='{esc(r.status.replace(' ', '-'))}'><td>"
-        f"{esc(r.name_zh if lang == 'zh' else r.name_en)}</td>"
-        f"<td>{_fmt(r.value, r.unit)}</td><td>{_fmt(r.target, r.unit)}</td>"
+        f"<tr class='{esc(r.status.replace(' ', '-'))}' data-key='{esc(r.key)}'><td>"
+        f"{esc(r.name_zh if zh else r.name_en)}</td>"
+        f"<td>{esc(_fmt(r.value, r.unit))}</td><td>{esc(_fmt(r.target, r.unit))}</td>"
         f"<td>{esc(STATUS_NAMES[lang][r.status])}</td>"
-        f"<td><small>{esc(r.note_zh if lang == 'zh' else r.note)}</small></td></tr>"
+        f"<td>{esc(BASIS_NAMES[lang].get(r.basis, r.basis))}</td>"
+        f"<td><small>{esc(r.note_zh if zh else r.note)}</small></td></tr>"
         for r in frame.itertuples()
     )
+    judged = report.coverage[report.coverage["judged"]] if "judged" in report.coverage else (
+        report.coverage)  # fmt: skip
     reasons = ("beyond_threshold", "unreachable", "off_network", "blocked", "no_geometry")
     unreached = "".join(
-        f"<tr><td>{esc(r.name_zh if lang == 'zh' else r.name_en)}</td>"
+        f"<tr><td>{esc(r.name_zh if zh else r.name_en)}</td>"
         f"<td>{r.threshold:g} {esc(UNIT_NAMES[lang][r.unit])}</td><td>{percent(r.share)}</td>"
         + "".join(f"<td>{getattr(r, k):,.0f}</td>" for k in reasons)
         + "</tr>"
-        for r in coverage.itertuples()
-        if all(k in coverage for k in reasons)
+        for r in judged.itertuples()
+        if all(k in judged for k in reasons)
     )
+    speed_unit = " 米/秒" if zh else " m/s"
+
+    def speed(j: Judgement) -> str:
+        return f"{j.profile.name} {j.profile.speed_m_s:g}{speed_unit}" if j.threshold.is_time \
+            else "—"  # fmt: skip
+
+    shown = set(report.coverage.get("category", []))
+    rule = "".join(
+        f"<tr><td>{esc(study.catalogue[k].name(lang))}</td>"
+        f"<td>{j.threshold.value:g} {esc(UNIT_NAMES[lang][j.threshold.unit])}</td>"
+        f"<td>{esc(speed(j))}</td></tr>"
+        for k, j in plan.judged.items()
+        if k in shown
+    )
+    gap = lacking(report)
+    names = {c.key: c.name(lang) for c in study.catalogue}
+    joiner = "、" if zh else ", "
+    lacking_rows = "".join(
+        f"<tr><td>{esc(r.unit_name)}</td><td>{esc(r.township)}</td>"
+        f"<td>{r.residents:,.0f}</td><td>{int(r.missing_count)}</td>"
+        f"<td>{esc(joiner.join(names.get(k, k) for k in str(r.missing).split(',') if k))}</td></tr>"
+        for r in gap.itertuples()
+    )
+    x0, y0, x1, y1 = _extent(study)
+    about = [text["area"].format(x0=x0, x1=x1, y0=y0, y1=y1)]
+    units = plan.units
+    if units is not None:
+        inside = units.iloc[:-1]
+        towns = 0 if plan.townships is None else len(plan.townships)
+        about.append(text["units"].format(
+            n=len(inside), urban=int((inside["unit_kind"] == "urban").sum()),
+            village=int((inside["unit_kind"] == "village").sum()), towns=towns))  # fmt: skip
+        residents, hh = inside["residents"].sum(), inside["households"].sum()
+    else:
+        about.append(text["no_units"])
+        residents = study.demand["population"].sum()
+        hh = float("nan")
+    about.append(text["residents"].format(
+        n=f"{residents:,.0f}", basis=text["basis"][plan.basis.get("population", "")],
+        hh="—" if not np.isfinite(hh) else f"{hh:,.0f}",
+        hh_basis=text["basis"][plan.basis.get("households", "modelled")]))  # fmt: skip
+    label = report.targets.get("label_zh" if zh else "label", "")
+    source = report.targets.get("source_zh" if zh else "source", report.targets.get("source"))
+    about.append(text["targets_line"].format(label=label, source=source))
+    about.append(text["sources"] + "; ".join(
+        f"{text['roles'].get(s.role, s.role)}: {s.name}" for s in study.sources))  # fmt: skip
+    notes = list(plan.notes)
+    if plan.unassessed:
+        notes.append(text["not_assessed"].format(
+            names=("、" if zh else ", ").join(names[k] for k in plan.unassessed)))  # fmt: skip
     head = "".join(f"<th>{esc(h)}</th>" for h in text["head"])
     unreached_head = "".join(f"<th>{esc(h)}</th>" for h in text["unreached_head"])
-    population = study.demand["population"].sum()
+    rule_head = "".join(f"<th>{esc(h)}</th>" for h in text["rule_head"])
+    lacking_head = "".join(f"<th>{esc(h)}</th>" for h in text["lacking_head"])
+    lacking_block = (
+        f"<table id='lacking'><tr>{lacking_head}</tr>{lacking_rows}</table>"
+        if lacking_rows else f"<p>{esc(text['none_lacking'])}</p>"
+    ) if units is not None else ""  # fmt: skip
+    notes_block = (
+        f"<h2>{esc(text['notes'])}</h2>" + "".join(f"<p><small>{esc(n)}</small></p>" for n in notes)
+        if notes
+        else ""
+    )
     title = text["title"].format(name=study.name)
     return f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8">
@@ -372,14 +360,31 @@ tr.met td:nth-child(4) {{ color: #1a7f37; }} tr.not-met td:nth-child(4) {{ color
 tr.not-computable td {{ color: #777; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
-<p>{esc(text["residents"].format(n=f"{population:,.0f}", label=label))}</p>
+<h2>{esc(text["about"])}</h2>
+{"".join(f"<p>{esc(line)}</p>" for line in about)}
 <h2>{esc(text["targets"])}</h2>
-<table><tr>{head}</tr>
+<table id="indicators"><tr>{head}</tr>
 {rows}</table>
+{f"<h2>{esc(text['lacking'])}</h2>{lacking_block}" if units is not None else ""}
+<h2>{esc(text["rule"])}</h2>
+<table id="rule"><tr>{rule_head}</tr>{rule}</table>
 <h2>{esc(text["coverage"])}</h2>
-{_chart(coverage, lang)}
+{_chart(judged, lang)}
 <h2>{esc(text["unreached"])}</h2>
 <table><tr>{unreached_head}</tr>{unreached}</table>
+{notes_block}
 <p><small>{esc(text["data"])}: {esc(attribution)}</small></p>
 </body></html>
 """
+
+
+def _extent(study: Study) -> tuple[float, float, float, float]:
+    frames = [f for f in (study.demand, study.facilities) if len(f)]
+    if study.units is not None:
+        frames.append(study.units)
+    nan = float("nan")
+    b = np.array([f.total_bounds for f in frames]).reshape(-1, 4)
+    b = b[np.all(np.isfinite(b), axis=1)]
+    if not b.size:
+        return nan, nan, nan, nan
+    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())

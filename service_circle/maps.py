@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import Literal, cast
@@ -43,7 +43,8 @@ from jinja2 import Template
 from service_circle._errors import InputError
 from service_circle._escape import html_text, json_for_script
 from service_circle.cost import CostModel, Threshold
-from service_circle.profiles import Profile
+from service_circle.judging import Judgement
+from service_circle.profiles import Profile, get_profile
 from service_circle.study import Study
 
 #: Colours of the categories, in catalogue order (distinct on a light base map).
@@ -89,6 +90,11 @@ _TEXT = {
         "layers": "图层",
         "other": "其他",
         "proposed": "拟新增",
+        "units": "规划单元（缺配数）",
+        "residents": "常住人口",
+        "missing": "缺配",
+        "complete": "配齐",
+        "township": "乡镇（街道）",
     },
     "en": {
         "title": "15-minute living circle — {name}",
@@ -115,6 +121,11 @@ _TEXT = {
         "layers": "layers",
         "other": "other",
         "proposed": "proposed",
+        "units": "planning units (services missing)",
+        "residents": "residents",
+        "missing": "missing",
+        "complete": "complete",
+        "township": "township",
     },
 }
 #: Capacity units of the catalogue, as a reader of each language writes them.
@@ -158,6 +169,8 @@ def study_map(
     computed_isochrones: gpd.GeoDataFrame | None = None,
     computed_gaps: gpd.GeoDataFrame | None = None,
     attribution: str | None = None,
+    units: gpd.GeoDataFrame | None = None,
+    judged: Mapping[str, Judgement] | None = None,
 ) -> folium.Map:
     """A folium map of a study.
 
@@ -196,6 +209,13 @@ def study_map(
     attribution
         The data's attribution, shown in the map's corner (default: the study's own,
         from the sources it was built from).
+    judged
+        How each category is judged (:func:`service_circle.judging.judging_rule`): its gap
+        layer is at that threshold, and its layers under that profile (default: ``profile``
+        and ``gaps_threshold``).
+    units
+        The per-unit table (:attr:`service_circle.plan.PlanResult.units`): a choropleth of
+        the services each unit misses (缺配), its name written on it and its row in a popup.
     """
     from service_circle.gaps import gaps
     from service_circle.isochrones import isochrones
@@ -218,6 +238,9 @@ def study_map(
     def name(cat_key: str) -> str:
         return study.catalogue[cat_key].name(lang)
 
+    def _profile_of(cat_key: str) -> Profile:
+        return judged[cat_key].profile if judged and cat_key in judged else get_profile(profile)
+
     west, south, east, north = _bounds(study)
     fmap = _Map(tiles=None, control_scale=False, prefer_canvas=False)
     fmap.fit_bounds([[south, west], [north, east]])
@@ -239,7 +262,7 @@ def study_map(
     for key in keys:
         iso = _pick(computed_isochrones, key, thresholds, one_each=True)
         if iso is None:
-            iso = isochrones(study, key, thresholds, profile=prof)
+            iso = isochrones(study, key, thresholds, profile=_profile_of(key))
         iso_shown[key] = []
         for i in reversed(range(len(iso))):
             row = iso.iloc[[i]]
@@ -265,10 +288,14 @@ def study_map(
     uncovered_share: dict[str, float] = {}
     for key in keys:
         cat = study.catalogue[key]
-        threshold = gaps_threshold or _gap_threshold(cat.minutes, thresholds)
+        threshold = (
+            judged[key].threshold
+            if judged and key in judged
+            else gaps_threshold or _gap_threshold(cat.minutes, thresholds)
+        )
         gap = _pick(computed_gaps, key, [threshold])
         if gap is None:
-            gap = gaps(study, key, threshold, profile=prof)
+            gap = gaps(study, key, threshold, profile=_profile_of(key))
         group_total = float(study.demand[cat.group_column].sum())
         uncovered_share[key] = (
             float(gap["group_population"].sum()) / group_total if group_total > 0 else 0.0
@@ -292,8 +319,8 @@ def study_map(
                 [text["group_population"], f"{row.group_population:,.1f}"],
                 [text["homes"], str(int(row.homes))],
                 [text["nearest"] if threshold.is_time else text["nearest_m"],
-                 _cost_label(getattr(row, cost), CostModel.for_threshold(threshold, prof),
-                             text)],
+                 _cost_label(getattr(row, cost), CostModel.for_threshold(
+                     threshold, _profile_of(key)), text)],
             ]  # fmt: skip
             gap_props.append({"t": tip, "s": {"fillColor": fill}})
         layers.append(
@@ -376,6 +403,10 @@ def study_map(
             }
         )
 
+    with_units = units is not None and "missing_count" in units
+    if with_units and units is not None:  # first: drawn beneath, listed on top
+        layers.insert(0, _units_layer(units.iloc[:-1], study, lang, text))
+
     for spec in layers:
         fmap.add_child(_Layer(spec))
     fmap.add_child(_Finish())
@@ -391,6 +422,7 @@ def study_map(
         breaks,
         bool(gap_frames),
         sites is not None and len(sites) > 0,
+        with_units,
     )
     root.html.add_child(Element(_overlay(title, legend)))
     fmap.default_js = [("leaflet", _CDN["leaflet"])]
@@ -402,6 +434,54 @@ def study_map(
     fmap.self_contained = self_contained  # read by render()
     fmap.tiles_hosts = TILE_HOSTS if tiles == "osm" else ()
     return fmap
+
+
+#: Fill of a unit by the number of services it misses: 0, 1, 2, 3-4, 5 and more.
+UNIT_COLOURS = ("#1a9850", "#fee08b", "#fdae61", "#f46d43", "#a50f15")
+
+
+def _units_layer(units: gpd.GeoDataFrame, study: Study, lang: str, text: dict) -> dict:
+    """The planning units coloured by their 缺配 count, named, with their row in a popup."""
+    from service_circle.plan import BY_KEY
+
+    zh = lang == "zh"
+    write = len(units) <= LABEL_AT_MOST
+    props = []
+    for row in units.itertuples():
+        missing = [k for k in str(row.missing).split(",") if k]
+        count = int(row.missing_count)
+        fill = UNIT_COLOURS[min((0, 1, 2, 3, 3, 4)[min(count, 5)], 4)]
+        popup = [
+            ["", str(row.unit_name)],
+            [text["township"], str(row.township)],
+            [text["residents"], f"{row.residents:,.0f}"],
+            [text["complete"], ("是" if zh else "yes") if row.complete else ("否" if zh else "no")],
+            [text["missing"], ("、" if zh else ", ").join(
+                study.catalogue[k].name(lang) for k in missing if k in study.catalogue) or "—"],
+        ]  # fmt: skip
+        for key, d in BY_KEY.items():
+            value = getattr(row, key, None)
+            if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+                continue
+            shown = (("是" if zh else "yes") if value else ("否" if zh else "no")) \
+                if d.per_unit == "yes/no" else f"{float(value):,.2f}"  # fmt: skip
+            popup.append([d.name_zh if zh else d.name_en, shown])
+        prop: dict = {"p": popup, "s": {"fillColor": fill}}
+        if write:
+            prop["label"] = str(row.unit_name)
+        else:
+            prop["t"] = [["", str(row.unit_name)]]
+        props.append(prop)
+    return {
+        "key": "units",
+        "group": text["units"],
+        "label": text["units"],
+        "order": 200,
+        "show": True,
+        "labels": write,
+        "style": {"color": "#333333", "weight": 1.5, "fillOpacity": 0.25},
+        "data": _collection(units, props),
+    }
 
 
 def save_map(fmap: folium.Map, path: str | Path) -> Path:
@@ -538,7 +618,10 @@ def _facility_rows(row, category_name: str, unit: str, text: dict) -> dict:
     return {"t": rows[:1], "p": rows}
 
 
-def _legend(keys, colour, name, thresholds, text, breaks, with_gaps: bool, with_sites: bool) -> str:
+def _legend(
+    keys, colour, name, thresholds, text, breaks, with_gaps: bool, with_sites: bool,
+    with_units: bool = False,
+) -> str:  # fmt: skip
     """The legend's HTML: every swatch in the colour and opacity drawn."""
     shown = thresholds[: len(ISO_OPACITY)]
     head = "".join(f"<th>{html_text(_label(t, text))}</th>" for t in shown)
@@ -574,7 +657,15 @@ def _legend(keys, colour, name, thresholds, text, breaks, with_gaps: bool, with_
         if with_sites
         else ""
     )
-    return f"<b>{html_text(text['legend'])}</b>{table}{gap_html}{site}"
+    unit_html = ""
+    if with_units:
+        classes = [
+            f'<div><span class="sc-box" style="background:{c};opacity:0.5"></span>'
+            f"{html_text(label)}</div>"
+            for c, label in zip(UNIT_COLOURS, ("0", "1", "2", "3–4", "≥ 5"), strict=True)
+        ]
+        unit_html = f"<div><b>{html_text(text['units'])}</b></div>{''.join(classes)}"
+    return f"<b>{html_text(text['legend'])}</b>{table}{gap_html}{unit_html}{site}"
 
 
 def _overlay(title: str, legend: str) -> str:

@@ -23,14 +23,17 @@ from service_circle.cost import CostModel, Threshold
 from service_circle.coverage import coverage_table, demand_times
 from service_circle.folders import atomic_write
 from service_circle.gaps import gaps
-from service_circle.indicators import Indicator, load_targets, plan_report, write_report
+from service_circle.indicators import Indicator, Report, write_report
 from service_circle.isochrones import isochrones
+from service_circle.judging import Judgement, judging_rule, judging_threshold
 from service_circle.maps import save_map, study_map
+from service_circle.plan import PlanResult, PlanSettings, plan_indicators
 from service_circle.profiles import Profile, get_profile
 from service_circle.search import nearest
 from service_circle.snapping import Snapped
 from service_circle.study import Study
 from service_circle.tables import Lang, coverage_for_people, resolve_lang
+from service_circle.targets import load_targets, targets_for
 from service_circle.walk_network import WalkNetwork
 from service_circle.writers import write_csv, write_geojson
 
@@ -39,8 +42,10 @@ logger = logging.getLogger(__name__)
 #: The files :func:`write_analysis` writes.
 ANALYSIS_FILES = (
     "coverage.csv", "coverage.json", "demand_times.csv", "isochrones.geojson", "gaps.geojson",
-    "report.json", "report.csv", "report.html", "map.html",
+    "report.json", "report.csv", "report.html", "report.xlsx", "map.html",
 )  # fmt: skip
+#: Written as well when the study has planning units.
+UNIT_FILES = ("units.csv", "units.geojson")
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,16 @@ class Analysis:
     lang
         The language of the outputs for people.
     coverage
-        :func:`~service_circle.coverage.coverage_table`.
+        :func:`~service_circle.coverage.coverage_table` for each category under its own
+        profile; ``judged`` marks the row each category is judged at.
+    judged
+        The threshold and profile each category is judged at (:mod:`.judging`).
+    plan
+        The plan's indicators for the study and per unit (:mod:`.plan`).
+    targets
+        The targets preset (:func:`~service_circle.targets.load_targets`).
     indicators, targets_label
-        The plan-target report and the targets it was set against.
+        ``plan.indicators`` and the targets' label.
     demand_times, isochrones, gaps
         Per home times and statuses, the areas within each threshold and the gaps
         (``None`` when the polygons were not asked for).
@@ -72,6 +84,9 @@ class Analysis:
     coverage: pd.DataFrame
     indicators: list[Indicator]
     targets_label: str
+    judged: dict[str, Judgement]
+    plan: PlanResult
+    targets: dict
     demand_times: pd.DataFrame | None = None
     isochrones: gpd.GeoDataFrame | None = None
     gaps: gpd.GeoDataFrame | None = None
@@ -83,10 +98,11 @@ def analyze_study(
     *,
     profile: str | Profile | None = None,
     categories: Sequence[str] | None = None,
-    targets_preset: str = "haidong_2025",
+    targets_preset: str | None = None,
     targets_file: str | os.PathLike | None = None,
     lang: str = "auto",
     polygons: bool = True,
+    settings: PlanSettings | None = None,
 ) -> Analysis:
     """Compute every output of ``study`` once.
 
@@ -95,41 +111,81 @@ def analyze_study(
     study
         The study.
     thresholds
-        Minutes and/or metres.
+        Minutes and/or metres for the coverage table and isochrones. One threshold is also
+        the one every category is judged at; with several, each category is judged at its
+        catalogue default — its metres when only metres are given
+        (:func:`~service_circle.judging.judging_rule`).
     profile
-        The walking profile (default adult).
+        One walking profile for every category (default: each served group's own —
+        elderly services under ``elderly``, the rest ``adult``).
     categories
         Category keys (default: every category with a facility, in catalogue order).
     targets_preset, targets_file
-        The plan targets (see :func:`~service_circle.indicators.load_targets`).
+        The plan targets (:func:`~service_circle.targets.load_targets`); default the plan
+        governing the study's place (Haidong's inside Haidong, else national).
+    settings
+        The parameters of the indicator definitions.
     lang
         ``"zh"``, ``"en"`` or ``"auto"`` (Chinese for a study in China).
     polygons
         Also the per-home times, isochrones and gaps (the report alone does not need
         them).
     """
-    prof = get_profile(profile)
     keys = (
         [study.catalogue[c].key for c in categories]
         if categories
         else sorted(set(study.facilities["category"]), key=study.catalogue.keys().index)
     )
     thresholds = tuple(thresholds)
-    table = coverage_table(study, thresholds, categories=keys, profile=prof)
-    indicators = plan_report(study, preset=targets_preset, targets_file=targets_file,
-                             profile=prof)  # fmt: skip
-    label = str(load_targets(targets_preset, targets_file).get("label", targets_preset))
+    one, unit = judging_threshold(thresholds)
+    rule = judging_rule(study.catalogue, categories and keys, threshold=one, profile=profile,
+                        unit=unit)  # fmt: skip
+    table = judged_coverage(study, {k: rule[k] for k in keys}, thresholds)
+    preset = targets_preset or (targets_for(*study_centre(study)) if targets_file is None
+                                else None)  # fmt: skip
+    targets = load_targets(preset, targets_file)
+    plan = plan_indicators(study, rule, targets, settings=settings)
     extra: dict = {}
     if polygons:
-        extra["demand_times"] = demand_times(study, categories=keys, profile=prof)
-        extra["isochrones"] = _stack([isochrones(study, k, thresholds, profile=prof)
+        extra["demand_times"] = demand_times(study, categories=keys, profile=get_profile(profile))
+        extra["isochrones"] = _stack([isochrones(study, k, thresholds, profile=rule[k].profile)
                                       for k in keys])  # fmt: skip
-        extra["gaps"] = _stack([gaps(study, k, t, profile=prof) for k in keys for t in thresholds])
+        extra["gaps"] = _stack([gaps(study, k, rule[k].threshold, profile=rule[k].profile)
+                                for k in keys])  # fmt: skip
     return Analysis(
-        study=study, thresholds=thresholds, profile=prof, categories=tuple(keys),
-        lang=resolve_lang(lang, study), coverage=table, indicators=indicators,
-        targets_label=label, **extra,
+        study=study, thresholds=thresholds, profile=get_profile(profile), categories=tuple(keys),
+        lang=resolve_lang(lang, study), coverage=table, indicators=plan.indicators,
+        targets_label=str(targets["label"]), judged=rule, plan=plan, targets=targets, **extra,
     )  # fmt: skip
+
+
+def judged_coverage(
+    study: Study, judged: dict[str, Judgement], thresholds: Sequence[Threshold] = ()
+) -> pd.DataFrame:
+    """The coverage table of each category under its own profile.
+
+    At ``thresholds`` and at the threshold it is judged at (column ``judged``).
+    """
+    parts = []
+    for key, rule in judged.items():
+        at = list(dict.fromkeys([*thresholds, rule.threshold]))
+        part = coverage_table(study, at, categories=[key], profile=rule.profile)
+        part["judged"] = [t == rule.threshold for t in at]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def study_centre(study: Study) -> tuple[float | None, float | None]:
+    """The centre of a study's homes and facilities (lon, lat), or ``None``s."""
+    frames = [f for f in (study.demand, study.facilities) if len(f)]
+    if not frames:
+        return None, None
+    bounds = np.array([f.total_bounds for f in frames])
+    bounds = bounds[np.all(np.isfinite(bounds), axis=1)]
+    if not bounds.size:
+        return None, None
+    return ((bounds[:, 0].min() + bounds[:, 2].max()) / 2,
+            (bounds[:, 1].min() + bounds[:, 3].max()) / 2)  # fmt: skip
 
 
 def _stack(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
@@ -142,7 +198,7 @@ def write_analysis(analysis: Analysis, folder: str | os.PathLike) -> list[str]:
     Returns
     -------
     list of str
-        The files written (:data:`ANALYSIS_FILES`).
+        The files written (:data:`ANALYSIS_FILES`, and :data:`UNIT_FILES` with units).
     """
     folder = Path(folder)
     if analysis.isochrones is None or analysis.gaps is None or analysis.demand_times is None:
@@ -155,15 +211,21 @@ def write_analysis(analysis: Analysis, folder: str | os.PathLike) -> list[str]:
     write_geojson(analysis.isochrones, folder / "isochrones.geojson",
                   attribution=study.attribution)  # fmt: skip
     write_geojson(analysis.gaps, folder / "gaps.geojson", attribution=study.attribution)
-    write_report(study, analysis.indicators, analysis.coverage, folder,
-                 preset_label=analysis.targets_label, lang=lang)  # fmt: skip
+    write_report(report_of(analysis), folder)
     fmap = study_map(
         study, categories=list(analysis.categories), thresholds=list(analysis.thresholds),
         profile=analysis.profile, lang=lang, self_contained=True,
         computed_isochrones=analysis.isochrones, computed_gaps=analysis.gaps,
+        units=analysis.plan.units, judged=analysis.judged,
     )  # fmt: skip
     save_map(fmap, folder / "map.html")
-    return list(ANALYSIS_FILES)
+    return [*ANALYSIS_FILES, *(UNIT_FILES if analysis.plan.units is not None else ())]
+
+
+def report_of(analysis: Analysis) -> Report:
+    """The report of an analysis."""
+    return Report(analysis.study, analysis.plan, analysis.coverage, analysis.targets,
+                  analysis.lang)  # fmt: skip
 
 
 def nearest_summary(

@@ -50,6 +50,11 @@ class Source:
         return cls(str(data["role"]), str(data["name"]), str(data["attribution"]))
 
 
+def attribution_of_file(name: str) -> str:
+    """What outputs built from a file must show: OSM's licence for OSM data, else its name."""
+    return _file_attribution(name)
+
+
 def _file_attribution(name: str) -> str:
     lower = name.lower()
     if lower.endswith(_OSM_FILES) or lower.startswith(("osm ", "osm:", "openstreetmap")):

@@ -87,6 +87,17 @@ class Snapped:
         """Ids of the points that did not snap (off-network or without geometry)."""
         return self.point_id[~self.on_network]
 
+    @classmethod
+    def concat(cls, parts: list[Snapped]) -> Snapped:
+        """Points of several snaps, in order (the first one's ``max_access_m``)."""
+        return cls(
+            **{
+                name: np.concatenate([getattr(p, name) for p in parts])
+                for name in ("point_id", "edge", "pos_m", "access_m", "x", "y", "status")
+            },
+            max_access_m=parts[0].max_access_m,
+        )
+
     def take(self, mask: np.ndarray) -> Snapped:
         """The subset of points selected by a boolean mask or index array."""
         return Snapped(

@@ -34,7 +34,13 @@ from service_circle.cost import CostModel, Threshold
 from service_circle.demand import AGE_COLUMNS
 from service_circle.folders import publishing, recover
 from service_circle.profiles import Profile
-from service_circle.provenance import Source, attribution, network_source, sources_of
+from service_circle.provenance import (
+    Source,
+    attribution,
+    attribution_of_file,
+    network_source,
+    sources_of,
+)
 from service_circle.search import SearchResult, nearest
 from service_circle.snapping import DEFAULT_MAX_ACCESS_M, DEFAULT_MIN_PIECE_M, Snapped, snap
 from service_circle.walk_network import WalkNetwork, load_compiled
@@ -66,6 +72,8 @@ class Study:
         The facilities and demand points placed on the network (row-aligned).
     sources
         Where the network, facilities and demand came from (see :mod:`.provenance`).
+    units
+        The planning units (社区 / 行政村, :mod:`.units`), or ``None``.
     """
 
     name: str
@@ -76,6 +84,7 @@ class Study:
     facility_snap: Snapped
     demand_snap: Snapped
     sources: tuple[Source, ...] = ()
+    units: gpd.GeoDataFrame | None = None
     _searches: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -158,6 +167,31 @@ class Study:
             ),
         )
 
+    def with_units(self, units: gpd.GeoDataFrame, *, source: str = "units") -> Study:
+        """The study with planning units: each unit's homes scaled to its official population.
+
+        Homes keep their places on the network; a unit with population and no home gets grid
+        points (:func:`service_circle.units.fit_demand`), snapped here without the water
+        barriers of the build (a study does not keep them).
+        """
+        from service_circle.units import fit_demand
+
+        demand, notes = fit_demand(self.demand, units, source=source)
+        for note in notes:
+            logger.warning("%s", note)
+        snapped = self.demand_snap
+        if len(demand) > len(self.demand):
+            extra = snap(self.network, demand.iloc[len(self.demand):], what="unit grid points",
+                         max_access_m=snapped.max_access_m)  # fmt: skip
+            snapped = Snapped.concat([snapped, extra])
+        sources = [s for s in self.sources if s.role != "units"]
+        sources.append(Source("units", source, attribution_of_file(source)))
+        return Study(
+            name=self.name, network=self.network, facilities=self.facilities, demand=demand,
+            catalogue=self.catalogue, facility_snap=self.facility_snap, demand_snap=snapped,
+            sources=tuple(sources), units=units.reset_index(drop=True),
+        )  # fmt: skip
+
     # ------------------------------------------------------------------ queries
     def facilities_of(self, category: str) -> Snapped:
         """The snapped facilities of one category (the catalogue must know it)."""
@@ -209,6 +243,8 @@ class Study:
         self.network.save(folder / "network.npz")
         _write_gpkg(self.facilities, folder / "facilities.gpkg")
         _write_gpkg(self.demand, folder / "demand.gpkg")
+        if self.units is not None:
+            _write_gpkg(self.units, folder / "units.gpkg")
         arrays: dict[str, Any] = {**_snap_arrays("facility", self.facility_snap),
                                   **_snap_arrays("demand", self.demand_snap)}  # fmt: skip
         np.savez(folder / "snapped.npz", **arrays)
@@ -220,6 +256,7 @@ class Study:
             "version": FORMAT_VERSION,
             "name": self.name,
             "catalogue": "built-in" if builtin else "catalogue.toml",
+            "units": "units.gpkg" if self.units is not None else None,
             "max_access_m": self.demand_snap.max_access_m,
             "network_source": self.network.source,
             "sources": [s.to_dict() for s in self.sources],
@@ -298,6 +335,14 @@ class Study:
             except Exception as exc:
                 raise damaged(f"{part}.gpkg", exc) from None
         facilities, demand = frames["facilities"], frames["demand"]
+        units = None
+        if meta.get("units"):
+            try:
+                units = gpd.read_file(folder / "units.gpkg")
+                for column in ("unit_code", "unit_name", "unit_kind", "township", "county"):
+                    units[column] = units[column].fillna("").astype(str)
+            except Exception as exc:
+                raise damaged("units.gpkg", exc) from None
         for column in ("id", "category"):
             if column not in facilities.columns:
                 raise InputError(f"{folder / 'facilities.gpkg'} has no {column!r} column; "
@@ -333,6 +378,7 @@ class Study:
             facility_snap=facility_snap,
             demand_snap=demand_snap,
             sources=sources,
+            units=units,
         )
 
 

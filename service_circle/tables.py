@@ -18,6 +18,8 @@ import pandas as pd
 from service_circle._errors import InputError
 
 if TYPE_CHECKING:
+    from service_circle.catalogue import Catalogue
+    from service_circle.indicators import Report
     from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ _REPORT = {
     "target": ("目标值", "target"),
     "unit": ("单位", "unit"),
     "status": ("是否达标", "status"),
+    "basis": ("口径", "basis"),
     "note": ("说明", "note"),
 }
 STATUS_NAMES = {
@@ -147,6 +150,8 @@ def report_for_people(frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:
         ]
     out[_REPORT["unit"][i]] = frame["unit_zh" if lang == "zh" else "unit"]
     out[_REPORT["status"][i]] = frame["status"].map(STATUS_NAMES[lang])
+    if "basis" in frame:
+        out[_REPORT["basis"][i]] = frame["basis"].map(BASIS_NAMES[lang]).fillna("")
     out[_REPORT["note"][i]] = frame["note_zh" if lang == "zh" else "note"]
     return out
 
@@ -154,3 +159,200 @@ def report_for_people(frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:
 def header(column: str, lang: Lang) -> str:
     """A coverage column's header in ``lang``."""
     return _COVERAGE[column][0 if lang == "zh" else 1]
+
+
+BASIS_NAMES = {
+    "zh": {"official": "官方统计", "modelled": "模型估算", "mixed": "部分估算", "": ""},
+    "en": {"official": "official", "modelled": "modelled", "mixed": "mixed", "": ""},
+}
+KIND_NAMES = {
+    "zh": {"urban": "城市社区", "village": "行政村", "": ""},
+    "en": {"urban": "urban community", "village": "village", "": ""},
+}
+YES_NO = {"zh": ("是", "否"), "en": ("yes", "no")}
+_UNITS = {  # column → (zh, en)
+    "unit_code": ("代码", "code"),
+    "unit_name": ("名称", "name"),
+    "unit_kind": ("类型", "kind"),
+    "township": ("乡镇（街道）", "township / street"),
+    "county": ("县区", "county"),
+    "units": ("单元数", "units"),
+    "residents": ("常住人口", "residents"),
+    "residents_basis": ("人口口径", "residents basis"),
+    "households": ("户数", "households"),
+    "households_basis": ("户数口径", "households basis"),
+    "complete": ("配齐", "complete"),
+    "units_complete": ("配齐单元数", "units complete"),
+    "score": ("配齐率", "completeness score"),
+    "missing_count": ("缺配数", "services missing"),
+    "missing": ("缺配设施", "missing"),
+    "share": ("覆盖率", "share within threshold"),
+    "median": ("时间中位数", "median"),
+    "p90": ("90%分位时间", "90th percentile"),
+    "facilities": ("单元内设施数", "facilities inside"),
+}
+
+
+def _yes_no(value: object, lang: Lang) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return YES_NO[lang][0] if bool(value) else YES_NO[lang][1]
+
+
+def _key_names(text: object, catalogue: Catalogue, lang: Lang) -> str:
+    keys = [k for k in str(text or "").split(",") if k and k in catalogue]
+    return ("、" if lang == "zh" else ", ").join(catalogue[k].name(lang) for k in keys)
+
+
+def units_for_people(units: pd.DataFrame, catalogue: Catalogue, lang: Lang) -> pd.DataFrame:
+    """The per-unit table (or townships / counties) with headers in ``lang``, rounded."""
+    from service_circle.plan import BY_KEY
+
+    i = 0 if lang == "zh" else 1
+    out = pd.DataFrame()
+    outside = "不在任何单元内" if lang == "zh" else "outside any unit"
+    for col in ("unit_code", "unit_name", "township", "county", "units"):
+        if col in units:
+            values = units[col]
+            if col == "unit_name":
+                values = values.replace("outside any unit", outside)
+            out[_UNITS[col][i]] = values
+    if "unit_kind" in units:
+        out[_UNITS["unit_kind"][i]] = units["unit_kind"].map(KIND_NAMES[lang]).fillna("")
+    for col in ("residents", "households"):
+        if col not in units:
+            continue
+        out[_UNITS[col][i]] = units[col].round(0).astype("int64")
+        if f"{col}_basis" in units:
+            out[_UNITS[f"{col}_basis"][i]] = units[f"{col}_basis"].map(BASIS_NAMES[lang])
+    if "complete" in units:
+        out[_UNITS["complete"][i]] = [_yes_no(v, lang) for v in units["complete"]]
+        out[_UNITS["score"][i]] = units["score"].map(percent)
+        out[_UNITS["missing_count"][i]] = units["missing_count"]
+        out[_UNITS["missing"][i]] = [_key_names(v, catalogue, lang) for v in units["missing"]]
+    if "units_complete" in units:
+        out[_UNITS["units_complete"][i]] = units["units_complete"]
+    for key, d in BY_KEY.items():
+        if key not in units:
+            continue
+        name = d.name_zh if lang == "zh" else d.name_en
+        if units[key].dtype == "boolean" or (d.per_unit == "yes/no" and "units" not in units):
+            out[name] = [_yes_no(v, lang) for v in units[key]]
+        else:
+            unit = d.unit if "units" not in units or d.per_unit == "ratio" else "share"
+            out[name] = [indicator_text(None if pd.isna(v) else float(v), unit)
+                         for v in units[key]]  # fmt: skip
+        if f"{key}.met" in units:
+            out[name + ("达标" if lang == "zh" else " met")] = [
+                _yes_no(v, lang) for v in units[f"{key}.met"]]  # fmt: skip
+    for cat in catalogue:
+        if f"{cat.key}.share" not in units:
+            continue
+        name = cat.name(lang)
+        out[f"{name}{_UNITS['share'][i] if lang == 'zh' else ' ' + _UNITS['share'][i]}"] = (
+            units[f"{cat.key}.share"].map(percent))  # fmt: skip
+        for col in ("median", "p90"):
+            if f"{cat.key}.{col}" in units:
+                out[f"{name} {_UNITS[col][i]}"] = units[f"{cat.key}.{col}"].map(
+                    lambda v: "" if pd.isna(v) else f"{v:.1f}")  # fmt: skip
+        if f"{cat.key}.facilities" in units:
+            out[f"{name} {_UNITS['facilities'][i]}"] = units[f"{cat.key}.facilities"]
+    return out
+
+
+def facilities_for_people(facilities: pd.DataFrame, catalogue: Catalogue, unit_names: pd.Series,
+                          lang: Lang) -> pd.DataFrame:  # fmt: skip
+    """The facilities with their category, unit and fields, headers in ``lang``."""
+    zh = lang == "zh"
+    out = pd.DataFrame()
+    out["编号" if zh else "id"] = facilities["id"].astype(str)
+    blank = pd.Series([""] * len(facilities), index=facilities.index)
+    out["名称" if zh else "name"] = facilities.get("name", blank).fillna("").astype(str)
+    out["类别" if zh else "category"] = [catalogue[k].name(lang) if k in catalogue else k
+                                        for k in facilities["category"]]  # fmt: skip
+    out["所在单元" if zh else "unit"] = unit_names.to_numpy()
+    fields = {"places": ("托位/学位", "places"), "nursery_places": ("托班托位", "nursery places"),
+              "seats": ("座位", "seats"), "beds": ("床位", "beds"),
+              "care_beds": ("护理型床位", "care beds"),
+              "floor_area_m2": ("建筑面积（平方米）", "floor area m²"),
+              "ground_area_m2": ("场地面积（平方米）", "ground area m²"),
+              "area_m2": ("面积（平方米）", "area m²"),
+              "footprint_m2": ("OSM面积（平方米）", "OSM footprint m²")}  # fmt: skip
+    for col, (name_zh, name_en) in fields.items():
+        if col in facilities and facilities[col].notna().any():
+            out[name_zh if zh else name_en] = facilities[col].round(1)
+    geoms = facilities.geometry
+    out["经度" if zh else "lon"] = geoms.x.round(6)
+    out["纬度" if zh else "lat"] = geoms.y.round(6)
+    out["来源" if zh else "source"] = facilities.get("source", blank).fillna("").astype(str)
+    return out
+
+
+SHEETS = {
+    "zh": ("指标汇总", "社区明细", "乡镇街道汇总", "缺配清单", "设施清单", "数据说明"),
+    "en": ("indicators", "units", "townships", "lacking", "facilities", "about"),
+}
+
+
+def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
+    """The sheets of ``report.xlsx``.
+
+    指标汇总, 社区明细, 乡镇街道汇总, 缺配清单, 设施清单, 数据说明 (English names in ``en``).
+    """
+    from service_circle.indicators import lacking, report_frame
+    from service_circle.plan import DEFINITIONS, PARENT_COLUMNS
+    from service_circle.units import assign
+
+    zh = lang == "zh"
+    study, plan = report.study, report.plan
+    catalogue = study.catalogue
+    names = SHEETS[lang]
+    sheets: dict[str, pd.DataFrame] = {}
+    sheets[names[0]] = report_for_people(report_frame(plan.indicators), lang)
+    empty = pd.DataFrame(
+        {
+            ("说明" if zh else "note"): [
+                "未提供规划单元（--units）" if zh else "no planning units given (--units)"
+            ]
+        }
+    )
+    sheets[names[1]] = (units_for_people(plan.units, catalogue, lang) if plan.units is not None
+                        else empty)  # fmt: skip
+    parents = [units_for_people(t, catalogue, lang) for t in (plan.townships, plan.counties)
+               if t is not None]  # fmt: skip
+    sheets[names[2]] = pd.concat(parents, ignore_index=True) if parents else empty
+    gap = lacking(report)
+    sheets[names[3]] = units_for_people(gap, catalogue, lang) if plan.units is not None else empty
+    if study.units is not None and len(study.facilities):
+        where = assign(study.units, study.facilities)
+        unit_names = pd.Series(np.where(where >= 0, study.units["unit_name"].to_numpy(
+            dtype=object)[np.maximum(where, 0)], ""))  # fmt: skip
+    else:
+        unit_names = pd.Series([""] * len(study.facilities))
+    sheets[names[4]] = facilities_for_people(study.facilities, catalogue, unit_names, lang)
+    about: list[tuple[str, str]] = [
+        ("研究" if zh else "study", study.name),
+        ("目标" if zh else "targets", str(report.targets.get("label_zh" if zh else "label"))),
+        ("目标来源" if zh else "targets source",
+         str(report.targets.get("source_zh" if zh else "source", ""))),
+        ("人口口径" if zh else "population basis",
+         BASIS_NAMES[lang].get(plan.basis.get("population", ""), "")),
+        ("户数口径" if zh else "households basis",
+         BASIS_NAMES[lang].get(plan.basis.get("households", ""), "")),
+    ]  # fmt: skip
+    for key, rule in plan.judged.items():
+        about.append(((f"评估规则：{catalogue[key].name_zh}" if zh
+                       else f"judged: {catalogue[key].name_en}"), rule.describe(lang)))  # fmt: skip
+    for d in DEFINITIONS:
+        about.append(((f"定义：{d.name_zh}" if zh else f"definition: {d.key}"),
+                      f"{d.formula} — {d.source}"))  # fmt: skip
+    if plan.townships is not None or plan.counties is not None:
+        for column, how in PARENT_COLUMNS.items():
+            about.append(((f"乡镇街道汇总：{column}" if zh else f"townships: {column}"),
+                          how[1] if zh else how[0]))  # fmt: skip
+    for source in study.sources:
+        about.append((("数据来源：" if zh else "source: ") + source.role, source.name))
+    about += [(("说明" if zh else "note"), n) for n in plan.notes]
+    about.append(("署名" if zh else "attribution", study.attribution))
+    sheets[names[5]] = pd.DataFrame(about, columns=["项目", "内容"] if zh else ["item", "value"])
+    return sheets

@@ -55,7 +55,7 @@ def hostile_study(sample_cache: Path, folder: Path):
     sources = (*study.sources, Source("facilities", PAYLOADS[1], PAYLOADS[1]))
     hostile = dataclasses.replace(
         study, name=STUDY_NAME, facilities=facilities, catalogue=catalogue, sources=sources,
-        _searches={},
+        units=hostile_units(study), _searches={},
     )  # fmt: skip
     hostile.save(folder / "studies" / STUDY_NAME)
     return hostile
@@ -65,3 +65,17 @@ def hostile_areas(study) -> gpd.GeoDataFrame:
     """One community polygon around the study, with a hostile name."""
     box = shapely.box(*study.demand.total_bounds)
     return gpd.GeoDataFrame({"name": [AREA_NAME]}, geometry=[box], crs=4326)
+
+
+def hostile_units(study) -> gpd.GeoDataFrame:
+    """Two planning units over the study whose names, codes and township are attacks."""
+    from service_circle.units import units_from_frame
+
+    x0, y0, x1, y1 = study.demand.total_bounds
+    xm = (x0 + x1) / 2
+    frame = gpd.GeoDataFrame(
+        {"name": [AREA_NAME, PAYLOADS[0]], "code": [PAYLOADS[3], "u2"],
+         "类型": ["城市社区", "行政村"], "街道": [PAYLOADS[2], PAYLOADS[2]]},
+        geometry=[shapely.box(x0, y0, xm, y1), shapely.box(xm, y0, x1, y1)], crs=4326,
+    )  # fmt: skip
+    return units_from_frame(frame, what="hostile units")[0]

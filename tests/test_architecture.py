@@ -31,11 +31,12 @@ LAYERS: dict[str, int] = {
             "catalogue",
             "profiles",
             "provenance",
+            "targets",
         ],
         0,
     ),
     # inputs: files read as they come
-    **dict.fromkeys(["readers", "facilities", "demand"], 1),
+    **dict.fromkeys(["readers", "facilities", "demand", "units"], 1),
     # the network: its sources and its compiled arrays
     **dict.fromkeys(["_walkable", "walk_network", "network", "synthetic"], 2),
     "cost": 3,
@@ -43,6 +44,7 @@ LAYERS: dict[str, int] = {
     "study": 5,
     **dict.fromkeys(
         [
+            "judging",
             "coverage",
             "isochrones",
             "gaps",
@@ -52,6 +54,7 @@ LAYERS: dict[str, int] = {
             "accessibility",
             "capacity",
             "_raster",
+            "plan",
         ],
         6,
     ),

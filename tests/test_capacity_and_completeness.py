@@ -119,36 +119,40 @@ def test_neighbourhood_in_wgs84_and_gcj02(street_study):
 def test_plan_report_computes_what_it_can_and_says_what_it_cannot(street_study, tmp_path):
     import json
 
-    from service_circle.coverage import coverage_table
-    from service_circle.indicators import load_targets, plan_report, write_report
+    from service_circle.indicators import Report, load_targets, plan_report, write_report
+    from service_circle.judging import judging_rule
+    from service_circle.pipeline import judged_coverage
+    from service_circle.plan import plan_indicators
 
     report = {i.key: i for i in plan_report(street_study)}
     places = report["childcare_places_per_1000"]
     assert places.value == pytest.approx(30 / 600 * 1000)  # 30 places, 600 residents
-    assert places.target == 4.8 and places.status == "met"
+    assert places.target == 4.8 and places.status == "met" and places.basis == "modelled"
     assert report["care_bed_share"].status == "not computable"
-    assert report["sports_area_per_resident"].value is None
-    assert "none given" in report["sports_area_per_resident"].note
-    assert report["elderly_care_coverage"].value == 0 and "none in the inputs" in (
-        report["elderly_care_coverage"].note
-    )
-    pharmacy = report["basic_coverage.pharmacy"]
-    assert pharmacy.value == pytest.approx(1.0) and pharmacy.status == "no target"
+    assert report["sports_area_per_capita"].value is None
+    assert "none given" in report["sports_area_per_capita"].note
+    elderly = report["home_community_elderly_care_coverage"]  # counted over units: none given
+    assert elderly.value is None and "planning units" in elderly.note
     national = {i.key: i for i in plan_report(street_study, preset="national")}
     assert national["childcare_places_per_1000"].target == 4.5
     mine = tmp_path / "targets.toml"
-    mine.write_text('[preset.district]\nlabel = "our district"\nchildcare_places_per_1000 = 60\n')
+    mine.write_text('[preset.district]\nlabel = "our district"\nchildcare_places_per_1000 = 60\n'
+                    'sports_area_per_resident = 3\n')  # fmt: skip
     ours = {i.key: i for i in plan_report(street_study, preset="district", targets_file=mine)}
     assert ours["childcare_places_per_1000"].status == "not met"
+    assert load_targets("district", mine)["sports_area_per_capita"] == 3  # its former name
     with pytest.raises(InputError, match="no preset 'moon'"):
         load_targets("moon")
     mine.write_text('[preset.bad]\nchildcare_places_per_1000 = "many"\n')
     with pytest.raises(InputError, match="must be a number"):
         load_targets("bad", mine)
-    table = coverage_table(street_study, [Threshold.metres(300)], categories=["childcare"])
-    paths = write_report(street_study, list(report.values()), table, tmp_path, preset_label="x")
+    rule = judging_rule(street_study.catalogue, ["childcare", "pharmacy"])
+    table = judged_coverage(street_study, rule)
+    plan = plan_indicators(street_study, rule, load_targets("haidong_2025"))
+    paths = write_report(Report(street_study, plan, table, load_targets("haidong_2025")), tmp_path)
     data = json.loads(paths[0].read_text())
     assert data["indicators"][0]["key"] == "childcare_places_per_1000"
+    assert data["indicators"][0]["formula"].startswith("Σ 0-3 places")
     page = paths[2].read_text()
     assert "<svg" in page and "托位" in page
     # built from arrays, not from OSM: the report says so, and does not claim OSM's licence

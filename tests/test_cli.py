@@ -223,7 +223,9 @@ def test_build_and_analyze_a_study(tmp_path, capsys):
     both = tmp_path / "both"  # minutes and metres side by side
     assert main(["analyze", "--study", str(study), "--minutes", "5", "--metres", "300",
                  "--category", "pharmacy", "--out", str(both)]) == 0  # fmt: skip
-    assert pd.read_json(both / "coverage.json")["unit"].tolist() == ["min", "m"]
+    raw = pd.read_json(both / "coverage.json")
+    assert raw["unit"].tolist() == ["min", "m", "min"]  # and the 8 minutes it is judged at
+    assert raw["judged"].tolist() == [False, False, True] and raw["threshold"].iloc[2] == 8
     assert main(["analyze", "--study", str(study), "--category", "nope", "--out", str(out)]) == 2
     direct = tmp_path / "direct"
     rc = main(["analyze", "--network", str(pbf), "--facilities", str(fac), "--demand", str(dem),

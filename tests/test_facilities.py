@@ -100,7 +100,7 @@ def test_bureau_spreadsheet_of_canteens(tmp_path):
     assert frame["capacity"].tolist()[:2] == [40, 25] and np.isnan(frame["capacity"].iloc[2])
     # the unreadable capacity is said, the canteen kept
     assert report.problems.values.tolist() == [
-        [4, "kept without capacity: 座位 '约30' is not a count (a number ≥ 0)"]
+        [4, "kept without seats: 座位 '约30' is not a number ≥ 0"]
     ]
     # the same file without a fixed category: the names carry the keywords
     by_name, _ = facilities_from_file(path, columns=ColumnMap(lon="经度", lat="纬度"))

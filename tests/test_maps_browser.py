@@ -131,9 +131,8 @@ def test_demo_map_draws_every_layer_offline(browser, demo_out):
                 f["properties"]["category"] == key and f["properties"]["threshold"] == value
                 for f in iso
             )
-        elif kind == "gaps":  # at the category's own minutes, else the longest threshold
-            own = catalogue[key].minutes
-            minutes = own if own in (5, 10, 15) else 15
+        elif kind == "gaps":  # at the minutes the category is judged at: its own
+            minutes = catalogue[key].minutes
             expected[name] = sum(
                 f["properties"]["category"] == key and f["properties"]["threshold"] == minutes
                 and f["geometry"] is not None for f in gaps
@@ -155,8 +154,8 @@ def test_api_map_in_a_browser(browser, live):
     query = "self_contained=true&tiles=none&lang=en&minutes=5,10,15&category=pharmacy"
     page, blocked, errors = open_offline(browser, f"{live}/studies/{study}/map?{query}", live)
     assert blocked == [] and errors == []
-    # pharmacies' own circle is 8 minutes: the gap layer shows the longest threshold
-    params = {"category": "pharmacy", "minutes": 15}
+    # pharmacies are judged at their own 8 minutes: the gap layer shows those
+    params = {"category": "pharmacy", "minutes": 8}
     gaps = httpx.get(f"{live}/studies/{study}/gaps", params=params).json()["features"]
     params = {"category": "pharmacy", "minutes": "5,10,15"}
     iso = httpx.get(f"{live}/studies/{study}/isochrones", params=params).json()["features"]
@@ -259,6 +258,17 @@ def test_hostile_names_stay_text_in_the_cli_map_and_report(browser, hostile, tmp
         page.wait_for_load_state("load")
         assert errors == [] and all("tile.openstreetmap.org" in u for u in blocked)
         assert STUDY_NAME in page.title()
+        if name == "report.html":  # the units missing services, hostile names as text
+            lacking = page.inner_text("#lacking")
+            assert PAYLOADS[0] in lacking and PAYLOADS[2] in lacking
+        else:  # the units layer: names written on the map, the row in a popup
+            page.wait_for_function("window.serviceCircle !== undefined")
+            labels = page.eval_on_selector_all(
+                ".sc-unit-label", "els => els.map(e => e.textContent)"
+            )
+            assert AREA_NAME in labels and PAYLOADS[0] in labels
+            texts = " ".join(page.evaluate(OPEN_ALL))
+            assert PAYLOADS[2] in texts and AREA_NAME in texts  # township, name in popups
         _no_script_ran(page, dialogs)
         page.close()
 

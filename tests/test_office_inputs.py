@@ -140,8 +140,10 @@ def test_residents_the_network_cannot_bring_to_a_facility_are_counted(haidian, t
         assert not (time_s.isna() & (status == "ok")).any()  # an empty time is never "ok"
         assert (status == "unreachable").sum() > 0
     report = json.loads((out / "report.json").read_text())
-    notes = [i["note"] for i in report["indicators"] if i["key"].startswith("basic_coverage")]
-    assert any("cannot bring to one count as not covered" in n for n in notes)
+    judged = pd.DataFrame(report["coverage"]).query("judged")
+    assert (judged["unreachable"] > 0).all()  # the report counts them too, with the reason
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "路网不可达" in page
 
 
 # ---------------------------------------------------------------------- Chinese conventions
@@ -179,7 +181,7 @@ def test_census_columns_in_chinese_and_the_community_name_carry_to_the_homes(tmp
     err = capsys.readouterr().err
     assert "population from '常住人口'" in err and "pop_60plus from '60岁及以上'" in err
     assert "area_name from '社区名称'" in err
-    assert "pop_0_3 = population × 0.03 (national default)" in err  # said, not silent
+    assert "pop_0_3 = population × 0.03" in err and "national, 7th census" in err  # said
     points = gpd.read_file(out)
     by_area = points.groupby("area_name")[["population", "pop_60plus"]].sum()
     assert by_area.loc["东升社区", "population"] == pytest.approx(1200)

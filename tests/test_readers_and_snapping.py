@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from networks import street_network
@@ -141,13 +142,13 @@ def test_atomic_writes_leave_no_partial_file(tmp_path):
     write_csv(frame.drop(columns="geometry"), tmp_path / "x.csv")
     assert (tmp_path / "x.csv").read_bytes() == b"\xef\xbb\xbfa\n1\n"  # UTF-8 with a BOM
 
-    class Boom:
+    class Boom(pd.DataFrame):
         def to_csv(self, fh, **kw):
             fh.write("half")
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        write_csv(Boom(), tmp_path / "x.csv")  # type: ignore[arg-type]
+        write_csv(Boom({"a": [2]}), tmp_path / "x.csv")
     assert (tmp_path / "x.csv").read_text(encoding="utf-8-sig") == "a\n1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.geojson"]
 

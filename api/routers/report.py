@@ -1,24 +1,49 @@
-"""The plan-target report and the map, as pages a browser opens offline and safely."""
+"""The plan-target report, the planning units and the map.
+
+Answers a browser opens offline and safely.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from service_circle_api import tasks
-from service_circle_api.deps import ProfileDep, RegistryDep, SettingsDep, StudyDep, ThresholdsDep
-from service_circle_api.schemas import problems
+from service_circle_api.deps import (
+    GroupProfileDep,
+    RegistryDep,
+    SettingsDep,
+    StudyDep,
+    ThresholdsDep,
+)
+from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
+from service_circle_api.schemas import FeatureCollection, problems
 from service_circle_api.tasks import Task
 
+from service_circle._errors import InputNotFoundError
 from service_circle._escape import content_security_policy
-from service_circle.indicators import report_html, report_payload
-from service_circle.tables import study_language
+from service_circle.indicators import Report, report_html, report_payload
+from service_circle.plan import PlanResult
+from service_circle.study import Study
+from service_circle.tables import check_lang, study_language, workbook_sheets
+from service_circle.writers import feature_collection, json_safe
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["report"])
 
 ERRORS = problems(404, 422, 503)
 Preset = Literal["haidong_2025", "national"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PresetQuery = Annotated[
+    Preset | None,
+    Query(description="The plan targets (default: the plan governing the study's place: "
+          "Haidong's in Haidong, else national)"),
+]  # fmt: skip
+LangQuery = Annotated[
+    Literal["zh", "en"] | None,
+    Query(description="Language for people (default: zh for a study in China)"),
+]
 
 
 def html_page(
@@ -36,34 +61,144 @@ def html_page(
     )
 
 
+async def report_of(
+    study_id: str,
+    study: StudyDep,
+    registry: RegistryDep,
+    thresholds: ThresholdsDep,
+    profile: GroupProfileDep,
+    preset: PresetQuery = None,
+    lang: LangQuery = None,
+) -> Report:
+    """The report of a study for the question asked, computed once in a worker."""
+    task = Task(tasks.report_parts, study_id, (thresholds, profile, preset))
+    plan, table, targets = await registry.get(
+        (study_id, "report", tuple(thresholds), profile, preset), task
+    )
+    return Report(study, plan, table, targets, check_lang(lang or study_language(study)))
+
+
+ReportDep = Annotated[Report, Depends(report_of)]
+
+
 @router.get(
     "/report",
     responses={200: {"content": {"application/json": {}, "text/html": {}},
                      "description": "JSON, or HTML with Accept: text/html"}, **ERRORS},
     operation_id="getReport",
 )  # fmt: skip
-async def report(
-    study_id: str,
-    study: StudyDep,
-    registry: RegistryDep,
-    thresholds: ThresholdsDep,
-    profile: ProfileDep,
-    preset: Annotated[Preset, Query(description="The plan targets")] = "haidong_2025",
-    lang: Annotated[
-        Literal["zh", "en"] | None,
-        Query(description="Language of the HTML page (default: zh for a study in China)"),
-    ] = None,
-    accept: Annotated[str | None, Header()] = None,
-) -> Response:
-    """The plan-target report: indicators against the targets and the coverage table."""
-    task = Task(tasks.report_parts, study_id, (thresholds, profile, preset))
-    indicators, table, label = await registry.get(
-        (study_id, "report", tuple(thresholds), profile, preset), task
-    )
+async def report(rep: ReportDep, accept: Annotated[str | None, Header()] = None) -> Response:
+    """The plan's indicators against the targets, the units missing services and coverage.
+
+    Each category is judged at one threshold (its default minutes, or the one ``minutes`` /
+    ``metres`` value) under its served group's profile; a share is a fraction 0-1.
+    """
     if accept and "text/html" in accept:
-        page = report_html(study, indicators, table, label, lang=lang or study_language(study))
-        return html_page(page)
-    return JSONResponse(report_payload(study, indicators, table, label))
+        return html_page(report_html(rep))
+    return JSONResponse(report_payload(rep))
+
+
+@router.get(
+    "/report.xlsx",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}, "description": "The report as a workbook"},
+               **ERRORS},
+    operation_id="getReportWorkbook",
+)  # fmt: skip
+async def report_workbook(rep: ReportDep) -> Response:
+    """The report as an Excel workbook.
+
+    Sheets 指标汇总, 社区明细, 乡镇街道汇总, 缺配清单, 设施清单, 数据说明 (English names with
+    ``lang=en``).
+    """
+    from service_circle.writers import xlsx_bytes
+
+    name = f"{rep.study.name}-report.xlsx"
+    return Response(
+        xlsx_bytes(workbook_sheets(rep, rep.lang)),  # type: ignore[arg-type]
+        media_type=XLSX,
+        headers={"Content-Disposition": f"attachment; filename=\"report.xlsx\"; "
+                 f"filename*=UTF-8''{quote(name)}"},
+    )  # fmt: skip
+
+
+def _units_of(study: Study, plan: PlanResult) -> Any:
+    if plan.units is None:
+        raise InputNotFoundError(
+            f"study {study.name!r} has no planning units: build it with --units FILE"
+        )
+    return plan.units
+
+
+@router.get(
+    "/units",
+    response_class=GeoJSONResponse,
+    responses={200: {"model": FeatureCollection, "content": {MEDIA_TYPE: {}},
+                     "description": "The planning units with their indicators (GeoJSON)"},
+               **problems(404, 422, 503, described={404: "Unknown study, or no units"})},
+    operation_id="getUnits",
+)  # fmt: skip
+async def units(study_id: str, rep: ReportDep) -> GeoJSONResponse:
+    """Every planning unit (社区 / 行政村) with its own indicators, as GeoJSON (WGS-84).
+
+    Each unit carries its completeness (配齐, 缺配), its values of the plan's indicators and
+    per category the share within the threshold, the median and 90th-percentile times.
+    """
+    study = rep.study
+    table = _units_of(study, rep.plan)
+    body = feature_collection(
+        table.iloc[:-1], study=study_id, outside_any_unit=json_safe(
+            table.drop(columns="geometry").iloc[-1].to_dict()),
+        judged=[j.to_dict() for j in rep.plan.judged.values()],
+        attribution=study.attribution,
+    )  # fmt: skip
+    return GeoJSONResponse(body)
+
+
+@router.get(
+    "/units/{code}",
+    responses=problems(404, 422, 503, described={404: "Unknown study or unit"}),
+    operation_id="getUnit",
+)
+async def unit(
+    study_id: str,
+    code: Annotated[str, Path(description="The unit's code (unit_code)", max_length=200)],
+    rep: ReportDep,
+) -> dict[str, Any]:
+    """One unit: its indicators, what it lacks (缺配, with names) and the facilities inside."""
+    from service_circle.units import assign
+
+    study = rep.study
+    table = _units_of(study, rep.plan)
+    rows = table.iloc[:-1]
+    match = rows.index[rows["unit_code"] == code]
+    if not len(match):
+        shown = ", ".join(rows["unit_code"].astype(str).head(20))
+        raise InputNotFoundError(f"study {study.name!r} has no unit {code!r}: its units are "
+                                 f"{shown}")  # fmt: skip
+    i = int(match[0])
+    row = rows.drop(columns="geometry").loc[i].to_dict()
+    missing = [k for k in str(row.get("missing") or "").split(",") if k]
+    fac = study.facilities
+    inside = fac[assign(study.units, fac) == i] if study.units is not None else fac.iloc[:0]
+    keep = [c for c in ("id", "name", "category", "capacity", "places", "nursery_places",
+                        "seats", "beds", "care_beds", "floor_area_m2", "ground_area_m2",
+                        "area_m2", "footprint_m2") if c in inside]  # fmt: skip
+    facilities = [
+        {**r, "lon": float(g.x), "lat": float(g.y)}
+        for r, g in zip(json_safe(inside[keep].astype(object).where(inside[keep].notna(), None)
+                                  .to_dict("records")), inside.geometry, strict=True)
+    ]  # fmt: skip
+    return json_safe({
+        "study": study_id,
+        "unit": row,
+        "missing": [{"category": k, "name_zh": study.catalogue[k].name_zh,
+                     "name_en": study.catalogue[k].name_en} for k in missing
+                    if k in study.catalogue],
+        "facilities": facilities,
+        "judged": [j.to_dict() for j in rep.plan.judged.values()],
+        "attribution": study.attribution,
+    })  # fmt: skip
 
 
 @router.get(
@@ -78,7 +213,7 @@ async def study_map(
     registry: RegistryDep,
     settings: SettingsDep,
     thresholds: ThresholdsDep,
-    profile: ProfileDep,
+    profile: GroupProfileDep,
     category: Annotated[str | None, Query(description="One category; all when absent")] = None,
     lang: Annotated[
         Literal["zh", "en"] | None,

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/studies", tags=["studies"])
 # stateful tests follow them)
 _ON_A_STUDY = (
     "getStudy", "getCoverage", "getGaps", "getIsochrones", "postNeighbourhood", "postReach",
-    "postSiting", "getReport", "getMap",
+    "postSiting", "getReport", "getReportWorkbook", "getUnits", "getMap",
 )  # fmt: skip
 LINKS = {
     op: {"operationId": op, "parameters": {"study_id": "$response.body#/0/id"}}
