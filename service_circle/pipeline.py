@@ -138,8 +138,8 @@ def analyze_study(
     )
     thresholds = tuple(thresholds)
     one, unit = judging_threshold(thresholds)
-    rule = judging_rule(study.catalogue, categories and keys, threshold=one, profile=profile,
-                        unit=unit)  # fmt: skip
+    # every category: the plan's indicators and completeness need them, whichever are shown
+    rule = judging_rule(study.catalogue, threshold=one, profile=profile, unit=unit)
     table = judged_coverage(study, {k: rule[k] for k in keys}, thresholds)
     preset = targets_preset or (targets_for(*study_centre(study)) if targets_file is None
                                 else None)  # fmt: skip

@@ -330,7 +330,7 @@ def plan_indicators(
     """
     settings = settings or PlanSettings()
     if units is None:
-        units = getattr(study, "units", None)
+        units = study.units
     fac = study.facilities
     cats = fac["category"].to_numpy()
     keys = list(judged)
@@ -368,8 +368,7 @@ def plan_indicators(
         notes.append(
             f"{outside['residents']:,.0f} modelled residents and "
             f"{int(outside['facilities_inside'])} facilities lie outside every unit: listed in "
-            "their own row, not in the plan's "
-            "totals"
+            "their own row, not in the plan's totals"
         )
     town_parents, town_of = parent_units(units, "township", townships)
     county_parents, county_of = parent_units(units, "county", counties)

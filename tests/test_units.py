@@ -624,3 +624,20 @@ def test_grouped_quantiles_equal_one_group_at_a_time():
         for i, q in enumerate((0.5, 0.9)):
             at = np.searchsorted(np.cumsum(w), q * w.sum() * (1 - 1e-9))
             assert got[i, g] == v[min(at, v.size - 1)]
+
+
+def test_the_plan_is_the_same_whichever_categories_are_shown(result):
+    from service_circle.cost import Threshold
+    from service_circle.pipeline import analyze_study
+
+    plan, study = result
+    shown = analyze_study(
+        study,
+        [Threshold.minutes(5), Threshold.minutes(10)],
+        categories=["pharmacy"],
+        targets_preset="haidong_2025",
+        polygons=False,
+    )
+    assert set(shown.coverage["category"]) == {"pharmacy"}
+    for mine, full in zip(shown.indicators, plan.indicators, strict=True):
+        assert (mine.key, mine.value, mine.status) == (full.key, full.value, full.status)
