@@ -27,7 +27,13 @@ from service_circle import _deadline
 from service_circle.catalogue import GROUP_COLUMNS
 from service_circle.judging import Judgement
 from service_circle.study import Study
-from service_circle.units import PERSONS_PER_HOUSEHOLD, assign, households, parent_units
+from service_circle.units import (
+    PERSONS_PER_HOUSEHOLD,
+    assign,
+    check_units,
+    households,
+    parent_units,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -351,6 +357,7 @@ def plan_indicators(
         return PlanResult(indicators, dict(judged), assessed=assessed, unassessed=unassessed,
                           basis=basis, notes=notes)  # fmt: skip
 
+    notes += check_units(units)  # overlaps and gaps, named, in the report too
     home_unit = assign(units, study.demand)
     fac_unit = assign(units, fac)
     n_units = len(units)

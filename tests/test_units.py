@@ -159,6 +159,16 @@ def test_overlaps_and_gaps_are_named():
     assert len(gaps) == 1 and "试验区" in gaps[0] and "内" in gaps[0]
 
 
+def test_overlaps_and_gaps_reach_the_report(haidian):
+    _, study, _ = haidian
+    frame = units_frame()
+    frame.loc[0, "geometry"] = shapely.box(X0, Y0, XM + 0.002, YM)  # into 西门社区
+    units, _ = units_from_frame(frame)
+    plan = plan_indicators(study.with_units(units), judging_rule(study.catalogue),
+                           load_targets("national"))  # fmt: skip
+    assert any("东门社区 and 西门社区 overlap" in n for n in plan.notes)
+
+
 def test_homes_are_scaled_to_the_official_population(haidian):
     built, study, _ = haidian
     units = study.units
