@@ -5,8 +5,8 @@ the searches of the judged categories (the engine's floor), the coverage table a
 thresholds, and the per-unit table with every indicator (:func:`plan_indicators`), and the
 ratio of each to the searches. Target: the per-unit table costs no more than the searches
 it reads (one sort per category, never one pass over the homes per unit); measured
-2026-12-02 on 2 shared cores: searches 0.68 s, coverage table 0.08 s (0.11×), per-unit
-table with every indicator 0.48 s (0.70×).
+2026-12-02 on 2 shared cores: searches 0.66 s, coverage table 0.07 s (0.11×), per-unit
+table with every indicator and the units' overlap and gap check 0.62 s (0.94×).
 """
 
 from __future__ import annotations

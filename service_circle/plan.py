@@ -50,8 +50,8 @@ NURSERY_IN = ("kindergarten",)  # 幼儿园托班: their nursery_places count as
 COMMUNITY_SERVICE = ("community_service",)
 VILLAGE_STATION = ("community_service",)  # 村级综合服务站 / 村委会 / 党群服务中心
 SPORTS = ("sports",)
-ELDERLY_INSTITUTIONS = ("nursing_home", "elderly_service_centre")
-ELDERLY_CENTRE = ("elderly_service_centre",)
+ELDERLY_INSTITUTIONS = ("nursing_home", "township_elderly_centre")
+ELDERLY_CENTRE = ("township_elderly_centre",)
 NOT_COMPUTABLE = "not computable"
 
 

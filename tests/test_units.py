@@ -44,7 +44,7 @@ BUREAU = pd.DataFrame(
         "名称": ["东门社区老年食堂", "西门社区托育中心", "东门社区党群服务中心", "王庄村村委会",
                  "马连洼街道综合养老服务中心", "颐和敬老院"],
         "类别": ["elderly_canteen", "childcare", "community_service", "community_service",
-                 "elderly_service_centre", "nursing_home"],
+                 "township_elderly_centre", "nursing_home"],
         "lon": [116.3402, 116.3600, 116.3420, 116.3380, 116.3550, 116.3450],
         "lat": [39.9985, 39.9980, 39.9960, 40.0100, 40.0120, 40.0150],
         "座位数": [40, None, None, None, None, None],
@@ -309,7 +309,7 @@ def test_missing_data_is_not_computable_never_zero(haidian):
     fac.loc[fac["category"] == "childcare", "places"] = np.nan
     fac.loc[fac["category"] == "childcare", "capacity"] = np.nan
     fac = fac[fac["category"] != "elderly_canteen"]
-    fac = fac[fac["category"] != "elderly_service_centre"]
+    fac = fac[fac["category"] != "township_elderly_centre"]
     snap = study.facility_snap.take(study.facilities.index.isin(fac.index))
     poorer = dataclasses.replace(study, facilities=fac.reset_index(drop=True),
                                  facility_snap=snap, _searches={})  # fmt: skip
