@@ -54,6 +54,7 @@ class Category:
     osm: tuple[TagRule, ...]
     keywords: tuple[str, ...]
     amap_typecodes: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
 
     def name(self, lang: str = "en") -> str:
         """The display name in ``"zh"`` or ``"en"``."""
@@ -73,11 +74,16 @@ class Category:
         return any(_rule_matches(rule, tags) for rule in self.osm)
 
     def keyword_hit(self, name: str | None) -> int:
-        """Length of the longest keyword found in ``name`` (0: none)."""
-        if not name:
+        """Length of the longest keyword found in ``name`` (0: none, or an exclusion found)."""
+        if not name or self.excluded(name):
             return 0
         low = name.lower()
         return max((len(k) for k in self.keywords if k.lower() in low), default=0)
+
+    def excluded(self, name: str | None) -> bool:
+        """Whether ``name`` holds one of the category's exclusions (口腔 for a clinic …)."""
+        low = (name or "").lower()
+        return bool(low) and any(k.lower() in low for k in self.exclude)
 
     def matches_typecode(self, typecode: str) -> bool:
         """Whether an Amap typecode (``"141204"``, or ``"141204|141203"``) belongs here."""
@@ -110,6 +116,7 @@ class Catalogue:
 
     categories: tuple[Category, ...]
     source: str
+    exclude: tuple[str, ...] = ()
 
     def __iter__(self):
         return iter(self.categories)
@@ -136,18 +143,63 @@ class Catalogue:
         """A catalogue of the given keys only (all when ``keys`` is empty or ``None``)."""
         if not keys:
             return self
-        return Catalogue(tuple(self[k] for k in keys), self.source)
+        return Catalogue(tuple(self[k] for k in keys), self.source, self.exclude)
 
-    def classify_tags(self, tags: Mapping[str, str]) -> list[str]:
-        """Categories of an OSM feature: by tag rules, else by the longest name keyword."""
-        hits = [c.key for c in self.categories if c.matches_tags(tags)]
-        if hits or not any(k in tags for k in POI_KEYS):
+    def classify(
+        self,
+        name: str | None = None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        typecode: str | None = None,
+    ) -> list[str]:
+        """The categories of a POI, from its OSM tags, its Amap typecode and its name.
+
+        1. A name holding one of the catalogue's exclusions (停车场, 旧址, 批发 …) is no
+           facility at all.
+        2. Tag rules first, else the primary (first) Amap typecode; a category whose own
+           exclusions are in the name (口腔 for a clinic) is not taken.
+        3. When the name says something more specific than the tags or the code — a
+           keyword of three characters or more of another category, and none of theirs
+           (社区卫生服务中心 tagged as a clinic) — the name wins; of several tag hits, the
+           one the name names.
+        4. Without tags or a code: the category of the longest keyword in the name, if the
+           feature is a POI at all (an OSM feature needs an amenity/shop/office… tag).
+        """
+        name = name if name is not None else (tags or {}).get("name")
+        if self.excluded(name):
+            return []
+        hits = [c.key for c in self.categories if c.matches_tags(tags)] if tags else []
+        if not hits and typecode:
+            hits = self.classify_typecode(typecode)[:1]
+        hits = [k for k in hits if not self[k].excluded(name)]
+        best = self.classify_name(name)
+        if hits:
+            named = [k for k in hits if self[k].keyword_hit(name)]
+            if best and not named and best not in hits and self[best].keyword_hit(name) >= 3:
+                return [best]
+            if len(hits) > 1 and best in hits:
+                return [best]
             return hits
-        best = self.classify_name(tags.get("name"))
+        if tags is not None and not any(k in tags for k in POI_KEYS):
+            return []
         return [best] if best else []
 
+    def excluded(self, name: str | None) -> bool:
+        """Whether ``name`` holds one of the catalogue-wide exclusions (停车场, 旧址 …)."""
+        low = (name or "").lower()
+        return bool(low) and any(k.lower() in low for k in self.exclude)
+
+    def classify_tags(self, tags: Mapping[str, str]) -> list[str]:
+        """Categories of an OSM feature (:meth:`classify` with its tags and name)."""
+        return self.classify(tags=tags)
+
     def classify_name(self, name: str | None) -> str | None:
-        """The category whose keyword is the longest found in ``name``, if any."""
+        """The category whose keyword is the longest found in ``name``, if any.
+
+        The catalogue's and each category's exclusions are respected.
+        """
+        if self.excluded(name):
+            return None
         scored = [(c.keyword_hit(name), -i, c.key) for i, c in enumerate(self.categories)]
         score, _, key = max(scored, default=(0, 0, None))
         return key if score else None
@@ -189,6 +241,60 @@ class Catalogue:
     def osm_keys(self) -> set[str]:
         """Every OSM key the catalogue reads (tag rules, POI keys and ``name``)."""
         return set().union(*(c.osm_keys() for c in self.categories)) | set(POI_KEYS) | {"name"}
+
+
+def classification_scores(
+    rows: Sequence[Mapping[str, str]], catalogue: Catalogue | None = None
+) -> list[dict[str, Any]]:
+    """Precision and recall per category of :meth:`Catalogue.classify` on labelled POIs.
+
+    Each row has ``name``, ``tags`` (``"amenity=clinic;healthcare=clinic"``, empty for none),
+    ``typecode`` and ``expected`` (a key, or empty: no category). A row with tags is read
+    as an OSM feature, else as an export row (name and typecode).
+
+    Returns
+    -------
+    list of dict
+        Per category: ``category``, ``positives``, ``true``, ``false_positive``,
+        ``false_negative``, ``precision``, ``recall`` (NaN when undefined), and
+        ``errors`` (the names misread).
+    """
+    catalogue = catalogue or load_catalogue()
+    counts = {c.key: {"tp": 0, "fp": 0, "fn": 0, "n": 0} for c in catalogue}
+    errors: dict[str, list[str]] = {c.key: [] for c in catalogue}
+    for row in rows:
+        tags_text = (row.get("tags") or "").strip()
+        tags = dict(part.split("=", 1) for part in tags_text.split(";") if "=" in part)
+        name = row.get("name") or None
+        if tags and name:
+            tags.setdefault("name", name)
+        got = set(catalogue.classify(name, tags=tags or None,
+                                     typecode=row.get("typecode") or None))  # fmt: skip
+        want = {row["expected"]} if row.get("expected") else set()
+        for key in want:
+            if key not in counts:
+                raise InputError(f"labelled POI {name!r}: unknown category {key!r}")
+            counts[key]["n"] += 1
+        for key in got | want:
+            if key in got and key in want:
+                counts[key]["tp"] += 1
+            elif key in got:
+                counts[key]["fp"] += 1
+                errors[key].append(f"{name} (not {key})")
+            else:
+                counts[key]["fn"] += 1
+                errors[key].append(f"{name} (missed)")
+    out = []
+    for key, c in counts.items():
+        found, labelled = c["tp"] + c["fp"], c["tp"] + c["fn"]
+        out.append({
+            "category": key, "positives": c["n"], "true": c["tp"],
+            "false_positive": c["fp"], "false_negative": c["fn"],
+            "precision": c["tp"] / found if found else float("nan"),
+            "recall": c["tp"] / labelled if labelled else float("nan"),
+            "errors": errors[key],
+        })  # fmt: skip
+    return out
 
 
 def load_catalogue(path: str | os.PathLike | None = None) -> Catalogue:
@@ -237,7 +343,10 @@ def parse_catalogue(data: Mapping[str, Any], *, source: str) -> Catalogue:
             raise InputError(f"{where}: the key is used twice")
         seen.add(key)
         categories.append(_parse_entry(entry, key, where))
-    return Catalogue(tuple(categories), source)
+    exclude = data.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(v, str) and v for v in exclude):
+        raise InputError(f"catalogue {source}: 'exclude' must be a list of name keywords")
+    return Catalogue(tuple(categories), source, tuple(exclude))
 
 
 def _parse_entry(entry: dict, key: str, where: str) -> Category:
@@ -296,4 +405,5 @@ def _parse_entry(entry: dict, key: str, where: str) -> Category:
         osm=tuple(parsed_rules),
         keywords=strings("keywords"),
         amap_typecodes=strings("amap_typecodes"),
+        exclude=strings("exclude"),
     )

@@ -326,8 +326,9 @@ def facilities_from_file(
         The text encoding of a CSV (default: detected; UTF-8, GBK and GB18030 are found).
 
     Each row's category comes from ``category``, else its category column (a key or a
-    name, ``老年食堂``), else its Amap typecode (kept as six-digit text; of ``"a|b"`` the
-    first code that belongs to a category), else the longest catalogue keyword in its name.
+    name, ``老年食堂``), else :meth:`~service_circle.catalogue.Catalogue.classify`: its
+    primary Amap typecode (kept as six-digit text) unless its name is more specific or
+    excluded, else the longest catalogue keyword in its name.
     Rows without a usable location or category are reported with their line number and
     kept out; a capacity that is not a count is reported and left empty; repeated ids are
     reported and made unique (``id~2``).
@@ -536,17 +537,21 @@ def _categories(
             out.append((key, "") if key else (None, f"unknown category {value.strip()!r}"))
             continue
         code = typecode.iloc[i] if typecode is not None else None
-        if isinstance(code, str) and code:
-            hits = catalogue.classify_typecode(code)
-            if hits:
-                out.append((hits[0], ""))
-                continue
-        by_name = catalogue.classify_name(str(name.iloc[i])) if name is not None else None
-        if by_name:
-            out.append((by_name, ""))
+        text = name.iloc[i] if name is not None else None
+        found = catalogue.classify(
+            text if isinstance(text, str) else None,
+            typecode=code if isinstance(code, str) and code else None,
+        )
+        if found:
+            out.append((found[0], ""))
             continue
         shown = f" (typecode {code})" if code else ""
-        out.append((None, f"no category: no category, typecode or name keyword matches{shown}"))
+        why = (
+            f"no category: {text!r} names no facility (an exclusion: 停车场, 批发 …)"
+            if isinstance(text, str) and catalogue.excluded(text)
+            else f"no category: no category, typecode or name keyword matches{shown}"
+        )
+        out.append((None, why))
     return out
 
 
