@@ -120,6 +120,18 @@ def test_units_are_read_by_their_chinese_names_and_in_gcj02(tmp_path):
     assert raw.min() > 100  # unconverted, GCJ-02 would be hundreds of metres off
 
 
+def test_units_from_geoparquet_and_a_gbk_shapefile(tmp_path):
+    frame = units_frame()
+    frame.to_parquet(tmp_path / "units.parquet")
+    # as a Chinese office's GIS saves it: GBK, field names of at most 10 bytes
+    frame.rename(columns={"行政区划代码": "代码"}).to_file(tmp_path / "units.shp", encoding="gbk")
+    for name in ("units.parquet", "units.shp"):
+        units, report = read_units(tmp_path / name)
+        assert units["unit_name"].tolist() == UNITS["社区名称"], name
+        assert report.columns["population"] == "常住人口"
+        assert units["population"].iloc[0] == 5000
+
+
 def test_kinds_from_names_codes_made_unique_and_bad_input_named():
     frame = units_frame().drop(columns=["类型"])
     frame["行政区划代码"] = ["1", "1", "", "4"]
