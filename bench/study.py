@@ -12,20 +12,17 @@ import sys
 import time
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import print_table
+from _common import print_table, synthetic_inputs
 
 from service_circle.catalogue import load_catalogue
 from service_circle.cost import Threshold
 from service_circle.coverage import coverage_table
-from service_circle.demand import with_groups
 from service_circle.gaps import gaps
 from service_circle.isochrones import isochrones
 from service_circle.study import Study
-from service_circle.synthetic import grid_network, random_points
 
 CATEGORIES = [
     "elderly_canteen", "elderly_daycare", "childcare", "kindergarten", "primary_school",
@@ -35,18 +32,7 @@ THRESHOLDS = [Threshold.minutes(m) for m in (5, 10, 15)]
 
 
 def run(n_side: int, n_homes: int, per_category: int, seed: int) -> dict[str, float]:
-    net = grid_network(n_side, seed=seed)
-    rng = np.random.default_rng(seed)
-    homes = random_points(net, n_homes, seed=seed + 1).to_crs(4326)
-    homes["population"] = rng.gamma(2.0, 20.0, n_homes)
-    homes = with_groups(homes)
-    frames = []
-    for i, key in enumerate(CATEGORIES):
-        fac = random_points(net, per_category, seed=seed + 10 + i).to_crs(4326)
-        fac["id"] = [f"{key}-{j}" for j in range(per_category)]
-        fac["category"] = key
-        frames.append(fac)
-    facilities = gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs=4326)
+    net, homes, facilities = synthetic_inputs(n_side, n_homes, CATEGORIES, per_category, seed)
     times = {}
     start = time.perf_counter()
     study = Study.build(net, facilities, homes, catalogue=load_catalogue())

@@ -20,15 +20,13 @@ import numpy as np
 import shapely
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import median_time, print_table
+from _common import median_time, print_table, synthetic_inputs
 
 from service_circle.catalogue import load_catalogue
-from service_circle.demand import with_groups
 from service_circle.judging import judging_rule
 from service_circle.pipeline import judged_coverage
 from service_circle.plan import plan_indicators
 from service_circle.study import Study
-from service_circle.synthetic import grid_network, random_points
 from service_circle.targets import load_targets
 from service_circle.units import units_from_frame
 
@@ -39,20 +37,10 @@ CATEGORIES = [
 
 
 def build(n_side: int, n_homes: int, n_units_side: int, seed: int) -> Study:
-    net = grid_network(n_side, seed=seed)
-    rng = np.random.default_rng(seed)
-    homes = random_points(net, n_homes, seed=seed + 1).to_crs(4326)
-    homes["population"] = rng.gamma(2.0, 20.0, n_homes)
-    homes = with_groups(homes)
-    frames = []
-    for i, key in enumerate(CATEGORIES):
-        fac = random_points(net, 200, seed=seed + 10 + i).to_crs(4326)
-        fac["id"] = [f"{key}-{j}" for j in range(200)]
-        fac["category"] = key
-        fac["floor_area_m2"] = rng.uniform(100, 1000, 200)
-        fac["places"] = rng.integers(10, 80, 200).astype(float)
-        frames.append(fac)
-    facilities = gpd.GeoDataFrame(gpd.pd.concat(frames, ignore_index=True), crs=4326)
+    net, homes, facilities = synthetic_inputs(n_side, n_homes, CATEGORIES, 200, seed)
+    rng = np.random.default_rng(seed + 100)
+    facilities["floor_area_m2"] = rng.uniform(100, 1000, len(facilities))
+    facilities["places"] = rng.integers(10, 80, len(facilities)).astype(float)
     study = Study.build(net, facilities, homes, catalogue=load_catalogue())
     x0, y0, x1, y1 = homes.total_bounds
     xs = np.linspace(x0 - 1e-6, x1 + 1e-6, n_units_side + 1)

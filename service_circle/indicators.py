@@ -308,7 +308,7 @@ def _html(report: Report, lang: str, attribution: str) -> str:
         f"<td>{esc(joiner.join(names.get(k, k) for k in str(r.missing).split(',') if k))}</td></tr>"
         for r in gap.itertuples()
     )
-    x0, y0, x1, y1 = _extent(study)
+    x0, y0, x1, y1 = study.extent(units=True)
     about = [text["area"].format(x0=x0, x1=x1, y0=y0, y1=y1)]
     units = plan.units
     if units is not None:
@@ -376,15 +376,3 @@ tr.not-computable td {{ color: #777; }}
 <p><small>{esc(text["data"])}: {esc(attribution)}</small></p>
 </body></html>
 """
-
-
-def _extent(study: Study) -> tuple[float, float, float, float]:
-    frames = [f for f in (study.demand, study.facilities) if len(f)]
-    if study.units is not None:
-        frames.append(study.units)
-    nan = float("nan")
-    b = np.array([f.total_bounds for f in frames]).reshape(-1, 4)
-    b = b[np.all(np.isfinite(b), axis=1)]
-    if not b.size:
-        return nan, nan, nan, nan
-    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())

@@ -509,12 +509,9 @@ def page_policy(fmap: folium.Map, page: str) -> str:
 
 # ---------------------------------------------------------------------- pieces
 def _bounds(study: Study) -> tuple[float, float, float, float]:
-    frames = [f for f in (study.demand, study.facilities) if len(f)]
-    if not frames:
+    if not (len(study.demand) or len(study.facilities)):
         raise InputError(f"study {study.name!r} has neither demand points nor facilities")
-    b = np.array([f.total_bounds for f in frames])
-    b = b[np.all(np.isfinite(b), axis=1)]
-    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+    return study.extent()
 
 
 def _collection(frame: gpd.GeoDataFrame, props: list[dict]) -> dict:

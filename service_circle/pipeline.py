@@ -177,15 +177,10 @@ def judged_coverage(
 
 def study_centre(study: Study) -> tuple[float | None, float | None]:
     """The centre of a study's homes and facilities (lon, lat), or ``None``s."""
-    frames = [f for f in (study.demand, study.facilities) if len(f)]
-    if not frames:
+    west, south, east, north = study.extent()
+    if not np.isfinite(west):
         return None, None
-    bounds = np.array([f.total_bounds for f in frames])
-    bounds = bounds[np.all(np.isfinite(bounds), axis=1)]
-    if not bounds.size:
-        return None, None
-    return ((bounds[:, 0].min() + bounds[:, 2].max()) / 2,
-            (bounds[:, 1].min() + bounds[:, 3].max()) / 2)  # fmt: skip
+    return (west + east) / 2, (south + north) / 2
 
 
 def _stack(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:

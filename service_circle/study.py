@@ -92,6 +92,25 @@ class Study:
         """What every map, report and answer built from this study must show."""
         return attribution(self.sources or (network_source(self.network.source),))
 
+    def extent(self, *, units: bool = False) -> tuple[float, float, float, float]:
+        """West, south, east, north (WGS-84) of the homes and facilities (and the units).
+
+        NaN when there is nothing with a location.
+        """
+        frames = [f for f in (self.demand, self.facilities) if len(f)]
+        if units and self.units is not None:
+            frames.append(self.units)
+        b = np.array([f.total_bounds for f in frames]).reshape(-1, 4)
+        b = b[np.all(np.isfinite(b), axis=1)]
+        if not b.size:
+            return (float("nan"),) * 4
+        return (
+            float(b[:, 0].min()),
+            float(b[:, 1].min()),
+            float(b[:, 2].max()),
+            float(b[:, 3].max()),
+        )
+
     # ------------------------------------------------------------------ building
     @classmethod
     def build(

@@ -84,16 +84,11 @@ def study_language(study: Study) -> Lang:
     """``"zh"`` for a study inside China (by the centre of its homes and facilities)."""
     from service_circle.coords import in_china
 
-    frames = [f for f in (study.demand, study.facilities) if len(f)]
-    if not frames:
+    west, south, east, north = study.extent()
+    if not np.isfinite(west):
         return "en"
-    bounds = np.array([f.total_bounds for f in frames])
-    bounds = bounds[np.all(np.isfinite(bounds), axis=1)]
-    if bounds.size == 0:
-        return "en"
-    lon = (bounds[:, 0].min() + bounds[:, 2].max()) / 2
-    lat = (bounds[:, 1].min() + bounds[:, 3].max()) / 2
-    return "zh" if bool(in_china(lon, lat)) else "en"
+    centre = np.array([(west + east) / 2]), np.array([(south + north) / 2])
+    return "zh" if bool(in_china(*centre)[0]) else "en"
 
 
 def resolve_lang(lang: str, study: Study) -> Lang:

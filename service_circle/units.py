@@ -361,16 +361,16 @@ def fit_demand(
         for c in AGE_COLUMNS:
             count = float(units[c].iloc[u])
             piece[c] = (count if np.isfinite(count) else official * shares[c]) * weight
-        added.append(piece)
+        added.append(piece.assign(_unit=u))
         notes.append(f"unit {units['unit_name'].iloc[u]} has {official:,.0f} residents but no "
                      f"home in the demand: spread over {pts.size} grid points")  # fmt: skip
     demand["population"] = pop
     for c in AGE_COLUMNS:
         demand[c] = np.minimum(groups[c], pop)
-    if added:
+    if added:  # grid points belong to the unit they were laid in
+        where = np.concatenate([where, *(p.pop("_unit").to_numpy() for p in added)])
         demand = gpd.GeoDataFrame(pd.concat([demand, *added], ignore_index=True), crs="EPSG:4326")
     codes = units["unit_code"].to_numpy(dtype=object)
-    where = assign(units, demand)
     demand["unit_code"] = np.where(where >= 0, codes[np.maximum(where, 0)], "")
     return demand, notes
 
