@@ -66,13 +66,23 @@ class Category(BaseModel):
     name: str = Field(description="In the requested language")
     name_zh: str
     name_en: str
-    level: str = Field(description="Circle level (GB 50180 tier)")
+    level: str = Field(
+        description="Tier: block, 5min, 10min, 15min (GB 50180), village or township (TD/T 1062)"
+    )
+    level_name: str = Field(description="The tier's name in the requested language")
     minutes: float
     metres: float
+    road_minutes: float | None = Field(
+        None, description="The township circle by road, minutes (the 乡集镇 tier)"
+    )
     capacity_unit: str
-    group: str
+    group: str = Field(description="everyone, 60plus or an age band A_B (ages A to B-1)")
     group_column: str
     basic_guarantee: bool
+    mofcom: str = Field(
+        description="MOFCOM format: basic (基本保障类), quality (品质提升类) or empty"
+    )
+    clause: str = Field(description="The standard and clause the tier and distance follow")
 
 
 class ProfileOut(BaseModel):

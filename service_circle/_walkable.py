@@ -1,4 +1,4 @@
-"""Which OSM ways people can walk on: one rule for every OSM reader.
+"""Which OSM ways people can walk on, or drive on: one rule for every OSM reader.
 
 The rule follows OSMnx's ``walk`` filter, written out as tag values so that the PBF reader
 (pyrosm), the XML reader (osmnx) and graphs handed in by users give the same network:
@@ -43,7 +43,14 @@ EXCLUDED_HIGHWAY = frozenset(
 )
 FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 CLOSED = frozenset({"no", "private"})
-TAG_COLUMNS = ("highway", "foot", "access", "service", "area")
+TAG_COLUMNS = ("highway", "foot", "access", "service", "area", "motor_vehicle", "motorcar")
+#: ``highway`` values no car, bus or motorbike uses (OSMnx's ``drive`` filter).
+NOT_DRIVABLE = frozenset(
+    {"abandoned", "bridleway", "bus_guideway", "construction", "corridor", "cycleway",
+     "elevator", "escalator", "footway", "no", "path", "pedestrian", "planned", "platform",
+     "proposed", "raceway", "razed", "service", "steps", "track", "busway", "crossing",
+     "rest_area", "services"}
+)  # fmt: skip
 
 
 def _values(series: pd.Series) -> list[set[str]]:
@@ -58,6 +65,12 @@ def _values(series: pd.Series) -> list[set[str]]:
     return out
 
 
+def _tag_sets(ways: pd.DataFrame) -> dict[str, list[set[str]]]:
+    """Each tag of :data:`TAG_COLUMNS` as one set of values per row (empty: untagged)."""
+    empty: list[set[str]] = [set()] * len(ways)
+    return {key: _values(ways[key]) if key in ways.columns else empty for key in TAG_COLUMNS}
+
+
 def walkable_mask(ways: pd.DataFrame) -> np.ndarray:
     """Boolean mask of the rows of ``ways`` that are walkable.
 
@@ -67,9 +80,7 @@ def walkable_mask(ways: pd.DataFrame) -> np.ndarray:
         One row per way or segment, with a ``highway`` column and optionally ``foot``,
         ``access``, ``service`` and ``area`` (missing columns count as untagged).
     """
-    n = len(ways)
-    empty: list[set[str]] = [set()] * n
-    col = {key: _values(ways[key]) if key in ways.columns else empty for key in TAG_COLUMNS}
+    n, col = len(ways), _tag_sets(ways)
     keep = np.zeros(n, dtype=bool)
     for i in range(n):
         highway = col["highway"][i]
@@ -84,6 +95,27 @@ def walkable_mask(ways: pd.DataFrame) -> np.ndarray:
         if deciding & CLOSED:
             continue
         if "private" in col["service"][i] or "yes" in col["area"][i]:
+            continue
+        keep[i] = True
+    return keep
+
+
+def drivable_mask(ways: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows of ``ways`` that motor vehicles use (OSMnx's ``drive``).
+
+    A way needs a ``highway`` tag not in :data:`NOT_DRIVABLE` (so no footway, path, track or
+    service road), no ``access``/``motor_vehicle``/``motorcar`` of ``no`` or ``private``,
+    and is not an area. Direction (``oneway``) is not kept: the network is undirected.
+    """
+    n, col = len(ways), _tag_sets(ways)
+    keep = np.zeros(n, dtype=bool)
+    for i in range(n):
+        highway = col["highway"][i]
+        if not highway or highway & NOT_DRIVABLE:
+            continue
+        if (col["access"][i] | col["motor_vehicle"][i] | col["motorcar"][i]) & CLOSED:
+            continue
+        if "yes" in col["area"][i]:
             continue
         keep[i] = True
     return keep

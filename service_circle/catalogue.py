@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,21 +22,84 @@ from service_circle._errors import InputError, InputNotFoundError, UnknownCatego
 
 logger = logging.getLogger(__name__)
 
-LEVELS = ("5min", "10min", "15min", "block")
+#: The tiers of the living circle, (English, Chinese): GB 50180-2018's four urban levels and
+#: TD/T 1062-2021's two rural ones (see ``docs/standards.md``).
+LEVEL_NAMES: dict[str, tuple[str, str]] = {
+    "block": ("block", "居住街坊"),
+    "5min": ("5-minute", "五分钟生活圈"),
+    "10min": ("10-minute", "十分钟生活圈"),
+    "15min": ("15-minute", "十五分钟生活圈"),
+    "village": ("village", "村/组层级"),
+    "township": ("township", "乡集镇层级"),
+}
+LEVELS = tuple(LEVEL_NAMES)
+#: MOFCOM's two formats of the convenience living circle (城市一刻钟便民生活圈建设指南, 2021).
+FORMAT_NAMES: dict[str, tuple[str, str]] = {
+    "basic": ("basic guarantee", "基本保障类"),
+    "quality": ("quality improvement", "品质提升类"),
+}
+#: The groups every demand carries; any other age band ``A_B`` (ages A to B-1, e.g.
+#: ``12_15`` for 初中) or ``Aplus`` is accepted too, its column made when a study is built.
 GROUPS = ("everyone", "60plus", "0_3", "3_6", "6_12")
 CAPACITY_UNITS = ("places", "seats", "beds", "m2", "none")
-#: The population column each demand group is counted in.
-GROUP_COLUMNS = {
-    "everyone": "population",
-    "60plus": "pop_60plus",
-    "0_3": "pop_0_3",
-    "3_6": "pop_3_6",
-    "6_12": "pop_6_12",
-}
+#: The population column each named demand group is counted in (see :func:`group_column`).
+GROUP_COLUMNS = {g: "population" if g == "everyone" else f"pop_{g}" for g in GROUPS}
+#: The oldest age a band may name.
+MAX_AGE = 100
 #: OSM keys that make a feature a POI whose name keywords may be read.
 POI_KEYS = ("amenity", "shop", "office", "healthcare", "social_facility", "leisure", "craft")
 
 TagRule = Mapping[str, tuple[str, ...]]
+_BAND = re.compile(r"^(\d{1,3})_(\d{1,3})$|^(\d{1,3})plus$")
+_BRACKETS = re.compile(r"[(（\[【][^()（）\[\]【】]*[)）\]】]")
+
+
+def age_band(group: str) -> tuple[int, int | None] | None:
+    """The ages a group covers, ``(first, end)`` with ``end`` excluded (``None``: no end).
+
+    ``"0_3"`` is ages 0, 1 and 2: ``(0, 3)``; ``"60plus"`` is ``(60, None)``;
+    ``"everyone"`` and anything that is not an age band give ``None``.
+
+    Examples
+    --------
+    >>> age_band("12_15"), age_band("60plus"), age_band("everyone")
+    ((12, 15), (60, None), None)
+    """
+    m = _BAND.match(group)
+    if not m:
+        return None
+    if m.group(3) is not None:
+        return int(m.group(3)), None
+    return int(m.group(1)), int(m.group(2))
+
+
+def group_column(group: str) -> str:
+    """The demand column a group is counted in: ``population`` or ``pop_<group>``."""
+    return "population" if group == "everyone" else f"pop_{group}"
+
+
+def check_group(group: object, where: str) -> str:
+    """A valid group (``everyone``, ``A_B`` with A < B ≤ :data:`MAX_AGE`, ``Aplus``).
+
+    Raises
+    ------
+    InputError
+        Naming ``where`` and the groups accepted.
+    """
+    band = age_band(group) if isinstance(group, str) else None
+    if group == "everyone" or (band is not None and band[0] <= MAX_AGE and (
+            band[1] is None or band[0] < band[1] <= MAX_AGE)):  # fmt: skip
+        return str(group)
+    raise InputError(
+        f"{where}: field 'group' is {group!r}, expected everyone, an age band A_B (ages A to "
+        f"B-1, A < B <= {MAX_AGE}, e.g. 12_15) or Aplus (e.g. 60plus)"
+    )
+
+
+def _head_name(name: str) -> str:
+    """The name without bracketed parts (``全家便利店(西城店)`` → ``全家便利店``)."""
+    out = _BRACKETS.sub("", name)
+    return out if out.strip() else name
 
 
 @dataclass(frozen=True)
@@ -55,15 +119,26 @@ class Category:
     keywords: tuple[str, ...]
     amap_typecodes: tuple[str, ...]
     exclude: tuple[str, ...] = ()
+    clause: str = ""
+    mofcom: str = ""
+    road_minutes: float | None = None
 
     def name(self, lang: str = "en") -> str:
         """The display name in ``"zh"`` or ``"en"``."""
         return self.name_zh if lang == "zh" else self.name_en
 
+    def level_name(self, lang: str = "en") -> str:
+        """The tier's name, e.g. ``"十五分钟生活圈"``."""
+        return LEVEL_NAMES[self.level][1 if lang == "zh" else 0]
+
+    def format_name(self, lang: str = "en") -> str:
+        """MOFCOM's format (``"基本保障类"`` / ``"品质提升类"``), ``""`` for none."""
+        return FORMAT_NAMES[self.mofcom][1 if lang == "zh" else 0] if self.mofcom else ""
+
     @property
     def group_column(self) -> str:
         """The demand column this category is measured against (``pop_60plus`` …)."""
-        return GROUP_COLUMNS[self.group]
+        return group_column(self.group)
 
     def osm_keys(self) -> set[str]:
         """The OSM keys its tag rules read."""
@@ -74,11 +149,26 @@ class Category:
         return any(_rule_matches(rule, tags) for rule in self.osm)
 
     def keyword_hit(self, name: str | None) -> int:
-        """Length of the longest keyword found in ``name`` (0: none, or an exclusion found)."""
+        """Length of the keyword that names ``name`` (0: none, or an exclusion found)."""
+        return self.keyword_match(name)[2]
+
+    def keyword_match(self, name: str | None) -> tuple[bool, int, int]:
+        """How well a keyword names ``name``: ``(outside brackets, end, length)``.
+
+        A Chinese name ends in what the place is (its head: 幼儿园 in 阳光幼儿园, 公厕 in
+        幼儿园公厕), so of several keywords the one ending last wins, then the longest.
+        Bracketed parts (a branch, ``(西城店)``) count only when the rest names nothing,
+        and below any match outside them. ``(False, 0, 0)``: no keyword, or an exclusion.
+        """
         if not name or self.excluded(name):
-            return 0
-        low = name.lower()
-        return max((len(k) for k in self.keywords if k.lower() in low), default=0)
+            return False, 0, 0
+        head = _head_name(name).lower()
+        for outside, text in ((True, head), (False, name.lower())):
+            found = [(text.rfind(k.lower()) + len(k), len(k)) for k in self.keywords
+                     if k and k.lower() in text]  # fmt: skip
+            if found:
+                return (outside, *max(found))
+        return False, 0, 0
 
     def excluded(self, name: str | None) -> bool:
         """Whether ``name`` holds one of the category's exclusions (口腔 for a clinic …)."""
@@ -159,10 +249,11 @@ class Catalogue:
         2. Tag rules first, else the primary (first) Amap typecode; a category whose own
            exclusions are in the name (口腔 for a clinic) is not taken.
         3. When the name says something more specific than the tags or the code — a
-           keyword of three characters or more of another category, and none of theirs
-           (社区卫生服务中心 tagged as a clinic) — the name wins; of several tag hits, the
-           one the name names.
-        4. Without tags or a code: the category of the longest keyword in the name, if the
+           keyword of three characters or more of another category, ending later or longer
+           than any of theirs (社区卫生服务中心 tagged as a clinic, 街道党群服务中心 tagged
+           as a community centre) — the name wins; of several tag hits, the one the name
+           names.
+        4. Without tags or a code: the category the name says (:meth:`classify_name`), if the
            feature is a POI at all (an OSM feature needs an amenity/shop/office… tag).
         """
         name = name if name is not None else (tags or {}).get("name")
@@ -174,9 +265,11 @@ class Catalogue:
         hits = [k for k in hits if not self[k].excluded(name)]
         best = self.classify_name(name)
         if hits:
-            named = [k for k in hits if self[k].keyword_hit(name)]
-            if best and not named and best not in hits and self[best].keyword_hit(name) >= 3:
-                return [best]
+            if best and best not in hits:
+                own = max(self[k].keyword_match(name) for k in hits)
+                better = self[best].keyword_match(name)
+                if better[2] >= 3 and better > own:
+                    return [best]
             if len(hits) > 1 and best in hits:
                 return [best]
             return hits
@@ -194,15 +287,16 @@ class Catalogue:
         return self.classify(tags=tags)
 
     def classify_name(self, name: str | None) -> str | None:
-        """The category whose keyword is the longest found in ``name``, if any.
+        """The category a name says, if any: the keyword ending last, then the longest.
 
-        The catalogue's and each category's exclusions are respected.
+        The catalogue's and each category's exclusions are respected (see
+        :meth:`Category.keyword_match`).
         """
         if self.excluded(name):
             return None
-        scored = [(c.keyword_hit(name), -i, c.key) for i, c in enumerate(self.categories)]
-        score, _, key = max(scored, default=(0, 0, None))
-        return key if score else None
+        scored = [(c.keyword_match(name), -i, c.key) for i, c in enumerate(self.categories)]
+        score, _, key = max(scored, default=((False, 0, 0), 0, None))
+        return key if score[2] else None
 
     def classify_typecode(self, typecode: str) -> list[str]:
         """Categories of an Amap typecode, the first code of ``"a|b"`` first.
@@ -389,9 +483,33 @@ def _parse_entry(entry: dict, key: str, where: str) -> Category:
                 raise InputError(f"{where}: field 'osm', tag {tag!r} needs a list of strings")
             parsed[tag] = tuple(values)
         parsed_rules.append(parsed)
-    basic = entry.get("basic_guarantee", False)
-    if not isinstance(basic, bool):
+    basic = entry.get("basic_guarantee")
+    if basic is not None and not isinstance(basic, bool):
         raise InputError(f"{where}: field 'basic_guarantee' must be true or false")
+    mofcom = entry.get("mofcom", "basic" if basic else "")
+    if mofcom not in ("", *FORMAT_NAMES):
+        raise InputError(
+            f"{where}: field 'mofcom' is {mofcom!r}, expected basic (基本保障类) or quality "
+            "(品质提升类), or leave it out"
+        )
+    if basic is not None and basic != (mofcom == "basic"):
+        raise InputError(
+            f"{where}: basic_guarantee = {str(basic).lower()} contradicts mofcom = "
+            f"{mofcom!r}: give one of them"
+        )
+    road = entry.get("road_minutes")
+    if road is not None:
+        road = number("road_minutes")
+    keywords, exclude = strings("keywords"), strings("exclude")
+    clash = sorted({k for k in keywords if any(x.lower() in k.lower() for x in exclude)})
+    if clash:
+        raise InputError(
+            f"{where}: keyword(s) {', '.join(clash)} hold one of its own exclusions: the "
+            "category could never be found by them"
+        )
+    clause = entry.get("clause", "")
+    if not isinstance(clause, str):
+        raise InputError(f"{where}: field 'clause' must be a string (the standard's clause)")
     return Category(
         key=key,
         name_zh=text("name_zh"),
@@ -399,11 +517,14 @@ def _parse_entry(entry: dict, key: str, where: str) -> Category:
         level=choice("level", LEVELS),
         minutes=number("minutes"),
         metres=number("metres"),
-        group=choice("group", GROUPS),
+        group=check_group(entry.get("group"), where),
         capacity_unit=choice("capacity_unit", CAPACITY_UNITS),
-        basic_guarantee=basic,
+        basic_guarantee=mofcom == "basic",
         osm=tuple(parsed_rules),
-        keywords=strings("keywords"),
+        keywords=keywords,
         amap_typecodes=strings("amap_typecodes"),
-        exclude=strings("exclude"),
+        exclude=exclude,
+        clause=clause,
+        mofcom=mofcom,
+        road_minutes=road,
     )

@@ -302,32 +302,40 @@ def categories(
     lang: Annotated[str, typer.Option(help="Language of names: zh or en")] = "en",
     catalogue: CatalogueFile = None,
 ) -> None:
-    """List the facility categories of the catalogue."""
+    """List the facility categories: tier, distance, group, MOFCOM format and clause."""
     from service_circle.catalogue import load_catalogue
     from service_circle.tables import check_lang
 
     lang = check_lang(lang)
+    zh = lang == "zh"
     cat = load_catalogue(catalogue)
-    table = Table(title=f"facility categories — {escape(cat.source)}")
+    title = "设施类别" if zh else "facility categories"
+    table = Table(title=f"{title} — {escape(cat.source)}")
     table.add_column("key", no_wrap=True)
-    table.add_column("name", max_width=22)
-    for col in ("level", "threshold", "serves", "capacity", "basic"):
+    table.add_column("名称" if zh else "name", max_width=22)
+    heads = ("层级", "阈值", "服务人群", "商务部业态") if zh else ("tier", "threshold", "serves",
+                                                            "MOFCOM")  # fmt: skip
+    for col in heads:
         table.add_column(col, no_wrap=True)
-    table.add_column("OSM / Amap", overflow="fold", min_width=28)
     for c in cat:
-        osm = "; ".join(" + ".join(f"{k}={'|'.join(v)}" for k, v in rule.items()) for rule in c.osm)
-        amap = ("Amap " + ",".join(c.amap_typecodes)) if c.amap_typecodes else ""
+        road = f"\nroad {c.road_minutes:g} min" if c.road_minutes else ""
         table.add_row(
             c.key,
             escape(c.name(lang)),
-            c.level,
-            f"{c.minutes:g} min / {c.metres:g} m",
+            escape(c.level_name(lang)),
+            f"{c.minutes:g} min / {c.metres:g} m{road}",
             c.group,
-            c.capacity_unit,
-            "✓" if c.basic_guarantee else "",
-            escape("\n".join(s for s in (osm or "(name keywords)", amap) if s)),
+            c.format_name(lang),
         )
     console.print(table)
+    console.print("依据与识别规则" if zh else "clauses and how each is found")
+    for c in cat:
+        osm = "; ".join(" + ".join(f"{k}={'|'.join(v)}" for k, v in rule.items()) for rule in c.osm)
+        found = [f"OSM {osm}" if osm else "", "Amap " + ",".join(c.amap_typecodes)
+                 if c.amap_typecodes else "", "keywords " + "、".join(c.keywords[:4]),
+                 f"capacity {c.capacity_unit}"]  # fmt: skip
+        console.print(f"  {c.key}: {escape(c.clause or '—')}", soft_wrap=True)
+        console.print(f"      {escape(' · '.join(f for f in found if f))}", soft_wrap=True)
 
 
 @app.command()
@@ -845,7 +853,16 @@ def analyze(
     townships: ParentFile = None,
     counties: ParentFile = None,
     age_shares: AgeShares = "auto",
-) -> None:
+    road: Annotated[bool, typer.Option(
+        "--road", help="Also the township circle by road (TD/T 1062 乡集镇) on the drive "
+        "network of the study's OSM file")] = False,
+    road_network: Annotated[Path | None, typer.Option(
+        help="The OSM file (.osm / .osm.pbf) whose drive network to use (implies --road)")] = None,
+    road_speed: Annotated[float, typer.Option(
+        help="Road speed, km/h (a rural bus or motorbike)")] = 30.0,
+    road_minutes: Annotated[float | None, typer.Option(
+        help="One road threshold, minutes (default: each category's road_minutes)")] = None,
+) -> None:  # fmt: skip
     """Coverage, demand times, isochrones, gaps, the plan's indicators, the report and the map.
 
     Each category is judged at one threshold (its default minutes, or the one --minutes /
@@ -854,7 +871,8 @@ def analyze(
     demand_times.csv, isochrones.geojson, gaps.geojson, report.json, report.csv,
     report.html, report.xlsx and map.html (self-contained: opens without internet) — and,
     with planning units (--units, or stored in the study), units.csv and units.geojson —
-    published together.
+    published together. With --road, the township services are also measured on the drive
+    network (road_circle.csv, and a section of the report).
     """
     from service_circle.catalogue import load_catalogue
     from service_circle.folders import check_target, publishing
@@ -882,22 +900,34 @@ def analyze(
         study = study.with_units(plan_units, source=units.name)
     elif townships is not None or counties is not None:
         raise InputError("--townships and --counties go with --units")
+    drive = _road_network(study, road_network) if road or road_network else None
     with publishing(out, kind="analysis") as staging:
         _analyze(study, staging, thresholds, profile, category, targets_preset, targets, lang,
-                 shown=out)  # fmt: skip
+                 shown=out, road=(drive, road_speed, road_minutes))  # fmt: skip
+
+
+def _road_network(study, path: Path | None) -> WalkNetwork:
+    """The drive network of ``path``, or of the OSM file the study's network came from."""
+    source = Path(path) if path is not None else Path(str(study.network.source))
+    if not (_is_osm(source) and source.exists()):
+        raise InputError(
+            f"--road needs an OSM file for the drive network; the study's network came from "
+            f"{str(study.network.source)!r}: give --road-network FILE.osm.pbf"
+        )
+    return load_network(source, crs=study.network.crs, mode="drive")
 
 
 def _analyze(
     study, out: Path, thresholds, profile, category, targets_preset, targets, lang: str = "auto",
-    *, shown: Path | None = None,
+    *, shown: Path | None = None, road: tuple = (None, 30.0, None),
 ) -> None:  # fmt: skip
     """Write every analysis output of a study into ``out`` and print the tables."""
     from service_circle.coverage import UNCOVERED
     from service_circle.pipeline import analyze_study, write_analysis
     from service_circle.tables import (
-        GROUP_NAMES,
         STATUS_NAMES,
         UNIT_NAMES,
+        group_name,
         indicator_text,
         percent,
     )
@@ -905,7 +935,8 @@ def _analyze(
     keys = [_category_key(study.catalogue, c) for c in category] if category else None
     analysis = analyze_study(
         study, thresholds, profile=profile, categories=keys, targets_preset=targets_preset,
-        targets_file=targets, lang=lang,
+        targets_file=targets, lang=lang, road_network=road[0], road_speed_kmh=road[1],
+        road_minutes=road[2],
     )  # fmt: skip
     written = write_analysis(analysis, out)
     table, report, label, lang = (
@@ -933,7 +964,7 @@ def _analyze(
             f"{r.threshold:g} {UNIT_NAMES[lang][r.unit]}",
             str(r.facilities),
             percent(r.share),
-            GROUP_NAMES[lang][r.group],
+            group_name(r.group, lang),
             percent(r.group_share),
             f"{r.beyond_threshold:,.0f}",
             f"{r.unreachable:,.0f}",
@@ -967,9 +998,28 @@ def _analyze(
         targets_table.add_row(escape(ind.name_zh if zh else ind.name_en), value, target,
                               escape(status))  # fmt: skip
     console.print(targets_table)
+    _print_road(analysis, lang)
     _print_lacking(analysis, lang)
     console.print(f"wrote {escape(str(shown or out))}/: {', '.join(written)}")
     console.print(("数据：" if zh else "Data: ") + escape(study.attribution))
+
+
+def _print_road(analysis, lang: str) -> None:
+    """The township circle by road, apart from the walking tables."""
+    from service_circle.tables import road_for_people
+
+    if analysis.road is None:
+        return
+    summary, _ = road_for_people(analysis.road, analysis.study.catalogue, analysis.lang)
+    title = (f"乡集镇层级：车行 {analysis.road.speed_kmh:g} 公里/小时" if lang == "zh"
+             else f"township tier by road, {analysis.road.speed_kmh:g} km/h")  # fmt: skip
+    table = Table(title=escape(title))
+    for col in summary.columns:
+        table.add_column(escape(str(col)), overflow="fold")
+    for row in summary.itertuples(index=False):
+        table.add_row(*(escape("" if pd.isna(v) else f"{v:,.0f}" if isinstance(v, float)
+                               and v == int(v) else str(v)) for v in row))  # fmt: skip
+    console.print(table)
 
 
 #: How many units missing services the console lists (all of them go to the files).
@@ -1201,8 +1251,10 @@ def _print_demo_table(sample, prof, rows, missing, homes, max_access_m) -> None:
         table.add_row(
             r["category"],
             str(r["facilities"]),
-            f"{r['median_min']:.1f} min",
-            f"{r['p90_min']:.1f} min",
+            *(
+                f"{r[c]:.1f} min" if np.isfinite(r[c]) else "unreachable"
+                for c in ("median_min", "p90_min")
+            ),
             *(f"{r[f'within_{m}_min']:.0%}" for m in DEMO_THRESHOLDS_MIN),
             str(r["unreachable"]),
         )

@@ -5,7 +5,9 @@ A :class:`CostModel` says what a search adds up along the streets:
 - **time** — seconds of walking under a :class:`~service_circle.profiles.Profile`: each
   arc at the profile's flat speed times its per-arc factor (slope, steps, crossings and
   winter arrive as such factors), each access leg at the flat speed;
-- **distance** — metres of network distance, the GB 50180-2018 way.
+- **distance** — metres of network distance, the GB 50180-2018 way;
+- **road time** — seconds on a drive network at a road speed (a bus, a motorbike: the
+  township circle of TD/T 1062's 乡集镇 tier), the access leg to the road walked.
 
 It turns a user's :class:`Threshold` (minutes or metres) into the limit a search runs to,
 costs the arcs of a network (computed once per model and network, and cached with the
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SECONDS_PER_MINUTE = 60.0
+KMH_PER_M_S = 3.6
 
 
 @dataclass(frozen=True)
@@ -104,18 +107,36 @@ class CostModel:
 
     kind: Literal["time", "distance"]
     profile: Profile | None = None
+    road_speed_m_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("time", "distance"):
             raise InputError(f"cost kind must be 'time' or 'distance', got {self.kind!r}")
         if (self.kind == "time") != (self.profile is not None):
             raise InputError("a time cost model needs a walking profile; distance takes none")
+        speed = self.road_speed_m_s
+        if speed is not None and not (math.isfinite(speed) and 0 < speed * KMH_PER_M_S <= 120):
+            raise InputError(
+                f"road speed must be between 0 and 120 km/h, got {speed * KMH_PER_M_S:g} km/h"
+            )
 
     # ------------------------------------------------------------------ building
     @classmethod
     def walking(cls, profile: str | Profile | None = None) -> CostModel:
         """Seconds of walking under ``profile`` (a name, a Profile, or the default adult)."""
         return cls("time", get_profile(profile))
+
+    @classmethod
+    def road(cls, speed_kmh: float, access_profile: str | Profile | None = None) -> CostModel:
+        """Seconds on a drive network at ``speed_kmh``; the leg to the road walked.
+
+        For the township circle by road (a bus, a motorbike); give it a network loaded
+        with ``mode="drive"``. The access leg from a home to the road is walked under
+        ``access_profile`` (default adult).
+        """
+        if not (isinstance(speed_kmh, int | float) and math.isfinite(speed_kmh)):
+            raise InputError(f"road speed must be a number of km/h, got {speed_kmh!r}")
+        return cls("time", get_profile(access_profile), float(speed_kmh) / KMH_PER_M_S)
 
     @classmethod
     def distance(cls) -> CostModel:
@@ -135,21 +156,30 @@ class CostModel:
 
     @property
     def name(self) -> str:
-        """The profile's name for time, ``"distance"`` for metres."""
+        """The profile's name for time, ``"road 30 km/h"`` by road, ``"distance"`` for metres."""
+        if self.road_speed_m_s is not None:
+            return f"road {self.road_speed_kmh:g} km/h"
         return self.profile.name if self.profile is not None else "distance"
+
+    @property
+    def road_speed_kmh(self) -> float | None:
+        """The road speed in km/h (``None`` on foot)."""
+        return None if self.road_speed_m_s is None else self.road_speed_m_s * KMH_PER_M_S
 
     @property
     def key(self) -> tuple:
         """What identifies the costs it gives (for caches)."""
         if self.profile is None:
             return ("distance",)
+        if self.road_speed_m_s is not None:
+            return ("road", self.road_speed_m_s, self.profile.name, self.profile.speed_m_s)
         factor = self.profile.arc_factor
         return ("time", self.profile.name, self.profile.speed_m_s, id(factor) if factor else None)
 
     @property
     def symmetric(self) -> bool:
-        """Whether walking an arc costs the same both ways (no per-arc factor)."""
-        return self.profile is None or self.profile.is_flat
+        """Whether an arc costs the same both ways (no per-arc factor)."""
+        return self.profile is None or self.road_speed_m_s is not None or self.profile.is_flat
 
     @property
     def cost_column(self) -> str:
@@ -203,6 +233,8 @@ class CostModel:
     def _arc_costs(self, net: WalkNetwork) -> np.ndarray:
         if self.profile is None:
             return net.arc_length_m
+        if self.road_speed_m_s is not None:
+            return net.arc_length_m / self.road_speed_m_s
         speed = np.full(net.n_arcs, self.profile.speed_m_s)
         if self.profile.arc_factor is not None:
             factor = np.asarray(self.profile.arc_factor(net), dtype=np.float64)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -32,7 +32,7 @@ import shapely
 
 from service_circle._errors import InputError, InputNotFoundError
 from service_circle._validate import check_counts
-from service_circle.catalogue import GROUP_COLUMNS
+from service_circle.catalogue import GROUP_COLUMNS, MAX_AGE, age_band, group_column
 from service_circle.facilities import osm_ids
 from service_circle.readers import find_column
 
@@ -49,6 +49,13 @@ DEFAULT_SHARES: dict[str, float] = {
     "pop_3_6": 0.037,
     "pop_6_12": 0.070,
 }
+#: The population by five-year age group, share of the total (7th national census, 2020;
+#: ``85`` is 85 and over; check): what a band no input gives (``12_15`` …) is read from.
+CENSUS_2020_AGE_SHARES: dict[int, float] = {
+    0: 0.0552, 5: 0.0639, 10: 0.0597, 15: 0.0515, 20: 0.0531, 25: 0.0650, 30: 0.0879,
+    35: 0.0701, 40: 0.0661, 45: 0.0809, 50: 0.0858, 55: 0.0718, 60: 0.0520, 65: 0.0524,
+    70: 0.0351, 75: 0.0221, 80: 0.0144, 85: 0.0112,
+}  # fmt: skip
 #: Gross floor area per resident, m² (NBS: urban per-capita housing floor area 39.8 m² in
 #: 2019). Configurable.
 FLOOR_AREA_PER_PERSON_M2 = 40.0
@@ -494,6 +501,68 @@ def hex_polygons(cells: pd.Series) -> gpd.GeoSeries:
 
 
 # ---------------------------------------------------------------------- groups
+def band_share(group: str) -> float | None:
+    """A group's share of the population from :data:`CENSUS_2020_AGE_SHARES`.
+
+    Ages inside a five-year group are taken as evenly spread; ``None`` for a band that
+    splits the open 85+ group (``90plus``, ``85_90``) or is no age band.
+
+    Examples
+    --------
+    >>> round(band_share("12_15"), 4)  # ages 12, 13 and 14: 3/5 of the 10-14 group
+    0.0358
+    """
+    band = age_band(group)
+    if band is None:
+        return None
+    first, end = band
+    end = 200 if end is None or end >= MAX_AGE else end
+    if first > 85 or 85 < end < 200:
+        return None
+    share = 0.0
+    for start, value in CENSUS_2020_AGE_SHARES.items():
+        stop = 200 if start == 85 else start + 5
+        overlap = max(0, min(end, stop) - max(first, start))
+        if overlap:
+            share += value if start == 85 else value * overlap / 5
+    return share
+
+
+def with_bands(frame: gpd.GeoDataFrame, groups: Sequence[str], *, what: str) -> gpd.GeoDataFrame:
+    """Add the column of each age band in ``groups`` that ``frame`` lacks, from the census.
+
+    The share used is listed in ``frame.attrs["groups_from_shares"]``.
+
+    Raises
+    ------
+    InputError
+        For a group whose column is missing and whose share the census table cannot give.
+    """
+    filled = dict(frame.attrs.get("groups_from_shares", {}))
+    for group in dict.fromkeys(groups):
+        column = group_column(group)
+        if column in frame.columns:
+            continue
+        share = band_share(group)
+        if share is None:
+            raise InputError(
+                f"{what} has no {column!r} column and the census table (five-year groups, "
+                f"85+ open) cannot give group {group!r}: add a {column} column to the demand "
+                "or pass its share with --age-shares"
+            )
+        frame[column] = frame["population"].to_numpy(np.float64) * share
+        filled[column] = f"{share:.4g} (national census 2020, five-year groups)"
+    frame.attrs["groups_from_shares"] = filled
+    return frame
+
+
+def age_columns(frame: pd.DataFrame) -> list[str]:
+    """The age-group columns of a demand frame: the standard ones and any other band."""
+    extra = [c for c in frame.columns if isinstance(c, str) and c.startswith("pop_")
+             and c not in AGE_COLUMNS and age_band(c[4:]) is not None]  # fmt: skip
+    return [*[c for c in AGE_COLUMNS if c in frame.columns], *extra]
+
+
 def with_groups(
     frame: gpd.GeoDataFrame,
     shares: Mapping[str, float] | None = None,
@@ -510,8 +579,11 @@ def with_groups(
     shares = {**DEFAULT_SHARES, **given}
     filled = dict(frame.attrs.get("groups_from_shares", {}))
     for col, share in shares.items():
-        if col not in AGE_COLUMNS:
-            raise InputError(f"unknown age group {col!r}: use {', '.join(AGE_COLUMNS)}")
+        if col not in AGE_COLUMNS and not (col.startswith("pop_") and age_band(col[4:])):
+            raise InputError(
+                f"unknown age group {col!r}: use {', '.join(AGE_COLUMNS)} or an age band "
+                "pop_A_B (ages A to B-1, e.g. pop_12_15)"
+            )
         if not (np.isfinite(share) and 0 <= share <= 1):
             raise InputError(f"share of {col} must be between 0 and 1, got {share}")
         if col not in frame.columns:

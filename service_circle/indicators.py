@@ -26,6 +26,7 @@ from service_circle.folders import atomic_write
 from service_circle.judging import Judgement, judging_rule
 from service_circle.plan import BY_KEY, PARENT_COLUMNS, Indicator, PlanResult, plan_indicators
 from service_circle.profiles import Profile
+from service_circle.rural import RoadCircle
 from service_circle.study import Study
 from service_circle.targets import load_targets
 from service_circle.writers import json_safe, write_csv, write_geojson, write_xlsx
@@ -44,6 +45,7 @@ class Report:
     coverage: pd.DataFrame
     targets: dict[str, Any]
     lang: str = "zh"
+    road: RoadCircle | None = None
 
     @property
     def indicators(self) -> list[Indicator]:
@@ -113,12 +115,26 @@ def report_payload(report: Report) -> dict:
             },
             "lacking": json.loads(lacking(report).to_json(orient="records", force_ascii=False)),
             "coverage": json.loads(report.coverage.to_json(orient="records")),
+            "road_circle": _road_payload(report.road),
             "notes": plan.notes,
             "parent_columns": {k: v[0] for k, v in PARENT_COLUMNS.items()},
             "sources": [s.to_dict() for s in study.sources],
             "attribution": study.attribution,
         }
     )
+
+
+def _road_payload(road: RoadCircle | None) -> dict | None:
+    if road is None:
+        return None
+    return {
+        "speed_kmh": road.speed_kmh,
+        "minutes": road.minutes,
+        "network": road.network,
+        "summary": json.loads(road.summary.to_json(orient="records")),
+        "units": None if road.units is None else json.loads(
+            road.units.to_json(orient="records", force_ascii=False)),
+    }  # fmt: skip
 
 
 def report_html(report: Report, *, attribution: str | None = None) -> str:
@@ -135,11 +151,13 @@ def write_report(report: Report, folder: str | os.PathLike) -> list[Path]:
     """Write the report into ``folder``.
 
     report.json, report.csv, report.html, report.xlsx and, with units, units.csv and
-    units.geojson.
+    units.geojson; with the township circle by road, road_circle.csv (per unit, or the
+    summary without units).
     """
     from service_circle.tables import (
         check_lang,
         report_for_people,
+        road_for_people,
         units_for_people,
         workbook_sheets,
     )
@@ -159,7 +177,41 @@ def write_report(report: Report, folder: str | os.PathLike) -> list[Path]:
                                folder / "units.csv"))  # fmt: skip
         paths.append(write_geojson(units.iloc[:-1], folder / "units.geojson",
                                    attribution=report.study.attribution))  # fmt: skip
+    if report.road is not None:
+        summary, by_unit = road_for_people(report.road, report.study.catalogue, lang)
+        paths.append(write_csv(by_unit if by_unit is not None else summary,
+                               folder / "road_circle.csv"))  # fmt: skip
     return paths
+
+
+def _road_html(report: Report, lang: str) -> str:
+    """The township circle by road: a section of its own, apart from the walking circle."""
+    from service_circle.tables import check_lang, road_for_people
+
+    road = report.road
+    if road is None:
+        return ""
+    esc = html.escape
+    summary, by_unit = road_for_people(road, report.study.catalogue, check_lang(lang))
+    title = (
+        f"乡集镇层级：车行可达（{road.speed_kmh:g} 公里/小时，步行至道路）"
+        if lang == "zh"
+        else f"The township tier by road ({road.speed_kmh:g} km/h, walking to the road)"
+    )
+
+    def table(frame: pd.DataFrame, ident: str) -> str:
+        head = "".join(f"<th>{esc(str(c))}</th>" for c in frame.columns)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{esc('' if pd.isna(v) else str(v))}</td>" for v in row)
+            + "</tr>" for row in frame.itertuples(index=False)
+        )  # fmt: skip
+        return f"<table id='{ident}'><tr>{head}</tr>{body}</table>"
+
+    parts = [f"<h2>{esc(title)}</h2>", table(summary, "road")]
+    if by_unit is not None:
+        parts.append(table(by_unit, "road-units"))
+    parts.append(f"<p><small>{esc(road.network)}</small></p>")
+    return "\n".join(parts)
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -372,6 +424,7 @@ tr.not-computable td {{ color: #777; }}
 {_chart(judged, lang)}
 <h2>{esc(text["unreached"])}</h2>
 <table><tr>{unreached_head}</tr>{unreached}</table>
+{_road_html(report, lang)}
 {notes_block}
 <p><small>{esc(text["data"])}: {esc(attribution)}</small></p>
 </body></html>

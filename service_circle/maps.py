@@ -90,7 +90,7 @@ _TEXT = {
         "layers": "图层",
         "other": "其他",
         "proposed": "拟新增",
-        "units": "规划单元（缺配数）",
+        "units": "规划单元（缺配项占评估项比例）",
         "residents": "常住人口",
         "missing": "缺配",
         "complete": "配齐",
@@ -121,7 +121,7 @@ _TEXT = {
         "layers": "layers",
         "other": "other",
         "proposed": "proposed",
-        "units": "planning units (services missing)",
+        "units": "planning units (share of the services assessed that are missing)",
         "residents": "residents",
         "missing": "missing",
         "complete": "complete",
@@ -438,6 +438,16 @@ def study_map(
 
 #: Fill of a unit by the number of services it misses: 0, 1, 2, 3-4, 5 and more.
 UNIT_COLOURS = ("#1a9850", "#fee08b", "#fdae61", "#f46d43", "#a50f15")
+#: The classes of :data:`UNIT_COLOURS`: the share of the assessed services a unit misses
+#: (a share, not a count, so that a study of 5 categories and one of 37 read alike).
+UNIT_CLASSES = ("0", "≤ 20 %", "20–40 %", "40–60 %", "> 60 %")
+
+
+def _missing_class(share: float) -> int:
+    """The :data:`UNIT_COLOURS` index of a unit missing ``share`` of the services assessed."""
+    if not share > 1e-12:
+        return 0
+    return min(1 + int(np.searchsorted((0.2, 0.4, 0.6), share - 1e-12)), 4)
 
 
 def _units_layer(units: gpd.GeoDataFrame, study: Study, lang: str, text: dict) -> dict:
@@ -449,8 +459,7 @@ def _units_layer(units: gpd.GeoDataFrame, study: Study, lang: str, text: dict) -
     props = []
     for row in units.itertuples():
         missing = [k for k in str(row.missing).split(",") if k]
-        count = int(row.missing_count)
-        fill = UNIT_COLOURS[min((0, 1, 2, 3, 3, 4)[min(count, 5)], 4)]
+        fill = UNIT_COLOURS[_missing_class(1.0 - float(row.score))]
         popup = [
             ["", str(row.unit_name)],
             [text["township"], str(row.township)],
@@ -659,7 +668,7 @@ def _legend(
         classes = [
             f'<div><span class="sc-box" style="background:{c};opacity:0.5"></span>'
             f"{html_text(label)}</div>"
-            for c, label in zip(UNIT_COLOURS, ("0", "1", "2", "3–4", "≥ 5"), strict=True)
+            for c, label in zip(UNIT_COLOURS, UNIT_CLASSES, strict=True)
         ]
         unit_html = f"<div><b>{html_text(text['units'])}</b></div>{''.join(classes)}"
     return f"<b>{html_text(text['legend'])}</b>{table}{gap_html}{unit_html}{site}"

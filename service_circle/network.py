@@ -43,7 +43,7 @@ from service_circle._errors import (
     InputNotFoundError,
     NetworkDownloadError,
 )
-from service_circle._walkable import TAG_COLUMNS, walkable_mask
+from service_circle._walkable import TAG_COLUMNS, drivable_mask, walkable_mask
 from service_circle.walk_network import WalkNetwork, load_compiled
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ LINE_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet"
 DEFAULT_GRID_M = 0.01
 
 NetworkSource: TypeAlias = str | os.PathLike | nx.Graph | WalkNetwork
+#: The ways an OSM file gives: ``walk`` (people on foot) or ``drive`` (cars, buses and
+#: motorbikes: the township circle by road of TD/T 1062's 乡集镇 tier).
+MODES = ("walk", "drive")
 
 
 def load_network(
@@ -62,8 +65,9 @@ def load_network(
     *,
     crs: str | int | pyproj.CRS | None = None,
     source_crs: str | int | pyproj.CRS | None = None,
+    mode: str = "walk",
 ) -> WalkNetwork:
-    """Load a walking network from a file or a networkx graph and compile it.
+    """Load a walking (or driving) network from a file or a networkx graph and compile it.
 
     Parameters
     ----------
@@ -77,6 +81,9 @@ def load_network(
     source_crs
         The CRS of a centre-line file or graph that does not say (e.g. a shapefile
         without ``.prj``). Ignored for OSM files, which are WGS-84.
+    mode
+        ``"walk"`` or ``"drive"`` (:data:`MODES`): which ways of an OSM file are kept.
+        Other sources are taken as they are.
 
     Returns
     -------
@@ -94,6 +101,8 @@ def load_network(
     InputError
         If the file cannot be read.
     """
+    if mode not in MODES:
+        raise InputError(f"network mode {mode!r}: use walk or drive")
     if isinstance(source, WalkNetwork):
         return source
     if isinstance(source, nx.Graph):
@@ -115,9 +124,9 @@ def load_network(
             )
         return net
     if name.endswith(".pbf"):
-        return _from_pbf(path, crs=crs)
+        return _from_pbf(path, crs=crs, mode=mode)
     if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
-        return _from_osm_xml(path, crs=crs)
+        return _from_osm_xml(path, crs=crs, mode=mode)
     if name.endswith(".graphml"):
         return _from_graphml(path, crs=crs, source_crs=source_crs)
     if name.endswith(LINE_SUFFIXES):
@@ -250,13 +259,15 @@ def barriers_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
 
 
 # ---------------------------------------------------------------------- OSM files
-def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None) -> WalkNetwork:
+def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "walk") -> WalkNetwork:
     import pyrosm
 
     try:
         osm = pyrosm.OSM(str(path))
         result = osm.get_network(
-            network_type="all", nodes=True, extra_attributes=["foot", "access", "area"]
+            network_type="all",
+            nodes=True,
+            extra_attributes=["foot", "access", "area", "motor_vehicle", "motorcar"],
         )
     except Exception as exc:  # pyrosm raises bare Exceptions on corrupt files
         raise InputError(
@@ -276,10 +287,12 @@ def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None) -> WalkNetwork:
     node_table = pd.DataFrame(
         {"id": nodes["id"].to_numpy(np.int64), "lon": nodes["lon"], "lat": nodes["lat"]}
     )
-    return _from_osm_segments(segments, node_table, crs=crs, source=str(path))
+    return _from_osm_segments(segments, node_table, crs=crs, source=str(path), mode=mode)
 
 
-def _from_osm_xml(path: Path, *, crs: str | int | pyproj.CRS | None) -> WalkNetwork:
+def _from_osm_xml(
+    path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "walk"
+) -> WalkNetwork:
     import osmnx as ox
 
     tags = list(ox.settings.useful_tags_way)
@@ -300,7 +313,7 @@ def _from_osm_xml(path: Path, *, crs: str | int | pyproj.CRS | None) -> WalkNetw
     node_table = pd.DataFrame(
         [(n, d["x"], d["y"]) for n, d in graph.nodes(data=True)], columns=["id", "lon", "lat"]
     )
-    return _from_osm_segments(segments, node_table, crs=crs, source=str(path))
+    return _from_osm_segments(segments, node_table, crs=crs, source=str(path), mode=mode)
 
 
 def _from_osm_segments(
@@ -309,14 +322,16 @@ def _from_osm_segments(
     *,
     crs: str | int | pyproj.CRS | None,
     source: str,
+    mode: str = "walk",
 ) -> WalkNetwork:
     """Compile OSM node-to-node segments (ids ``u``/``v``) with lon/lat node positions."""
     n_ways = len(segments)
-    keep = walkable_mask(segments)
+    keep = drivable_mask(segments) if mode == "drive" else walkable_mask(segments)
     segments = segments[keep]
     if segments.empty:
+        able = "drivable" if mode == "drive" else "walkable"
         raise EmptyNetworkError(
-            f"{source} has no walkable ways ({n_ways} highway segments, none walkable): "
+            f"{source} has no {able} ways ({n_ways} highway segments, none {able}): "
             "is it an extract of a built-up area?"
         )
     u_id = segments["u"].to_numpy(np.int64)

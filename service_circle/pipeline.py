@@ -29,6 +29,7 @@ from service_circle.judging import Judgement, judging_rule, judging_threshold
 from service_circle.maps import save_map, study_map
 from service_circle.plan import PlanResult, PlanSettings, plan_indicators
 from service_circle.profiles import Profile, get_profile
+from service_circle.rural import DEFAULT_ROAD_SPEED_KMH, RoadCircle, road_circle
 from service_circle.search import nearest
 from service_circle.snapping import Snapped
 from service_circle.study import Study
@@ -46,6 +47,8 @@ ANALYSIS_FILES = (
 )  # fmt: skip
 #: Written as well when the study has planning units.
 UNIT_FILES = ("units.csv", "units.geojson")
+#: Written as well with the township circle by road.
+ROAD_FILES = ("road_circle.csv",)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class Analysis:
     demand_times, isochrones, gaps
         Per home times and statuses, the areas within each threshold and the gaps
         (``None`` when the polygons were not asked for).
+    road
+        The township circle by road (:mod:`.rural`), when a drive network was given.
     """
 
     study: Study
@@ -90,6 +95,7 @@ class Analysis:
     demand_times: pd.DataFrame | None = None
     isochrones: gpd.GeoDataFrame | None = None
     gaps: gpd.GeoDataFrame | None = None
+    road: RoadCircle | None = None
 
 
 def analyze_study(
@@ -103,6 +109,9 @@ def analyze_study(
     lang: str = "auto",
     polygons: bool = True,
     settings: PlanSettings | None = None,
+    road_network: WalkNetwork | None = None,
+    road_speed_kmh: float = DEFAULT_ROAD_SPEED_KMH,
+    road_minutes: float | None = None,
 ) -> Analysis:
     """Compute every output of ``study`` once.
 
@@ -130,6 +139,9 @@ def analyze_study(
     polygons
         Also the per-home times, isochrones and gaps (the report alone does not need
         them).
+    road_network, road_speed_kmh, road_minutes
+        A drive network: the township services are also measured by road
+        (:func:`~service_circle.rural.road_circle`), reported apart from the walk.
     """
     keys = (
         [study.catalogue[c].key for c in categories]
@@ -146,6 +158,9 @@ def analyze_study(
     targets = load_targets(preset, targets_file)
     plan = plan_indicators(study, rule, targets, settings=settings)
     extra: dict = {}
+    if road_network is not None:
+        extra["road"] = road_circle(study, road_network, speed_kmh=road_speed_kmh,
+                                    minutes=road_minutes)  # fmt: skip
     if polygons:
         extra["demand_times"] = demand_times(study, categories=keys, profile=get_profile(profile))
         extra["isochrones"] = _stack([isochrones(study, k, thresholds, profile=rule[k].profile)
@@ -214,13 +229,22 @@ def write_analysis(analysis: Analysis, folder: str | os.PathLike) -> list[str]:
         units=analysis.plan.units, judged=analysis.judged,
     )  # fmt: skip
     save_map(fmap, folder / "map.html")
-    return [*ANALYSIS_FILES, *(UNIT_FILES if analysis.plan.units is not None else ())]
+    return [*ANALYSIS_FILES, *(UNIT_FILES if analysis.plan.units is not None else ()),
+            *(ROAD_FILES if analysis.road is not None else ())]  # fmt: skip
 
 
 def report_of(analysis: Analysis) -> Report:
     """The report of an analysis."""
     return Report(analysis.study, analysis.plan, analysis.coverage, analysis.targets,
-                  analysis.lang)  # fmt: skip
+                  analysis.lang, analysis.road)  # fmt: skip
+
+
+def _quantile_min(minutes: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of every home's minutes (inf: more than 1 - q cannot reach one)."""
+    if not minutes.size:
+        return np.nan
+    value = float(np.quantile(minutes, q, method="inverted_cdf"))
+    return round(value, 1) if np.isfinite(value) else np.inf
 
 
 def nearest_summary(
@@ -236,8 +260,9 @@ def nearest_summary(
     Returns
     -------
     summary, times
-        Per category: ``facilities`` placed, ``median_min``, ``p90_min``,
-        ``within_<m>_min`` (share of homes), ``unreachable``, ``off_network``; and one row
+        Per category: ``facilities`` placed, ``median_min``, ``p90_min`` (over every home:
+        inf when more than half, or a tenth, cannot reach one), ``within_<m>_min`` (share
+        of homes), ``unreachable``, ``off_network``; and one row
         per home and category (:meth:`~service_circle.search.SearchResult.to_frame` plus
         ``category``).
     """
@@ -249,12 +274,13 @@ def nearest_summary(
         long.append(frame)
         t_min = np.asarray(cost.to_minutes(frame[cost.cost_column].to_numpy()))
         ok = np.isfinite(t_min)
+        every = np.where(ok, t_min, np.inf)  # every home: the unreachable ones too
         rows.append(
             {
                 "category": key,
                 "facilities": int(snapped.on_network.sum()),
-                "median_min": round(float(np.median(t_min[ok])), 1) if ok.any() else np.nan,
-                "p90_min": round(float(np.percentile(t_min[ok], 90)), 1) if ok.any() else np.nan,
+                "median_min": _quantile_min(every, 0.5),
+                "p90_min": _quantile_min(every, 0.9),
                 **{
                     f"within_{m:g}_min": round(float(np.mean(np.where(ok, t_min, np.inf) <= m)), 3)
                     for m in minutes

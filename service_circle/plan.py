@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 
 from service_circle import _deadline
-from service_circle.catalogue import GROUP_COLUMNS
 from service_circle.judging import Judgement
 from service_circle.study import Study
 from service_circle.units import (
@@ -44,15 +43,29 @@ SERVED_SHARE = 0.5
 #: 城乡社区服务体系建设规划: ≥ 30 m²; a parameter).
 FLOOR_AREA_STANDARD_M2 = 30.0
 #: Which categories each indicator reads.
-ELDERLY_CARE = ("elderly_canteen", "elderly_daycare")
+ELDERLY_CARE = ("elderly_canteen", "elderly_daycare", "mutual_aid_home")
 CHILDCARE = ("childcare",)
 NURSERY_IN = ("kindergarten",)  # 幼儿园托班: their nursery_places count as 0-3 places
-COMMUNITY_SERVICE = ("community_service",)
-VILLAGE_STATION = ("community_service",)  # 村级综合服务站 / 村委会 / 党群服务中心
-SPORTS = ("sports",)
-ELDERLY_INSTITUTIONS = ("nursing_home", "township_elderly_centre")
+#: 城乡社区综合服务设施: the community station, and a village's own
+COMMUNITY_SERVICE = ("community_service", "village_service")
+#: 村级综合服务站 / 村委会 / 党群服务中心, and a community station standing in a village
+VILLAGE_STATION = ("village_service", "community_service")
+VILLAGE_CLINIC = ("village_clinic",)
+MUTUAL_AID_HOME = ("mutual_aid_home",)
+SPORTS = ("sports", "outdoor_fitness")
+ELDERLY_INSTITUTIONS = ("nursing_home", "elderly_care_home", "township_elderly_centre")
 ELDERLY_CENTRE = ("township_elderly_centre",)
 NOT_COMPUTABLE = "not computable"
+#: The village indicators: a village counts when a facility of the categories stands in it,
+#: with the facility's name (English, Chinese) for the notes.
+VILLAGE_PRESENCE: dict[str, tuple[tuple[str, ...], tuple[str, str]]] = {
+    "village_service_facility_coverage": (
+        VILLAGE_STATION, ("service station (村级综合服务站 / 村委会 / 党群服务中心)",
+                          "村级综合服务站（村委会、党群服务中心）")),
+    "village_clinic_coverage": (VILLAGE_CLINIC, ("village clinic (村卫生室)", "村卫生室")),
+    "mutual_aid_home_coverage": (MUTUAL_AID_HOME, ("mutual-aid home (互助幸福院)",
+                                                   "农村互助幸福院")),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,19 @@ DEFINITIONS: tuple[Definition, ...] = (
         "township / street units",
         "Haidong 2025 plan (40 %); national 60 % (check)", "yes/no",
     ),
+    Definition(
+        "village_clinic_coverage", "村卫生室覆盖率", "villages with a village clinic",
+        "share of villages", "占行政村比例",
+        "village units with a 村卫生室 inside ÷ village units",
+        "TD/T 1062-2021 村/组层级; 《村卫生室管理办法》 (one per administrative village)",
+        "yes/no",
+    ),
+    Definition(
+        "mutual_aid_home_coverage", "农村互助幸福院覆盖率", "villages with a mutual-aid home",
+        "share of villages", "占行政村比例",
+        "village units with a 农村互助幸福院 inside ÷ village units",
+        "TD/T 1062-2021 村/组层级; 民政部 农村互助养老", "yes/no",
+    ),
 )  # fmt: skip
 BY_KEY = {d.key: d for d in DEFINITIONS}
 
@@ -196,6 +222,18 @@ class PlanResult:
     unassessed: tuple[str, ...] = ()
     basis: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def applies(level: str, unit_kind: str) -> bool:
+    """Whether a unit of ``unit_kind`` must have a category of tier ``level`` (配齐).
+
+    A village answers for the village tier (TD/T 1062 村/组); an urban community (or a unit
+    of no kind) for GB 50180's block, 5-, 10- and 15-minute tiers. The township tier is a
+    township's, reached by road (:mod:`service_circle.rural`), not any one unit's.
+    """
+    if level == "township":
+        return False
+    return (unit_kind == "village") == (level == "village")
 
 
 # ---------------------------------------------------------------------- reach
@@ -474,7 +512,7 @@ def _unit_table(
         if key not in assessed:
             continue
         cat = ctx.study.catalogue[key]
-        group = demand[GROUP_COLUMNS[cat.group]].to_numpy(np.float64)
+        group = demand[cat.group_column].to_numpy(np.float64)
         total = np.bincount(slot, weights=group, minlength=n + 1)
         group_total[key] = total
         near = np.bincount(slot, weights=group * ctx.within[:, j], minlength=n + 1)
@@ -497,11 +535,17 @@ def _unit_table(
     assessed_idx = [keys.index(k) for k in assessed]
     if assessed_idx:
         got = served[:, assessed_idx]
-        rows["complete"] = got.all(axis=1)
-        rows["score"] = got.mean(axis=1)
+        kinds = [*units["unit_kind"].astype(str), "urban"]
+        due = np.array([[applies(ctx.study.catalogue[k].level, kind) for k in assessed]
+                        for kind in kinds], dtype=bool).reshape(n + 1, len(assessed))  # fmt: skip
+        lack = due & ~got
+        rows["complete"] = ~lack.any(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rows["score"] = np.where(due.any(axis=1), (due & got).sum(axis=1) / due.sum(axis=1),
+                                     np.nan)  # fmt: skip
         names = np.array(assessed, dtype=object)
-        rows["missing"] = [",".join(names[~r]) for r in got]
-        rows["missing_count"] = (~got).sum(axis=1)
+        rows["missing"] = [",".join(names[r]) for r in lack]
+        rows["missing_count"] = lack.sum(axis=1)
     # the unit's own values of the plan indicators
     places = _places_0_3(fac)
     floor = _floor_area_m2(fac)
@@ -553,10 +597,10 @@ def _unit_table(
         bool(ok) if k == "urban" and np.isfinite(v) else None
         for k, ok, v in zip(kind, compliant, per_100, strict=True)
     ]
-    stations = np.bincount(fslot[ctx.of(VILLAGE_STATION)], minlength=n + 1)
-    per_unit["village_service_facility_coverage"] = [
-        bool(count > 0) if k == "village" else None for k, count in zip(kind, stations, strict=True)
-    ]
+    for key, (categories, _) in VILLAGE_PRESENCE.items():
+        found = np.bincount(fslot[ctx.of(categories)], minlength=n + 1)
+        per_unit[key] = [bool(count > 0) if k == "village" else None
+                         for k, count in zip(kind, found, strict=True)]  # fmt: skip
     for key in _UNIT_KEYS:
         values = per_unit[key]
         if BY_KEY[key].per_unit == "yes/no":
@@ -578,6 +622,7 @@ _UNIT_KEYS = (
     "childcare_places_per_1000", "home_community_elderly_care_coverage",
     "community_service_facility_compliance", "village_service_facility_coverage",
     "community_service_area_per_100_households", "sports_area_per_capita", "care_bed_share",
+    "village_clinic_coverage", "mutual_aid_home_coverage",
 )  # fmt: skip
 
 
@@ -594,6 +639,9 @@ PARENT_COLUMNS: dict[str, Text] = {
                                               "达标城市社区占比"),
     "village_service_facility_coverage": ("share of its villages with a station",
                                           "有服务站的行政村占比"),
+    "village_clinic_coverage": ("share of its villages with a clinic", "有村卫生室的行政村占比"),
+    "mutual_aid_home_coverage": ("share of its villages with a mutual-aid home",
+                                 "有互助幸福院的行政村占比"),
     "childcare_places_per_1000": ("Σ places ÷ Σ residents × 1000", "托位之和 ÷ 人口之和 × 1000"),
     "community_service_area_per_100_households": ("Σ floor area ÷ Σ households × 100",
                                                   "面积之和 ÷ 户数之和 × 100"),
@@ -629,7 +677,7 @@ def _parent_table(
     }
     home_slot = np.where(ctx.home_unit >= 0, ctx.home_unit, ctx.n_units)
     for key in (k for k in ctx.judged if f"{k}.share" in units):
-        column = GROUP_COLUMNS[ctx.study.catalogue[key].group]
+        column = ctx.study.catalogue[key].group_column
         group = ctx.study.demand[column].to_numpy(np.float64)
         weight = np.bincount(home_slot, weights=group, minlength=ctx.n_units + 1)[: ctx.n_units]
         share = units[f"{key}.share"].to_numpy(np.float64)
@@ -642,7 +690,7 @@ def _parent_table(
     for key in (
         "home_community_elderly_care_coverage",
         "community_service_facility_compliance",
-        "village_service_facility_coverage",
+        *VILLAGE_PRESENCE,
     ):
         values = units[key]
         known = values.notna().to_numpy()
@@ -747,7 +795,7 @@ def _study_indicators(
     table: pd.DataFrame | None,
     towns: pd.DataFrame | None,
 ) -> list[Indicator]:
-    """The eight indicators for the whole study, in :data:`DEFINITIONS` order."""
+    """The indicators for the whole study, in :data:`DEFINITIONS` order."""
     fac, st = ctx.fac, ctx.settings
     in_plan = ctx.fac_unit >= 0  # the facilities inside the units (all of them without units)
     pop_basis, hh_basis = basis["population"], basis["households"]
@@ -813,26 +861,7 @@ def _study_indicators(
         ))  # fmt: skip
 
     # 4 villages with a service station
-    key = "village_service_facility_coverage"
-    if table is None:
-        out.append(_indicator(key, None, targets, _needs(NO_UNITS)))
-    elif not (kinds == "village").any():
-        out.append(
-            _indicator(
-                key,
-                None,
-                targets,
-                _needs(("village units (类型 行政村)", "行政村单元（类型：行政村）")),
-            )
-        )
-    elif not ctx.of(VILLAGE_STATION).any():
-        out.append(_indicator(key, None, targets, _needs((
-            "the village service stations (村级综合服务站 / 村委会): none given",
-            "村级综合服务站（村委会、党群服务中心）：未提供"))))  # fmt: skip
-    else:
-        out.append(_unit_share(ctx, table, key, targets, kinds=("village",), note=(
-            "villages with a service station (村级综合服务站 / 村委会 / 党群服务中心) inside",
-            "单元内有村级综合服务站（村委会、党群服务中心）的行政村")))  # fmt: skip
+    out.append(_village_presence(ctx, table, kinds, "village_service_facility_coverage", targets))
 
     # 5 community service floor area per 100 households
     s = _sum(floor, ctx.of(COMMUNITY_SERVICE) & in_plan)
@@ -897,7 +926,29 @@ def _study_indicators(
         out.append(_indicator(key, yes / n, targets, (
             f"{yes} of {n} townships / streets", f"{n}个乡镇（街道）中{yes}个"),
             numerator=yes, denominator=n))  # fmt: skip
+
+    # 9, 10 the rural tier: villages with a clinic, with a mutual-aid home
+    for key in ("village_clinic_coverage", "mutual_aid_home_coverage"):
+        out.append(_village_presence(ctx, table, kinds, key, targets))
     return out
+
+
+def _village_presence(
+    ctx: _Context, table: pd.DataFrame | None, kinds: np.ndarray, key: str,
+    targets: Mapping[str, Any],
+) -> Indicator:  # fmt: skip
+    """Villages with a facility of :data:`VILLAGE_PRESENCE` ``key`` inside, or what it needs."""
+    categories, (what, what_zh) = VILLAGE_PRESENCE[key]
+    if table is None:
+        return _indicator(key, None, targets, _needs(NO_UNITS))
+    if not (kinds == "village").any():
+        return _indicator(key, None, targets, _needs((
+            "village units (类型 行政村)", "行政村单元（类型：行政村）")))  # fmt: skip
+    if not ctx.of(categories).any():
+        return _indicator(key, None, targets, _needs((
+            f"the facilities: a {what}, none given", f"{what_zh}设施：未提供")))  # fmt: skip
+    return _unit_share(ctx, table, key, targets, kinds=("village",), note=(
+        f"villages with a {what} inside", f"单元内有{what_zh}的行政村"))  # fmt: skip
 
 
 def _unit_share(

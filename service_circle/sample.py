@@ -39,6 +39,7 @@ SAMPLE_CATEGORIES: tuple[str, ...] = (
     "pharmacy",
     "convenience_store",
     "fresh_market",
+    "supermarket",
     "kindergarten",
     "childcare",
     "elderly_canteen",

@@ -31,7 +31,7 @@ from service_circle._errors import InputError, InputNotFoundError, ServiceCircle
 from service_circle._validate import check_counts
 from service_circle.catalogue import Catalogue, load_catalogue
 from service_circle.cost import CostModel, Threshold
-from service_circle.demand import AGE_COLUMNS
+from service_circle.demand import AGE_COLUMNS, age_columns, with_bands
 from service_circle.folders import publishing, recover
 from service_circle.profiles import Profile
 from service_circle.provenance import (
@@ -153,6 +153,7 @@ class Study:
                     f"demand points need the age-group column {col!r}: build them with "
                     "service_circle.demand (it fills missing groups from default shares)"
                 )
+        demand = with_bands(demand, _groups(catalogue), what="the demand")
         check_demand(demand, "demand points", first_row=1)
         if "id" not in demand.columns:
             demand["id"] = np.arange(len(demand)).astype(str)
@@ -369,6 +370,7 @@ class Study:
         for column in ("id", "population", *AGE_COLUMNS):
             if column not in demand.columns:
                 raise InputError(f"{folder / 'demand.gpkg'} has no {column!r} column; {rebuild}")
+        demand = with_bands(demand, _groups(catalogue), what=str(folder / "demand.gpkg"))
         check_demand(demand, str(folder / "demand.gpkg"), first_row=1)
         unknown = sorted(set(facilities["category"].astype(str)) - set(catalogue.keys()))
         if unknown:
@@ -401,6 +403,11 @@ class Study:
         )
 
 
+def _groups(catalogue: Catalogue) -> list[str]:
+    """The groups the catalogue's categories serve (not ``everyone``)."""
+    return [c.group for c in catalogue if c.group != "everyone"]
+
+
 def check_demand(demand: pd.DataFrame, what: str, *, first_row: int = 2) -> None:
     """Population and age-group counts finite and ≥ 0, no group above its population.
 
@@ -409,7 +416,7 @@ def check_demand(demand: pd.DataFrame, what: str, *, first_row: int = 2) -> None
     InputError
         Naming ``what``, the column and the first offending rows.
     """
-    columns = ["population", *[c for c in AGE_COLUMNS if c in demand.columns]]
+    columns = ["population", *age_columns(demand)]
     counts = check_counts(demand, columns, what, first_row=first_row)
     population = counts["population"]
     for col in columns[1:]:

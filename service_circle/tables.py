@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 
 from service_circle._errors import InputError
+from service_circle.catalogue import age_band
 
 if TYPE_CHECKING:
     from service_circle.catalogue import Catalogue
     from service_circle.indicators import Report
+    from service_circle.rural import RoadCircle
     from service_circle.study import Study
 
 logger = logging.getLogger(__name__)
@@ -27,12 +29,18 @@ logger = logging.getLogger(__name__)
 Lang = Literal["zh", "en"]
 LANGS = ("zh", "en")
 
-#: How each group a category serves is written.
-GROUP_NAMES = {
-    "zh": {"everyone": "全体居民", "60plus": "60岁及以上", "0_3": "0-3岁", "3_6": "3-6岁",
-           "6_12": "6-12岁"},
-    "en": {"everyone": "everyone", "60plus": "60+", "0_3": "0-3", "3_6": "3-6", "6_12": "6-12"},
-}  # fmt: skip
+
+def group_name(group: str, lang: str = "zh") -> str:
+    """A served group for people: ``全体居民``, ``12-15岁``, ``60岁及以上`` (``60+`` in English)."""
+    band = age_band(group)
+    if band is None:
+        return ("全体居民" if lang == "zh" else "everyone") if group == "everyone" else group
+    first, end = band
+    if end is None:
+        return f"{first}岁及以上" if lang == "zh" else f"{first}+"
+    return f"{first}-{end}岁" if lang == "zh" else f"{first}-{end}"
+
+
 UNIT_NAMES = {"zh": {"min": "分钟", "m": "米"}, "en": {"min": "min", "m": "m"}}
 
 _COVERAGE = {  # column → (zh, en)
@@ -116,7 +124,7 @@ def coverage_for_people(table: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     for col in ("population", "covered"):
         out[_COVERAGE[col][i]] = table[col].round(0).astype("int64")
     out[_COVERAGE["share"][i]] = table["share"].map(percent)
-    out[_COVERAGE["group"][i]] = table["group"].map(GROUP_NAMES[lang])
+    out[_COVERAGE["group"][i]] = table["group"].map(lambda g: group_name(g, lang))
     for col in ("group_population", "group_covered"):
         out[_COVERAGE[col][i]] = table[col].round(0).astype("int64")
     out[_COVERAGE["group_share"][i]] = table["group_share"].map(percent)
@@ -244,8 +252,8 @@ def units_for_people(units: pd.DataFrame, catalogue: Catalogue, lang: Lang) -> p
         if f"{cat.key}.share" not in units:
             continue
         name = cat.name(lang)
-        out[f"{name}{_UNITS['share'][i] if lang == 'zh' else ' ' + _UNITS['share'][i]}"] = (
-            units[f"{cat.key}.share"].map(percent))  # fmt: skip
+        # with a space, like its other columns: "村卫生室 覆盖率", not the indicator 村卫生室覆盖率
+        out[f"{name} {_UNITS['share'][i]}"] = units[f"{cat.key}.share"].map(percent)
         for col in ("median", "p90"):
             if f"{cat.key}.{col}" in units:
                 out[f"{name} {_UNITS[col][i]}"] = units[f"{cat.key}.{col}"].map(
@@ -287,6 +295,63 @@ SHEETS = {
     "zh": ("指标汇总", "社区明细", "乡镇街道汇总", "缺配清单", "设施清单", "数据说明"),
     "en": ("indicators", "units", "townships", "lacking", "facilities", "about"),
 }
+#: The sheets added with the township circle by road.
+ROAD_SHEETS = {"zh": ("车行圈", "车行圈单元明细"), "en": ("road circle", "road circle by unit")}
+_ROAD = {  # column → (zh, en)
+    "category": ("设施", "facility type"), "minutes": ("车行阈值（分钟）", "road minutes"),
+    "facilities": ("设施数", "facilities"), "group": ("服务人群", "group"),
+    "people": ("服务人群人数", "people of the group"), "within": ("阈值内人数", "within"),
+    "share": ("覆盖率", "share within"), "unreachable": ("路网不可达人数", "unreachable"),
+    "median_min": ("车行时间中位数（分钟）", "median road minutes"),
+    "village_people": ("行政村内服务人群", "people in villages"),
+    "village_within": ("行政村内阈值内人数", "within, in villages"),
+    "village_share": ("行政村覆盖率", "share within, in villages"),
+}  # fmt: skip
+
+
+def road_for_people(road: RoadCircle, catalogue: Catalogue,
+                    lang: Lang) -> tuple[pd.DataFrame, pd.DataFrame | None]:  # fmt: skip
+    """The road circle's summary and per-unit tables with headers in ``lang``, rounded."""
+    i = 0 if lang == "zh" else 1
+    summary = road.summary.copy()
+    summary["category"] = [catalogue[k].name(lang) for k in summary["category"]]
+    summary["group"] = [group_name(g, lang) for g in summary["group"]]
+    for col in ("share", "village_share"):
+        summary[col] = [percent(v) for v in summary[col]]
+    for col in ("people", "within", "unreachable", "village_people", "village_within"):
+        summary[col] = _whole(summary[col])
+    summary["median_min"] = summary["median_min"].round(1)
+    summary = summary.rename(columns={k: v[i] for k, v in _ROAD.items()})
+    if road.units is None:
+        return summary, None
+    units = road.units.copy()
+    kinds = KIND_NAMES[lang]
+    units["unit_kind"] = [kinds.get(k, k) for k in units["unit_kind"]]
+    heads = {
+        "unit_code": ("代码", "code"),
+        "unit_name": ("名称", "name"),
+        "unit_kind": ("类型", "kind"),
+        "people": ("居民", "residents"),
+    }
+    rename = {k: v[i] for k, v in heads.items()}
+    for key in road.minutes:
+        name = catalogue[key].name(lang)
+        units[f"{key}.share"] = [percent(v) for v in units[f"{key}.share"]]
+        units[f"{key}.median_min"] = units[f"{key}.median_min"].round(1)
+        units[f"{key}.unreachable"] = _whole(units[f"{key}.unreachable"])
+        rename |= {
+            f"{key}.share": f"{name}：覆盖率" if lang == "zh" else f"{name}: share within",
+            f"{key}.median_min": f"{name}：车行时间中位数" if lang == "zh"
+            else f"{name}: median minutes",
+            f"{key}.unreachable": f"{name}：不可达人数" if lang == "zh" else f"{name}: unreachable",
+        }  # fmt: skip
+    units["people"] = _whole(units["people"])
+    return summary, units.rename(columns=rename)
+
+
+def _whole(values: pd.Series) -> pd.Series:
+    """Counts of people as whole numbers (blank where unknown)."""
+    return values.round(0).astype("Int64")
 
 
 def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
@@ -349,5 +414,11 @@ def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
         about.append((("数据来源：" if zh else "source: ") + source.role, source.name))
     about += [(("说明" if zh else "note"), n) for n in plan.notes]
     about.append(("署名" if zh else "attribution", study.attribution))
+    if report.road is not None:
+        summary, by_unit = road_for_people(report.road, catalogue, lang)
+        sheets[ROAD_SHEETS[lang][0]] = summary
+        if by_unit is not None:
+            sheets[ROAD_SHEETS[lang][1]] = by_unit
+        about.append(("车行路网" if zh else "drive network", report.road.network))
     sheets[names[5]] = pd.DataFrame(about, columns=["项目", "内容"] if zh else ["item", "value"])
     return sheets

@@ -27,7 +27,14 @@ import shapely
 
 from service_circle._errors import InputError
 from service_circle._validate import check_counts
-from service_circle.demand import AGE_COLUMNS, AGE_NAMES, POPULATION_NAMES, grid_points
+from service_circle.demand import (
+    AGE_COLUMNS,
+    AGE_NAMES,
+    POPULATION_NAMES,
+    age_columns,
+    band_share,
+    grid_points,
+)
 from service_circle.readers import find_column, read_points_with_report
 
 logger = logging.getLogger(__name__)
@@ -332,7 +339,8 @@ def fit_demand(
     demand = demand.to_crs("EPSG:4326").reset_index(drop=True).copy()
     where = assign(units, demand)
     pop = demand["population"].to_numpy(np.float64).copy()
-    groups = {c: demand[c].to_numpy(np.float64).copy() for c in AGE_COLUMNS}
+    columns = age_columns(demand)
+    groups = {c: demand[c].to_numpy(np.float64).copy() for c in columns}
     added, notes = [], []
     for u in range(len(units)):
         official = float(units["population"].iloc[u])
@@ -343,8 +351,8 @@ def fit_demand(
         if mine.size and modelled > 0:
             factor = official / modelled
             weight = pop[mine] / modelled
-            for c in AGE_COLUMNS:
-                count = float(units[c].iloc[u])
+            for c in columns:
+                count = float(units[c].iloc[u]) if c in units else np.nan
                 groups[c][mine] = count * weight if np.isfinite(count) else groups[c][mine] * factor
             pop[mine] = official * weight
             continue
@@ -358,14 +366,15 @@ def fit_demand(
              "population": official * weight, "source": source, "method": "grid"},
             geometry=pts, crs=metric.crs,
         ).to_crs("EPSG:4326")  # fmt: skip
-        for c in AGE_COLUMNS:
-            count = float(units[c].iloc[u])
-            piece[c] = (count if np.isfinite(count) else official * shares[c]) * weight
+        for c in columns:
+            count = float(units[c].iloc[u]) if c in units else np.nan
+            share = shares[c] if c in shares else band_share(c[4:]) or 0.0
+            piece[c] = (count if np.isfinite(count) else official * share) * weight
         added.append(piece.assign(_unit=u))
         notes.append(f"unit {units['unit_name'].iloc[u]} has {official:,.0f} residents but no "
                      f"home in the demand: spread over {pts.size} grid points")  # fmt: skip
     demand["population"] = pop
-    for c in AGE_COLUMNS:
+    for c in columns:
         demand[c] = np.minimum(groups[c], pop)
     if added:  # grid points belong to the unit they were laid in
         where = np.concatenate([where, *(p.pop("_unit").to_numpy() for p in added)])

@@ -75,7 +75,7 @@ def hostile_units(study) -> gpd.GeoDataFrame:
     xm = (x0 + x1) / 2
     frame = gpd.GeoDataFrame(
         {"name": [AREA_NAME, PAYLOADS[0]], "code": [PAYLOADS[3], "u2"],
-         "类型": ["城市社区", "行政村"], "街道": [PAYLOADS[2], PAYLOADS[2]]},
+         "类型": ["城市社区", "城市社区"], "街道": [PAYLOADS[2], PAYLOADS[2]]},
         geometry=[shapely.box(x0, y0, xm, y1), shapely.box(xm, y0, x1, y1)], crs=4326,
     )  # fmt: skip
     return units_from_frame(frame, what="hostile units")[0]

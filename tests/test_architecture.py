@@ -55,6 +55,7 @@ LAYERS: dict[str, int] = {
             "capacity",
             "_raster",
             "plan",
+            "rural",
         ],
         6,
     ),

@@ -77,12 +77,13 @@ def test_completeness_lists_what_is_missing(street_study):
     table = completeness(street_study, scheme="basic")
     required = table["required"].iloc[0]
     assert required == sum(c.basic_guarantee for c in street_study.catalogue)
-    # only the pharmacy exists; it is 500 m from the ends (5.8 min at 1.43 m/s, within 8)
-    assert table["reached"].tolist() == [1, 1, 1]
+    # only the pharmacy exists; it is 500 m from the ends: 5.8 min at 1.43 m/s, beyond the
+    # 5 minutes of GB 50180's 5-minute 社区商业网点 (300 m); the middle home has it
+    assert table["reached"].tolist() == [0, 1, 0]
     assert "convenience_store" in table["missing"].iloc[0]
-    assert "pharmacy" not in table["missing"].iloc[0]
+    assert "pharmacy" in table["missing"].iloc[0] and "pharmacy" not in table["missing"].iloc[1]
     summary = completeness_summary(table)
-    assert summary["score"] == pytest.approx(1 / required)
+    assert summary["score"] == pytest.approx(1 / 3 / required)
     assert summary["missing_share"]["convenience_store"] == pytest.approx(1.0)
     full = completeness(street_study)
     assert full["required"].iloc[0] == len(street_study.catalogue)

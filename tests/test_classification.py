@@ -53,7 +53,19 @@ def test_every_category_is_found_with_precision_and_recall_of_095():
         ("海东市第一幼儿园停车场", None, "150900", []),
         ("瑞鹏宠物医院", None, None, []),
         ("邻家便利超市", None, None, ["convenience_store"]),  # the longer keyword
-        ("互助县威远镇卫生院", None, None, ["health_centre"]),
+        ("互助县威远镇卫生院", None, None, ["township_health_centre"]),  # the rural tier
+        ("高庙村村委会", {"office": "government"}, None, ["village_service"]),  # not urban
+        ("高庙村卫生室", {"amenity": "clinic"}, None, ["village_clinic"]),
+        (
+            "平安街道党群服务中心",
+            {"amenity": "community_centre"},
+            None,
+            ["street_service_centre"],
+        ),  # the street tier, apart from the community station
+        ("乐都区邮政局", {"amenity": "post_office"}, None, ["post_office"]),  # not a locker
+        ("永辉超市", {"shop": "supermarket"}, None, ["supermarket"]),  # not the fresh market
+        ("碾伯镇幼儿园公厕", None, None, ["public_toilet"]),  # the head noun decides
+        ("全家便利店(碾伯店)", None, None, ["convenience_store"]),
         ("碾伯镇政府", {"office": "government"}, None, []),
         ("西关街社区居委会", {"office": "government"}, None, ["community_service"]),
     ],

@@ -221,11 +221,11 @@ def test_build_and_analyze_a_study(tmp_path, capsys):
     assert main(["analyze", "--study", str(tmp_path), "--out", str(out)]) == 2
     assert "not a study folder" in capsys.readouterr().err
     both = tmp_path / "both"  # minutes and metres side by side
-    assert main(["analyze", "--study", str(study), "--minutes", "5", "--metres", "300",
+    assert main(["analyze", "--study", str(study), "--minutes", "10", "--metres", "300",
                  "--category", "pharmacy", "--out", str(both)]) == 0  # fmt: skip
     raw = pd.read_json(both / "coverage.json")
-    assert raw["unit"].tolist() == ["min", "m", "min"]  # and the 8 minutes it is judged at
-    assert raw["judged"].tolist() == [False, False, True] and raw["threshold"].iloc[2] == 8
+    assert raw["unit"].tolist() == ["min", "m", "min"]  # and the 5 minutes it is judged at
+    assert raw["judged"].tolist() == [False, False, True] and raw["threshold"].iloc[2] == 5
     assert main(["analyze", "--study", str(study), "--category", "nope", "--out", str(out)]) == 2
     direct = tmp_path / "direct"
     rc = main(["analyze", "--network", str(pbf), "--facilities", str(fac), "--demand", str(dem),

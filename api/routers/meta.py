@@ -43,12 +43,16 @@ async def categories(lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> li
             name_zh=c.name_zh,
             name_en=c.name_en,
             level=c.level,
+            level_name=c.level_name(lang),
             minutes=c.minutes,
             metres=c.metres,
+            road_minutes=c.road_minutes,
             capacity_unit=c.capacity_unit,
             group=c.group,
             group_column=c.group_column,
             basic_guarantee=c.basic_guarantee,
+            mofcom=c.mofcom,
+            clause=c.clause,
         )
         for c in load_catalogue()
     ]
