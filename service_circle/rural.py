@@ -50,7 +50,8 @@ class RoadCircle:
         Category key → the road minutes it is judged at.
     summary
         One row per category: ``category``, ``minutes``, ``facilities``, ``group``,
-        ``people`` (the group), ``within``, ``share``, ``unreachable``, ``median_min``,
+        ``people`` (the group), ``within``, ``share``, ``beyond`` (reachable, beyond the
+        minutes), ``unreachable`` (no road within reach, or none to a facility), ``median_min``,
         ``village_people``, ``village_share`` (the homes in village units; NaN without).
     units
         One row per unit (``unit_code``, ``unit_name``, ``unit_kind``, ``people``) with
@@ -153,6 +154,7 @@ def road_circle(
             "facilities": int((fac["category"] == key).sum()),
             "group": study.catalogue[key].group, "people": people, "within": near,
             "share": near / people if people > 0 else np.nan,
+            "beyond": float(group[~within & ~unreachable].sum()),
             "unreachable": float(group[unreachable].sum()),
             "median_min": float(grouped_quantiles(min_, group, np.zeros(len(group), int), 1,
                                                   (0.5,))[0, 0]),

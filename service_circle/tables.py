@@ -301,7 +301,8 @@ _ROAD = {  # column → (zh, en)
     "category": ("设施", "facility type"), "minutes": ("车行阈值（分钟）", "road minutes"),
     "facilities": ("设施数", "facilities"), "group": ("服务人群", "group"),
     "people": ("服务人群人数", "people of the group"), "within": ("阈值内人数", "within"),
-    "share": ("覆盖率", "share within"), "unreachable": ("路网不可达人数", "unreachable"),
+    "share": ("覆盖率", "share within"), "beyond": ("超出阈值人数", "beyond"),
+    "unreachable": ("路网不可达人数", "unreachable"),
     "median_min": ("车行时间中位数（分钟）", "median road minutes"),
     "village_people": ("行政村内服务人群", "people in villages"),
     "village_within": ("行政村内阈值内人数", "within, in villages"),
@@ -318,7 +319,7 @@ def road_for_people(road: RoadCircle, catalogue: Catalogue,
     summary["group"] = [group_name(g, lang) for g in summary["group"]]
     for col in ("share", "village_share"):
         summary[col] = [percent(v) for v in summary[col]]
-    for col in ("people", "within", "unreachable", "village_people", "village_within"):
+    for col in ("people", "within", "beyond", "unreachable", "village_people", "village_within"):
         summary[col] = _whole(summary[col])
     summary["median_min"] = summary["median_min"].round(1)
     summary = summary.rename(columns={k: v[i] for k, v in _ROAD.items()})
