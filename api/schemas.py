@@ -92,6 +92,9 @@ class ProfileOut(BaseModel):
     speed_m_s: float
     description: str
     source: str
+    slope: str = Field(
+        "tobler", description="The slope function on a network with heights (flat: none)"
+    )
 
 
 class StudySummary(BaseModel):

@@ -65,6 +65,14 @@ Barriers = Annotated[
         "or a GeoJSON/GPKG of lines/polygons"
     ),
 ]
+DemFiles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--dem",
+        help="Heights: a DEM raster (GeoTIFF …, any CRS; repeat for several tiles). Walking "
+        "times then follow the slope in each direction (Tobler)",
+    ),
+]
 MinPiece = Annotated[
     float, typer.Option(help="Do not snap to network pieces shorter than this in total (m)")
 ]
@@ -157,6 +165,17 @@ def _network(source: str, crs: str | None) -> WalkNetwork:
     return load_network(source, crs=crs)
 
 
+def _with_dem(net: WalkNetwork, dem: list[Path] | None) -> WalkNetwork:
+    """The network with heights from ``dem`` (and what the sampling found, printed)."""
+    if not dem:
+        return net
+    from service_circle.terrain import add_terrain
+
+    net, report = add_terrain(net, dem)
+    err_console.print(f"terrain: {escape(report.summary())}", highlight=False)
+    return net
+
+
 def _is_osm(path: Path | str) -> bool:
     return str(path).lower().endswith(OSM_SUFFIXES)
 
@@ -237,6 +256,7 @@ def times(
     crs: Annotated[
         str | None, typer.Option(help="Metric CRS to work in (default: local UTM)")
     ] = None,
+    dem: DemFiles = None,
 ) -> None:
     """Walking time from every point to its nearest facility, one CSV row per point.
 
@@ -249,7 +269,7 @@ def times(
     cost = CostModel.walking(prof)
     limit = None if minutes is None else cost.limit(Threshold.minutes(
         check_number(minutes, "--minutes", gt=0)))  # fmt: skip
-    net = _network(network, crs)
+    net = _with_dem(_network(network, crs), dem)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac = _read(facilities, crs=facilities_crs, table_crs=input_crs, encoding=encoding)
     pts = _read(points, crs=points_crs, table_crs=input_crs, encoding=encoding)
@@ -264,9 +284,10 @@ def times(
     write_csv(table, out)
     counts = table["status"].value_counts()
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
+    terrain = f", slope {prof.slope_name}" if net.terrain is not None else ""
     console.print(
         f"wrote {escape(str(out))}: {len(table)} points ({summary}); profile {prof.name} "
-        f"{prof.speed_m_s} m/s"
+        f"{prof.speed_m_s} m/s{terrain}"
     )
     _report_unplaced(fac_snapped.off_network_ids, f"facilities in {facilities}")
     _report_unplaced(pts_snapped.off_network_ids, f"points in {points}")
@@ -285,9 +306,10 @@ def network(
     source: Annotated[str, typer.Argument(help="Network source (file, place:NAME, bbox:W,S,E,N)")],
     out: Annotated[Path, typer.Option(help="Compiled network file (.npz)")],
     crs: Annotated[str | None, typer.Option(help="Metric CRS (default: local UTM)")] = None,
+    dem: DemFiles = None,
 ) -> None:
     """Compile a street network once and save it; reload it in a fraction of a second."""
-    net = _network(source, crs)
+    net = _with_dem(_network(source, crs), dem)
     path = net.save(out)
     console.print(f"wrote {escape(str(path))}: {_describe(net)}, {net.nbytes / 1e6:.1f} MB")
 
@@ -714,6 +736,7 @@ def build(
     townships: ParentFile = None,
     counties: ParentFile = None,
     age_shares: AgeShares = "auto",
+    dem_files: DemFiles = None,
 ) -> None:
     """Build a study once (network, facilities, demand, snapped) and save it to a folder.
 
@@ -730,7 +753,7 @@ def build(
     unit_map = _unit_columns(unit_columns)
     check_target(out)  # before the slow part: refuse a foreign folder at once
     cat = load_catalogue(catalogue)
-    net = _network(network, crs)
+    net = _with_dem(_network(network, crs), dem_files)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac, problems = _read_facilities(facilities, cat, facilities_crs, input_crs, encoding)
     dem = _read_demand(demand, demand_crs, input_crs, encoding, age_shares)
@@ -1004,22 +1027,31 @@ def _analyze(
     console.print(("数据：" if zh else "Data: ") + escape(study.attribution))
 
 
-def _print_road(analysis, lang: str) -> None:
-    """The township circle by road, apart from the walking tables."""
-    from service_circle.tables import road_for_people
-
-    if analysis.road is None:
-        return
-    summary, _ = road_for_people(analysis.road, analysis.study.catalogue, analysis.lang)
-    title = (f"乡集镇层级：车行 {analysis.road.speed_kmh:g} 公里/小时" if lang == "zh"
-             else f"township tier by road, {analysis.road.speed_kmh:g} km/h")  # fmt: skip
+def _print_frame(title: str, frame: pd.DataFrame) -> None:
+    """A table for people on the console, every cell escaped."""
     table = Table(title=escape(title))
-    for col in summary.columns:
+    for col in frame.columns:
         table.add_column(escape(str(col)), overflow="fold")
-    for row in summary.itertuples(index=False):
+    for row in frame.itertuples(index=False):
         table.add_row(*(escape("" if pd.isna(v) else f"{v:,.0f}" if isinstance(v, float)
                                and v == int(v) else str(v)) for v in row))  # fmt: skip
     console.print(table)
+
+
+def _print_road(analysis, lang: str) -> None:
+    """The township circle by road and the terrain's cost, apart from the walking tables."""
+    from service_circle.tables import road_for_people, terrain_for_people
+
+    zh = lang == "zh"
+    if analysis.road is not None:
+        summary, _ = road_for_people(analysis.road, analysis.study.catalogue, analysis.lang)
+        speed = analysis.road.speed_kmh
+        _print_frame(f"乡集镇层级：车行 {speed:g} 公里/小时" if zh
+                     else f"township tier by road, {speed:g} km/h", summary)  # fmt: skip
+    if analysis.terrain is not None:
+        summary, _ = terrain_for_people(analysis.terrain, analysis.study.catalogue,
+                                        analysis.lang)  # fmt: skip
+        _print_frame("地形的影响：坡度下与平地上" if zh else "what the hills cost", summary)
 
 
 #: How many units missing services the console lists (all of them go to the files).

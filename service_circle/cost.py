@@ -173,13 +173,20 @@ class CostModel:
             return ("distance",)
         if self.road_speed_m_s is not None:
             return ("road", self.road_speed_m_s, self.profile.name, self.profile.speed_m_s)
-        factor = self.profile.arc_factor
-        return ("time", self.profile.name, self.profile.speed_m_s, id(factor) if factor else None)
+        factor, slope = self.profile.arc_factor, self.profile.slope
+        return ("time", self.profile.name, self.profile.speed_m_s, id(factor) if factor else None,
+                id(slope) if slope else None)  # fmt: skip
 
     @property
     def symmetric(self) -> bool:
-        """Whether an arc costs the same both ways (no per-arc factor)."""
+        """Whether an arc costs the same both ways on any network (no factor, no slope)."""
         return self.profile is None or self.road_speed_m_s is not None or self.profile.is_flat
+
+    def symmetric_on(self, net: WalkNetwork) -> bool:
+        """Whether an arc of ``net`` costs the same both ways (a flat network: no heights)."""
+        return self.symmetric or (
+            net.terrain is None and self.profile is not None and self.profile.arc_factor is None
+        )
 
     @property
     def cost_column(self) -> str:
@@ -220,22 +227,27 @@ class CostModel:
         return f"{cost / SECONDS_PER_MINUTE:.1f} min" if self.kind == "time" else f"{cost:,.0f} m"
 
     # ------------------------------------------------------------------ costs
-    def arc_costs(self, net: WalkNetwork) -> np.ndarray:
+    def arc_costs(self, net: WalkNetwork, *, reverse: bool = False) -> np.ndarray:
         """The cost of walking each arc of ``net`` (``net.arc_length_m`` order).
 
-        Computed once per model and network, and cached with the network.
+        With ``reverse``, each arc carries the cost of its twin: what a search over the
+        reversed graph needs (towards a facility, on a network whose arcs differ by
+        direction). Computed once per model and network, and cached with the network.
         """
         cache = net._cache.setdefault("arc_costs", {})
-        if self.key not in cache:
-            cache[self.key] = self._arc_costs(net)
-        return cache[self.key]
+        key = (self.key, reverse)
+        if key not in cache:
+            cache[key] = (self.arc_costs(net)[net.arc_twin] if reverse
+                          else self._arc_costs(net))  # fmt: skip
+        return cache[key]
 
     def _arc_costs(self, net: WalkNetwork) -> np.ndarray:
         if self.profile is None:
             return net.arc_length_m
         if self.road_speed_m_s is not None:
             return net.arc_length_m / self.road_speed_m_s
-        speed = np.full(net.n_arcs, self.profile.speed_m_s)
+        flat = self.profile.speed_m_s
+        factor = np.ones(net.n_arcs)
         if self.profile.arc_factor is not None:
             factor = np.asarray(self.profile.arc_factor(net), dtype=np.float64)
             if factor.shape != (net.n_arcs,) or not np.all(factor > 0):
@@ -243,8 +255,14 @@ class CostModel:
                     f"profile {self.profile.name!r}: arc_factor must return {net.n_arcs} "
                     f"positive factors, got shape {factor.shape}"
                 )
-            speed = speed * factor
-        return net.arc_length_m / speed
+        if net.terrain is not None and self.profile.slope is not None:
+            # segment by segment along each edge's height profile, per direction
+            factor = factor * net.terrain.arc_factors(net, self.profile.slope)
+            with np.errstate(divide="ignore"):
+                return net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
+        if self.profile.arc_factor is None:
+            return net.arc_length_m / np.full(net.n_arcs, flat)  # the flat case, as ever
+        return net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
 
     def access_costs(self, access_m: np.ndarray | float) -> np.ndarray:
         """The cost of access legs (point to street) of ``access_m`` metres, on the flat."""

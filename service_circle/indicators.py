@@ -29,6 +29,7 @@ from service_circle.profiles import Profile
 from service_circle.rural import RoadCircle
 from service_circle.study import Study
 from service_circle.targets import load_targets
+from service_circle.terrain_effect import TerrainEffect
 from service_circle.writers import json_safe, write_csv, write_geojson, write_xlsx
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Report:
     targets: dict[str, Any]
     lang: str = "zh"
     road: RoadCircle | None = None
+    terrain: TerrainEffect | None = None
 
     @property
     def indicators(self) -> list[Indicator]:
@@ -116,6 +118,15 @@ def report_payload(report: Report) -> dict:
             "lacking": json.loads(lacking(report).to_json(orient="records", force_ascii=False)),
             "coverage": json.loads(report.coverage.to_json(orient="records")),
             "road_circle": _road_payload(report.road),
+            "terrain_effect": None
+            if report.terrain is None
+            else {
+                "terrain": report.terrain.terrain,
+                "summary": json.loads(report.terrain.summary.to_json(orient="records")),
+                "units": None
+                if report.terrain.units is None
+                else json.loads(report.terrain.units.to_json(orient="records", force_ascii=False)),
+            },
             "notes": plan.notes,
             "parent_columns": {k: v[0] for k, v in PARENT_COLUMNS.items()},
             "sources": [s.to_dict() for s in study.sources],
@@ -158,6 +169,7 @@ def write_report(report: Report, folder: str | os.PathLike) -> list[Path]:
         check_lang,
         report_for_people,
         road_for_people,
+        terrain_for_people,
         units_for_people,
         workbook_sheets,
     )
@@ -181,37 +193,53 @@ def write_report(report: Report, folder: str | os.PathLike) -> list[Path]:
         summary, by_unit = road_for_people(report.road, report.study.catalogue, lang)
         paths.append(write_csv(by_unit if by_unit is not None else summary,
                                folder / "road_circle.csv"))  # fmt: skip
+    if report.terrain is not None:
+        summary, _ = terrain_for_people(report.terrain, report.study.catalogue, lang)
+        paths.append(write_csv(summary, folder / "terrain_effect.csv"))
     return paths
 
 
-def _road_html(report: Report, lang: str) -> str:
-    """The township circle by road: a section of its own, apart from the walking circle."""
-    from service_circle.tables import check_lang, road_for_people
-
-    road = report.road
-    if road is None:
-        return ""
+def _frame_html(frame: pd.DataFrame, ident: str) -> str:
+    """A table for people as an HTML table, every cell escaped."""
     esc = html.escape
-    summary, by_unit = road_for_people(road, report.study.catalogue, check_lang(lang))
-    title = (
-        f"乡集镇层级：车行可达（{road.speed_kmh:g} 公里/小时，步行至道路）"
-        if lang == "zh"
-        else f"The township tier by road ({road.speed_kmh:g} km/h, walking to the road)"
+    head = "".join(f"<th>{esc(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{esc('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
     )
+    return f"<table id='{esc(ident)}'><tr>{head}</tr>{body}</table>"
 
-    def table(frame: pd.DataFrame, ident: str) -> str:
-        head = "".join(f"<th>{esc(str(c))}</th>" for c in frame.columns)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{esc('' if pd.isna(v) else str(v))}</td>" for v in row)
-            + "</tr>" for row in frame.itertuples(index=False)
-        )  # fmt: skip
-        return f"<table id='{ident}'><tr>{head}</tr>{body}</table>"
 
-    parts = [f"<h2>{esc(title)}</h2>", table(summary, "road")]
-    if by_unit is not None:
-        parts.append(table(by_unit, "road-units"))
-    parts.append(f"<p><small>{esc(road.network)}</small></p>")
-    return "\n".join(parts)
+def _extra_sections(report: Report, lang: str) -> str:
+    """The sections apart from the walking circle: by road, and what the hills cost."""
+    from service_circle.tables import check_lang, road_for_people, terrain_for_people
+
+    esc, zh, lang = html.escape, lang == "zh", check_lang(lang)
+    sections = []
+    if report.road is not None:
+        speed = report.road.speed_kmh
+        title = (
+            f"乡集镇层级：车行可达（{speed:g} 公里/小时，步行至道路）"
+            if zh
+            else f"The township tier by road ({speed:g} km/h, walking to the road)"
+        )
+        frames = road_for_people(report.road, report.study.catalogue, lang)
+        sections.append((title, "road", frames, report.road.network))
+    if report.terrain is not None:
+        title = (
+            "地形的影响：坡度下与平地上的覆盖率"
+            if zh
+            else "What the hills cost: coverage with the terrain and on the flat"
+        )
+        frames = terrain_for_people(report.terrain, report.study.catalogue, lang)
+        sections.append((title, "terrain", frames, report.terrain.terrain))
+    parts = []
+    for title, ident, (summary, by_unit), source in sections:
+        parts += [f"<h2>{esc(title)}</h2>", _frame_html(summary, ident)]
+        if by_unit is not None:
+            parts.append(_frame_html(by_unit, f"{ident}-units"))
+        parts.append(f"<p><small>{esc(source)}</small></p>")
+    return "\n".join(parts)  # fmt: skip
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -424,7 +452,7 @@ tr.not-computable td {{ color: #777; }}
 {_chart(judged, lang)}
 <h2>{esc(text["unreached"])}</h2>
 <table><tr>{unreached_head}</tr>{unreached}</table>
-{_road_html(report, lang)}
+{_extra_sections(report, lang)}
 {notes_block}
 <p><small>{esc(text["data"])}: {esc(attribution)}</small></p>
 </body></html>

@@ -35,6 +35,7 @@ from service_circle.snapping import Snapped
 from service_circle.study import Study
 from service_circle.tables import Lang, coverage_for_people, resolve_lang
 from service_circle.targets import load_targets, targets_for
+from service_circle.terrain_effect import TerrainEffect, terrain_effect
 from service_circle.walk_network import WalkNetwork
 from service_circle.writers import write_csv, write_geojson
 
@@ -49,6 +50,8 @@ ANALYSIS_FILES = (
 UNIT_FILES = ("units.csv", "units.geojson")
 #: Written as well with the township circle by road.
 ROAD_FILES = ("road_circle.csv",)
+#: Written as well on a network with heights.
+TERRAIN_FILES = ("terrain_effect.csv",)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class Analysis:
         (``None`` when the polygons were not asked for).
     road
         The township circle by road (:mod:`.rural`), when a drive network was given.
+    terrain
+        Coverage with the hills and on the flat (:mod:`.terrain_effect`), when the
+        network carries heights.
     """
 
     study: Study
@@ -96,6 +102,7 @@ class Analysis:
     isochrones: gpd.GeoDataFrame | None = None
     gaps: gpd.GeoDataFrame | None = None
     road: RoadCircle | None = None
+    terrain: TerrainEffect | None = None
 
 
 def analyze_study(
@@ -161,6 +168,8 @@ def analyze_study(
     if road_network is not None:
         extra["road"] = road_circle(study, road_network, speed_kmh=road_speed_kmh,
                                     minutes=road_minutes)  # fmt: skip
+    if study.network.terrain is not None:
+        extra["terrain"] = terrain_effect(study, rule)
     if polygons:
         extra["demand_times"] = demand_times(study, categories=keys, profile=get_profile(profile))
         extra["isochrones"] = _stack([isochrones(study, k, thresholds, profile=rule[k].profile)
@@ -230,13 +239,14 @@ def write_analysis(analysis: Analysis, folder: str | os.PathLike) -> list[str]:
     )  # fmt: skip
     save_map(fmap, folder / "map.html")
     return [*ANALYSIS_FILES, *(UNIT_FILES if analysis.plan.units is not None else ()),
-            *(ROAD_FILES if analysis.road is not None else ())]  # fmt: skip
+            *(ROAD_FILES if analysis.road is not None else ()),
+            *(TERRAIN_FILES if analysis.terrain is not None else ())]  # fmt: skip
 
 
 def report_of(analysis: Analysis) -> Report:
     """The report of an analysis."""
     return Report(analysis.study, analysis.plan, analysis.coverage, analysis.targets,
-                  analysis.lang, analysis.road)  # fmt: skip
+                  analysis.lang, analysis.road, analysis.terrain)  # fmt: skip
 
 
 def _quantile_min(minutes: np.ndarray, q: float) -> float:

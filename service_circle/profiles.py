@@ -1,8 +1,10 @@
-"""Walking profiles: who walks, how fast, and where the figures come from.
+"""Walking profiles: who walks, how fast, on what slopes, and where the figures come from.
 
-A :class:`Profile` is a flat walking speed with an optional per-arc factor (slope comes
-later as such a factor: Tobler's function gives a different factor uphill and downhill, so
-the factor is per *arc*, i.e. per direction of an edge). Profiles are data; the cost of
+A :class:`Profile` is a flat walking speed, a slope function and an optional per-arc
+factor. The slope function turns a grade (rise ÷ run in the direction walked) into a factor
+of the flat speed — Tobler's hiking function by default (:func:`tobler`) — and applies on a
+network that carries heights (:mod:`service_circle.terrain`); uphill and downhill differ,
+so costs are per *arc*, i.e. per direction of an edge. Profiles are data; the cost of
 walking under one, thresholds and every unit conversion live in
 :mod:`service_circle.cost`.
 
@@ -35,6 +37,27 @@ logger = logging.getLogger(__name__)
 #: (``net.arc_edge`` order). 1 means the flat speed; 0.84 means 16 % slower.
 ArcFactor = Callable[["WalkNetwork"], np.ndarray]
 
+#: A slope function: grade (rise ÷ run, + uphill in the direction walked) → a factor of
+#: the flat speed (1 on the flat, 0 for a grade that cannot be walked).
+SlopeFunction = Callable[[np.ndarray], np.ndarray]
+
+TOBLER_SOURCE = (
+    "Tobler (1993), Three presentations on geographical analysis and modeling, NCGIA "
+    "Technical Report 93-1: W = 6 exp(-3.5 |S + 0.05|) km/h, as a factor of the flat speed"
+)
+
+
+def tobler(grade: np.ndarray) -> np.ndarray:
+    """Tobler's hiking function as a factor of the flat speed: ``exp(-3.5 (|s + 0.05| - 0.05))``.
+
+    Examples
+    --------
+    >>> [round(float(tobler(s)), 3) for s in (0.0, 0.05, 0.10, -0.05, -0.10)]
+    [1.0, 0.839, 0.705, 1.191, 1.0]
+    """
+    return np.exp(-3.5 * (np.abs(np.asarray(grade, dtype=np.float64) + 0.05) - 0.05))
+
+
 _WILLBERG = (
     "Willberg, Fink & Toivonen (2023), J. Transport Geography 106:103521, "
     "doi:10.1016/j.jtrangeo.2022.103521"
@@ -57,6 +80,9 @@ class Profile:
         Where the speed comes from.
     arc_factor
         Optional per-arc speed factor (see :data:`ArcFactor`); ``None`` is flat.
+    slope
+        The slope function applied where the network has heights (default
+        :func:`tobler`); ``None`` ignores the terrain.
     """
 
     name: str
@@ -64,6 +90,7 @@ class Profile:
     description: str = ""
     source: str = ""
     arc_factor: ArcFactor | None = field(default=None, compare=False, repr=False)
+    slope: SlopeFunction | None = field(default=tobler, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed_m_s) and self.speed_m_s > 0):
@@ -89,8 +116,13 @@ class Profile:
 
     @property
     def is_flat(self) -> bool:
-        """Whether every arc is walked at the flat speed (then costs are symmetric)."""
-        return self.arc_factor is None
+        """Whether every arc is walked at the flat speed, whatever the terrain (symmetric)."""
+        return self.arc_factor is None and self.slope is None
+
+    @property
+    def slope_name(self) -> str:
+        """The slope function's name (``"tobler"``), ``"flat"`` for none."""
+        return "flat" if self.slope is None else getattr(self.slope, "__name__", "custom")
 
 
 #: The built-in profiles. Keys are the names accepted by ``--profile``.

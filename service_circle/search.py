@@ -247,7 +247,7 @@ def nearest(
     if seed_node.size == 0 and len(facilities):  # none given at all is not worth a warning
         logger.warning("no facility snapped to the network: every point is unreachable")
     # searching on reversed arcs: the arc tail→head costs what walking head→tail costs
-    data = arc_cost[net.arc_twin] if (to_facility and not cost.symmetric) else arc_cost
+    data = cost.arc_costs(net, reverse=to_facility and not cost.symmetric_on(net))
     node_cost, node_fac = _search(net, data, seed_node, seed_cost, seed_source, bound)
 
     if points is None:
@@ -517,7 +517,7 @@ def reach_pairs(
     bound = float(limit)
     arc_cost = cost.arc_costs(net)
     forward, backward = edge_costs(net, arc_cost)
-    data = arc_cost if cost.symmetric else arc_cost[net.arc_twin]
+    data = cost.arc_costs(net, reverse=not cost.symmetric_on(net))
     s_rows = np.flatnonzero(sources.on_network)
     graph, first_virtual = _seeded_graph(
         net, data, *_seeds(net, sources.take(s_rows), forward, backward, cost.access_costs, True)

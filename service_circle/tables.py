@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from service_circle.indicators import Report
     from service_circle.rural import RoadCircle
     from service_circle.study import Study
+    from service_circle.terrain_effect import TerrainEffect
 
 logger = logging.getLogger(__name__)
 
@@ -350,6 +351,49 @@ def road_for_people(road: RoadCircle, catalogue: Catalogue,
     return summary, units.rename(columns=rename)
 
 
+#: The sheets added on a network with heights.
+TERRAIN_SHEETS = {"zh": ("地形影响", "地形影响单元明细"),
+                  "en": ("terrain", "terrain by unit")}  # fmt: skip
+_TERRAIN = {  # column → (zh, en)
+    "category": ("设施", "facility type"), "minutes": ("阈值（分钟）", "minutes"),
+    "profile": ("步行速度档", "walking profile"), "slope": ("坡度函数", "slope function"),
+    "people": ("服务人群人数", "people of the group"),
+    "share_terrain": ("覆盖率（计坡度）", "share, with the terrain"),
+    "share_flat": ("覆盖率（平地）", "share, on the flat"),
+    "lost": ("因坡度超出阈值人数", "beyond because of the hills"),
+    "median_min_terrain": ("时间中位数（计坡度）", "median minutes, terrain"),
+    "median_min_flat": ("时间中位数（平地）", "median minutes, flat"),
+}  # fmt: skip
+
+
+def terrain_for_people(effect: TerrainEffect, catalogue: Catalogue,
+                       lang: Lang) -> tuple[pd.DataFrame, pd.DataFrame | None]:  # fmt: skip
+    """The terrain's cost, per category and per unit, with headers in ``lang``, rounded."""
+    i = 0 if lang == "zh" else 1
+    summary = effect.summary.copy()
+    if len(summary):
+        summary["category"] = [catalogue[k].name(lang) for k in summary["category"]]
+        for col in ("share_terrain", "share_flat"):
+            summary[col] = [percent(v) for v in summary[col]]
+        for col in ("people", "lost"):
+            summary[col] = _whole(summary[col])
+        for col in ("median_min_terrain", "median_min_flat"):
+            summary[col] = summary[col].round(1)
+    summary = summary.rename(columns={k: v[i] for k, v in _TERRAIN.items()})
+    if effect.units is None:
+        return summary, None
+    units = effect.units.copy()
+    rename = {"unit_code": ("代码", "code")[i], "unit_name": ("名称", "name")[i]}
+    for col in [c for c in units.columns if "." in c]:
+        key, kind = col.split(".", 1)
+        units[col] = [percent(v) for v in units[col]]
+        label = {"share_terrain": ("覆盖率（计坡度）", "share, terrain"),
+                 "share_flat": ("覆盖率（平地）", "share, flat")}[kind][i]  # fmt: skip
+        rename[col] = f"{catalogue[key].name(lang)}：{label}" if lang == "zh" else (
+            f"{catalogue[key].name(lang)}: {label}")  # fmt: skip
+    return summary, units.rename(columns=rename)
+
+
 def _whole(values: pd.Series) -> pd.Series:
     """Counts of people as whole numbers (blank where unknown)."""
     return values.round(0).astype("Int64")
@@ -421,5 +465,11 @@ def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
         if by_unit is not None:
             sheets[ROAD_SHEETS[lang][1]] = by_unit
         about.append(("车行路网" if zh else "drive network", report.road.network))
+    if report.terrain is not None:
+        summary, by_unit = terrain_for_people(report.terrain, catalogue, lang)
+        sheets[TERRAIN_SHEETS[lang][0]] = summary
+        if by_unit is not None:
+            sheets[TERRAIN_SHEETS[lang][1]] = by_unit
+        about.append(("地形" if zh else "terrain", report.terrain.terrain))
     sheets[names[5]] = pd.DataFrame(about, columns=["项目", "内容"] if zh else ["item", "value"])
     return sheets

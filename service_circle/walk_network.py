@@ -14,6 +14,10 @@ A :class:`WalkNetwork` is what every analysis runs on. It holds
 
 It is built by :func:`service_circle.network.load_network` (or :meth:`from_edges` for
 arrays) and saved with :meth:`save` / :func:`load_compiled` as one uncompressed ``.npz``.
+
+A network may carry its :class:`Terrain` (heights from a DEM: :mod:`service_circle.terrain`):
+node heights and each edge's height profile, from which walking costs differ by direction.
+A network compiled without it loads as before.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +47,9 @@ logger = logging.getLogger(__name__)
 FORMAT = "service-circle/walk-network"
 FORMAT_VERSION = 1
 
+#: Optional arrays of a network's :class:`Terrain`.
+_TERRAIN_ARRAYS = ("node_z", "terrain_offsets", "terrain_length_m", "terrain_rise_m")
+
 _ARRAYS = (
     "node_x",
     "node_y",
@@ -60,6 +68,66 @@ _ARRAYS = (
     "arc_twin",
     "node_component",
 )
+
+
+@dataclass(frozen=True, eq=False)
+class Terrain:
+    """Heights on a network: each edge's profile as segments from ``u`` to ``v``.
+
+    Attributes
+    ----------
+    node_z
+        Height of each node in metres (NaN where unknown).
+    offsets
+        The segments of edge ``i`` are ``offsets[i]:offsets[i + 1]``.
+    length_m, rise_m
+        Each segment's horizontal length and its rise from ``u`` towards ``v`` (negative
+        downhill; 0 where the height is unknown).
+    source
+        Where the heights came from (the DEM files, their CRS, the sample spacing).
+    """
+
+    node_z: np.ndarray
+    offsets: np.ndarray
+    length_m: np.ndarray
+    rise_m: np.ndarray
+    source: str = ""
+
+    def edge_rise_m(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per edge: the metres climbed and descended walking it ``u → v``."""
+        edge = self.segment_edge()
+        n = self.offsets.size - 1
+        up = np.bincount(edge, weights=np.maximum(self.rise_m, 0), minlength=n)
+        down = np.bincount(edge, weights=np.maximum(-self.rise_m, 0), minlength=n)
+        return up, down
+
+    def segment_edge(self) -> np.ndarray:
+        """The edge of each segment."""
+        return np.repeat(np.arange(self.offsets.size - 1), np.diff(self.offsets))
+
+    def arc_factors(
+        self, net: WalkNetwork, slope: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """Each arc's speed factor over its height profile: its length ÷ Σ segment ÷ factor.
+
+        ``slope`` maps a grade (rise ÷ run, + uphill in the direction walked) to a factor of
+        the flat speed (Tobler's function, :func:`service_circle.profiles.tobler`); an arc
+        walked at ``flat × factor`` takes as long as its segments walked one by one. 0 where
+        a segment cannot be walked; 1 on arcs of no length.
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grade = np.where(self.length_m > 0, self.rise_m / self.length_m, 0.0)
+        edge = self.segment_edge()
+        factors = []
+        for sign in (1.0, -1.0):  # u → v, then v → u
+            f = np.asarray(slope(sign * grade), dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                slow = np.where(f > 0, self.length_m / f, np.inf)  # metres "on the flat"
+            flat_m = np.bincount(edge, weights=slow, minlength=net.n_edges)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                factors.append(np.where(flat_m > 0, net.edge_length_m / flat_m, 1.0))
+        forward, backward = factors
+        return np.where(net.arc_forward, forward[net.arc_edge], backward[net.arc_edge])
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +158,21 @@ class WalkNetwork:
     node_component: np.ndarray
     source: str = ""
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    terrain: Terrain | None = field(default=None, repr=False)
+
+    def with_terrain(self, terrain: Terrain | None) -> WalkNetwork:
+        """The same network with ``terrain`` (``None``: flat), its caches cleared.
+
+        Raises
+        ------
+        InputError
+            If the terrain's arrays do not match the network.
+        """
+        if terrain is not None:
+            problem = _terrain_problem(self.n_nodes, self.n_edges, terrain)
+            if problem:
+                raise InputError(f"terrain does not fit the network: {problem}")
+        return replace(self, terrain=terrain, _cache={})
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -384,6 +467,11 @@ class WalkNetwork:
             "source": self.source,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
+        if self.terrain is not None:
+            t = self.terrain
+            meta["terrain_source"] = t.source
+            arrays |= {"node_z": t.node_z, "terrain_offsets": t.offsets,
+                       "terrain_length_m": t.length_m, "terrain_rise_m": t.rise_m}  # fmt: skip
         with atomic_write(path, "wb") as fh:
             np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
         logger.info("saved %s (%d nodes, %d edges)", path, self.n_nodes, self.n_edges)
@@ -409,6 +497,7 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
         with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
             meta = json.loads(npz["meta"].tobytes().decode())
             arrays = {name: npz[name] for name in _ARRAYS}
+            heights = {name: npz[name] for name in _TERRAIN_ARRAYS if name in npz.files}
     except Exception as exc:  # BadZipFile, EOFError, zlib/JSON errors …: name the file
         raise InputError(
             f"{path} is not a readable compiled service-circle network "
@@ -431,8 +520,34 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
         class_names = tuple(str(c) for c in meta["class_names"])
     except Exception as exc:
         raise InputError(f"{path} is damaged ({type(exc).__name__}: {exc}); {rebuild}") from None
+    terrain = None
+    if heights:
+        if set(heights) != set(_TERRAIN_ARRAYS):
+            raise InputError(f"{path} is damaged (part of its terrain is missing); {rebuild}")
+        terrain = Terrain(heights["node_z"], heights["terrain_offsets"],
+                          heights["terrain_length_m"], heights["terrain_rise_m"],
+                          str(meta.get("terrain_source", "")))  # fmt: skip
+        problem = _terrain_problem(arrays["node_x"].size, arrays["edge_u"].size, terrain)
+        if problem:
+            raise InputError(f"{path} is damaged ({problem}); {rebuild}")
     return WalkNetwork(crs=crs, class_names=class_names, source=meta.get("source", str(path)),
-                       **arrays)  # fmt: skip
+                       terrain=terrain, **arrays)  # fmt: skip
+
+
+def _terrain_problem(n_nodes: int, n_edges: int, t: Terrain) -> str | None:
+    """What does not fit between a terrain and a network of this size, or None."""
+    offsets = t.offsets
+    if t.node_z.size != n_nodes:
+        return "node heights do not match the nodes"
+    if offsets.size != n_edges + 1 or offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+        return "terrain offsets do not match the edges"
+    if not (t.length_m.size == t.rise_m.size == offsets[-1]):
+        return "terrain segments of different lengths"
+    if not (np.all(np.isfinite(t.length_m)) and np.all(np.isfinite(t.rise_m))) or np.any(
+        t.length_m < 0
+    ):
+        return "terrain segments that are not finite"
+    return None
 
 
 def _array_problem(a: dict[str, np.ndarray]) -> str | None:

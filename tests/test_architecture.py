@@ -38,7 +38,7 @@ LAYERS: dict[str, int] = {
     # inputs: files read as they come
     **dict.fromkeys(["readers", "facilities", "demand", "units"], 1),
     # the network: its sources and its compiled arrays
-    **dict.fromkeys(["_walkable", "walk_network", "network", "synthetic"], 2),
+    **dict.fromkeys(["_walkable", "walk_network", "network", "synthetic", "terrain"], 2),
     "cost": 3,
     **dict.fromkeys(["snapping", "search"], 4),
     "study": 5,
@@ -56,6 +56,7 @@ LAYERS: dict[str, int] = {
             "_raster",
             "plan",
             "rural",
+            "terrain_effect",
         ],
         6,
     ),

@@ -62,6 +62,12 @@ async def categories(lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> li
 async def profiles() -> list[ProfileOut]:
     """The walking profiles, with their speeds and sources."""
     return [
-        ProfileOut(name=p.name, speed_m_s=p.speed_m_s, description=p.description, source=p.source)
+        ProfileOut(
+            name=p.name,
+            speed_m_s=p.speed_m_s,
+            description=p.description,
+            source=p.source,
+            slope=p.slope_name,
+        )
         for p in PROFILES.values()
     ]

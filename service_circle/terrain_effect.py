@@ -1,0 +1,126 @@
+"""What hills cost: coverage with the terrain against the same walk on the flat.
+
+On a network with heights (:mod:`service_circle.terrain`) every walking time follows the
+slope. :func:`terrain_effect` judges each category twice — as its group walks it on the
+real terrain, and at the same flat speed with the slope ignored — so the report can say,
+per category and per unit, how many residents the hills put beyond the threshold.
+Thresholds in metres are network distances: terrain does not change them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from service_circle import _deadline
+from service_circle.cost import CostModel
+from service_circle.judging import Judgement
+from service_circle.plan import grouped_quantiles
+from service_circle.profiles import Profile
+from service_circle.study import Study
+from service_circle.units import assign
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TerrainEffect:
+    """Coverage with the terrain and on the flat, per category and per unit.
+
+    Attributes
+    ----------
+    summary
+        One row per category judged in minutes: ``category``, ``minutes``, ``profile``,
+        ``slope`` (the slope function), ``people`` (the group), ``share_terrain``,
+        ``share_flat``, ``lost`` (people within on the flat, beyond with the hills),
+        ``median_min_terrain``, ``median_min_flat``.
+    units
+        One row per unit with ``<key>.share_terrain`` and ``<key>.share_flat``; ``None``
+        without units.
+    terrain
+        Where the heights came from.
+    """
+
+    summary: pd.DataFrame
+    units: pd.DataFrame | None
+    terrain: str
+
+
+def flat_profile(profile: Profile) -> Profile:
+    """The same walker with the slope ignored (``<name>_flat``)."""
+    return dataclasses.replace(profile, name=f"{profile.name}_flat", slope=None)
+
+
+def terrain_effect(
+    study: Study,
+    judged: Mapping[str, Judgement],
+    *,
+    units: gpd.GeoDataFrame | None = None,
+) -> TerrainEffect | None:
+    """Each category's coverage on the terrain and on the flat; ``None`` on a flat network.
+
+    Parameters
+    ----------
+    study
+        The study; its network carries heights.
+    judged
+        How each category is judged (:func:`service_circle.judging.judging_rule`); the
+        categories with facilities and a threshold in minutes are compared.
+    units
+        The planning units (default the study's): the per-unit table.
+    """
+    terrain = study.network.terrain
+    if terrain is None:
+        return None
+    present = set(study.facilities["category"])
+    keys = [k for k, j in judged.items() if k in present and j.threshold.is_time
+            and j.profile.slope is not None]  # fmt: skip
+    units = study.units if units is None else units
+    n_units = len(units) if units is not None else 0
+    where = (assign(units, study.demand) if n_units
+             else np.full(len(study.demand), -1))  # fmt: skip
+    slot = np.where(where >= 0, where, n_units)
+    rows, per_unit = [], {}
+    for key in keys:
+        _deadline.check("the terrain's cost")
+        rule = judged[key]
+        group = study.demand[study.catalogue[key].group_column].to_numpy(np.float64)
+        minutes: dict[str, np.ndarray] = {}
+        for kind, profile in (("terrain", rule.profile), ("flat", flat_profile(rule.profile))):
+            cost = CostModel.walking(profile)
+            seconds = study.search(key, cost).point_cost
+            minutes[kind] = np.asarray(cost.to_minutes(seconds), dtype=np.float64)
+        within = {k: m <= rule.threshold.value for k, m in minutes.items()}
+        people = float(group.sum())
+        zero = np.zeros(len(group), dtype=np.int64)
+        rows.append({
+            "category": key, "minutes": rule.threshold.value, "profile": rule.profile.name,
+            "slope": rule.profile.slope_name, "people": people,
+            "share_terrain": float(group[within["terrain"]].sum()) / people if people else np.nan,
+            "share_flat": float(group[within["flat"]].sum()) / people if people else np.nan,
+            "lost": float(group[within["flat"] & ~within["terrain"]].sum()),
+            "median_min_terrain": float(grouped_quantiles(minutes["terrain"], group, zero, 1,
+                                                          (0.5,))[0, 0]),
+            "median_min_flat": float(grouped_quantiles(minutes["flat"], group, zero, 1,
+                                                       (0.5,))[0, 0]),
+        })  # fmt: skip
+        if n_units:
+            total = np.bincount(slot, weights=group, minlength=n_units + 1)[:n_units]
+            for kind, inside in within.items():
+                near = np.bincount(slot, weights=group * inside, minlength=n_units + 1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    per_unit[f"{key}.share_{kind}"] = np.where(total > 0, near[:n_units] / total,
+                                                               np.nan)  # fmt: skip
+    unit_table = None
+    if n_units and units is not None:
+        unit_table = pd.DataFrame({
+            "unit_code": units["unit_code"].astype(str).to_numpy(),
+            "unit_name": units["unit_name"].astype(str).to_numpy(), **per_unit,
+        })  # fmt: skip
+    return TerrainEffect(pd.DataFrame(rows), unit_table, terrain.source)
