@@ -91,6 +91,12 @@ class Threshold:
         return CostModel.for_threshold(self, profile).limit(self)
 
 
+def _is_steps(net: WalkNetwork) -> np.ndarray:
+    """Per arc: whether its edge is ``highway=steps``."""
+    steps = np.array([name == "steps" for name in net.class_names])
+    return steps[net.edge_class[net.arc_edge]]
+
+
 @dataclass(frozen=True)
 class CostModel:
     """What a search adds up: seconds under a walking profile, or metres.
@@ -175,7 +181,7 @@ class CostModel:
             return ("road", self.road_speed_m_s, self.profile.name, self.profile.speed_m_s)
         factor, slope = self.profile.arc_factor, self.profile.slope
         return ("time", self.profile.name, self.profile.speed_m_s, id(factor) if factor else None,
-                id(slope) if slope else None)  # fmt: skip
+                id(slope) if slope else None, self.profile.avoid_steps)  # fmt: skip
 
     @property
     def symmetric(self) -> bool:
@@ -186,7 +192,7 @@ class CostModel:
         """Whether an arc of ``net`` costs the same both ways (a flat network: no heights)."""
         return self.symmetric or (
             net.terrain is None and self.profile is not None and self.profile.arc_factor is None
-        )
+        )  # avoiding steps closes both ways of an edge: still symmetric
 
     @property
     def cost_column(self) -> str:
@@ -255,14 +261,17 @@ class CostModel:
                     f"profile {self.profile.name!r}: arc_factor must return {net.n_arcs} "
                     f"positive factors, got shape {factor.shape}"
                 )
+        if self.profile.avoid_steps:  # a wheelchair, a walker frame: steps cannot be used
+            factor = np.where(_is_steps(net), 0.0, factor)
         if net.terrain is not None and self.profile.slope is not None:
             # segment by segment along each edge's height profile, per direction
             factor = factor * net.terrain.arc_factors(net, self.profile.slope)
             with np.errstate(divide="ignore"):
                 return net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
-        if self.profile.arc_factor is None:
+        if self.profile.arc_factor is None and not self.profile.avoid_steps:
             return net.arc_length_m / np.full(net.n_arcs, flat)  # the flat case, as ever
-        return net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
+        with np.errstate(divide="ignore"):
+            return net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
 
     def access_costs(self, access_m: np.ndarray | float) -> np.ndarray:
         """The cost of access legs (point to street) of ``access_m`` metres, on the flat."""

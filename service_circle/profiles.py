@@ -58,6 +58,31 @@ def tobler(grade: np.ndarray) -> np.ndarray:
     return np.exp(-3.5 * (np.abs(np.asarray(grade, dtype=np.float64) + 0.05) - 0.05))
 
 
+#: The steepest ramp a wheelchair may be asked to take (GB 50763-2012 《无障碍设计规范》
+#: 3.4.4: 轮椅坡道最大坡度 1:12).
+WHEELCHAIR_MAX_GRADE = 1 / 12
+WHEELCHAIR_SOURCE = (
+    "GB 50763-2012 无障碍设计规范 3.4.4 (ramps at most 1:12); 1.0 m/s on the flat and the "
+    "slow-down uphill are editable defaults (check)"
+)
+
+
+def wheelchair_slope(grade: np.ndarray) -> np.ndarray:
+    """A manual wheelchair on a slope: 0 (impassable) beyond 1:12 either way.
+
+    Uphill the speed falls linearly to 0.6 of the flat speed at 1:12 (check); downhill
+    within 1:12 it stays at the flat speed (a user brakes).
+
+    Examples
+    --------
+    >>> [round(float(wheelchair_slope(s)), 2) for s in (0.0, 0.05, 1 / 12, 0.10, -0.10)]
+    [1.0, 0.76, 0.6, 0.0, 0.0]
+    """
+    g = np.asarray(grade, dtype=np.float64)
+    up = 1.0 - 0.4 * np.clip(g, 0, None) / WHEELCHAIR_MAX_GRADE
+    return np.where(np.abs(g) <= WHEELCHAIR_MAX_GRADE + 1e-12, up, 0.0)
+
+
 _WILLBERG = (
     "Willberg, Fink & Toivonen (2023), J. Transport Geography 106:103521, "
     "doi:10.1016/j.jtrangeo.2022.103521"
@@ -83,6 +108,8 @@ class Profile:
     slope
         The slope function applied where the network has heights (default
         :func:`tobler`); ``None`` ignores the terrain.
+    avoid_steps
+        Whether ``highway=steps`` is impassable (a wheelchair, a walker frame).
     """
 
     name: str
@@ -91,6 +118,7 @@ class Profile:
     source: str = ""
     arc_factor: ArcFactor | None = field(default=None, compare=False, repr=False)
     slope: SlopeFunction | None = field(default=tobler, compare=False, repr=False)
+    avoid_steps: bool = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.speed_m_s) and self.speed_m_s > 0):
@@ -117,7 +145,7 @@ class Profile:
     @property
     def is_flat(self) -> bool:
         """Whether every arc is walked at the flat speed, whatever the terrain (symmetric)."""
-        return self.arc_factor is None and self.slope is None
+        return self.arc_factor is None and self.slope is None and not self.avoid_steps
 
     @property
     def slope_name(self) -> str:
@@ -134,6 +162,21 @@ PROFILES: dict[str, Profile] = {
         Profile("elderly", 1.18, "older people, dry season (Helsinki median)", _WILLBERG),
         Profile("elderly_winter", 1.08, "older people, winter (Helsinki median)", _WILLBERG),
         Profile("slow", 0.95, "slow walker (walk_slo), e.g. with small children", _WILLBERG),
+        Profile(
+            "wheelchair",
+            1.0,
+            "manual wheelchair: no steps, ramps up to 1:12",
+            WHEELCHAIR_SOURCE,
+            slope=wheelchair_slope,
+            avoid_steps=True,
+        ),
+        Profile(
+            "walker_frame",
+            0.6,
+            "older walker with a frame (rollator): no steps",
+            "0.6 m/s is an editable default (check); Tobler on slopes",
+            avoid_steps=True,
+        ),
     )
 }
 

@@ -199,6 +199,11 @@ def edge_costs(net: WalkNetwork, arc_cost: np.ndarray) -> tuple[_EdgeCost, _Edge
     return _EdgeCost(arc_cost, net.edge_arc), _EdgeCost(arc_cost, net.edge_arc_back)
 
 
+def _part(cost: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """The cost of ``share`` of an edge: none of an impassable edge (inf) costs nothing."""
+    return np.where(share > 0, cost * np.where(share > 0, share, 1.0), 0.0)
+
+
 def _fraction(pos_m: np.ndarray, length_m: np.ndarray) -> np.ndarray:
     """Share of the edge length from ``u`` to ``pos_m`` (0 on zero-length edges)."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -305,11 +310,11 @@ def _seeds(
     frac = _fraction(facilities.pos_m[rows], net.edge_length_m[edge])
     access = access_cost(facilities.access_m[rows])
     if to_facility:  # from u forward to the spot, from v backward to it
-        cost_u = forward[edge] * frac + access
-        cost_v = backward[edge] * (1.0 - frac) + access
+        cost_u = _part(forward[edge], frac) + access
+        cost_v = _part(backward[edge], 1.0 - frac) + access
     else:  # from the spot backward to u, forward to v
-        cost_u = backward[edge] * frac + access
-        cost_v = forward[edge] * (1.0 - frac) + access
+        cost_u = _part(backward[edge], frac) + access
+        cost_v = _part(forward[edge], 1.0 - frac) + access
     return (
         np.concatenate([net.edge_u[edge], net.edge_v[edge]]).astype(np.int32),
         np.concatenate([cost_u, cost_v]),
@@ -436,11 +441,11 @@ def _point_costs(
     access = access_cost(points.access_m[rows])
     u, v = net.edge_u[e], net.edge_v[e]
     if to_facility:  # the point walks backward to u, forward to v
-        via_u = backward[e] * frac + node_cost[u]
-        via_v = forward[e] * (1.0 - frac) + node_cost[v]
+        via_u = _part(backward[e], frac) + node_cost[u]
+        via_v = _part(forward[e], 1.0 - frac) + node_cost[v]
     else:  # arriving from u walks forward to the point, from v backward
-        via_u = node_cost[u] + forward[e] * frac
-        via_v = node_cost[v] + backward[e] * (1.0 - frac)
+        via_u = node_cost[u] + _part(forward[e], frac)
+        via_v = node_cost[v] + _part(backward[e], 1.0 - frac)
     best = np.minimum(via_u, via_v)
     best_fac = np.where(via_u <= via_v, node_fac[u], node_fac[v])
 

@@ -260,3 +260,65 @@ def test_a_study_on_a_hill_reports_what_the_hills_cost(tmp_path):
     assert {"share, with the terrain", "share, on the flat"} <= set(table.columns)
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "What the hills cost" in page and "id='terrain'" in page
+
+
+def test_steps_are_refused_for_the_wheelchair_and_the_walker_frame():
+    import geopandas as gpd
+    import shapely
+
+    # A → B by 50 m of steps, or round by a 200 m ramp via C
+    net = WalkNetwork.from_edges(
+        crs=UTM, node_x=np.array([X0, X0, X0 + 100]), node_y=np.array([Y0, Y0 + 50, Y0 + 25]),
+        edge_u=np.array([0, 0, 2]), edge_v=np.array([1, 2, 1]),
+        edge_length_m=np.array([50.0, 100.0, 100.0]),
+        edge_highway=np.array(["steps", "footway", "footway"]),
+    )  # fmt: skip
+    a = gpd.GeoDataFrame({"id": ["a"]}, geometry=[shapely.Point(X0, Y0)], crs=UTM)
+    b = gpd.GeoDataFrame({"id": ["b"]}, geometry=[shapely.Point(X0, Y0 + 50)], crs=UTM)
+
+    def seconds(profile, network=net):
+        result = nearest(network, snap(network, b, what="f"), snap(network, a, what="p"),
+                         cost=CostModel.walking(profile))  # fmt: skip
+        return float(result.point_cost[0])
+
+    assert seconds("elderly") == pytest.approx(50 / 1.18)  # up the steps
+    assert seconds("wheelchair") == pytest.approx(200 / 1.0)  # round by the ramp
+    assert seconds("walker_frame") == pytest.approx(200 / 0.6)
+    only_steps = WalkNetwork.from_edges(crs=UTM, node_x=np.array([X0, X0]),
+                                        node_y=np.array([Y0, Y0 + 50]), edge_u=np.array([0]),
+                                        edge_v=np.array([1]),
+                                        edge_highway=np.array(["steps"]))  # fmt: skip
+    assert seconds("wheelchair", only_steps) == np.inf  # unreachable, and said so
+
+
+def test_a_wheelchair_cannot_take_a_ten_percent_street(tmp_path):
+    net, _ = add_terrain(street(), plane_dem(tmp_path / "plane.tif"))
+    assert times_along(net, "wheelchair") == (np.inf, np.inf)  # steeper than 1:12 both ways
+    gentle, _ = add_terrain(street(), plane_dem(tmp_path / "gentle.tif", grade=0.05))
+    up, down = times_along(gentle, "wheelchair")
+    assert up == pytest.approx(1000 / (1.0 * (1 - 0.4 * 0.05 * 12)), rel=1e-9)
+    assert down == pytest.approx(1000 / 1.0, rel=1e-9)
+
+
+def test_isochrones_follow_the_walk_towards_the_facility(tmp_path):
+    """5 minutes to a canteen at the foot of the hill reach further than to one at the top.
+
+    Residents above the foot walk down to it (−10 %: the flat speed), residents below the
+    top walk up (+10 %: 0.705 of it): the areas must differ the right way round.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from service_circle.isochrones import isochrone_areas
+
+    net, _ = add_terrain(street(n=41), plane_dem(tmp_path / "plane.tif"))
+    cost = CostModel.walking("adult")
+    reach = {}
+    for name, y in (("foot", Y0), ("top", Y0 + 1000)):
+        fac = gpd.GeoDataFrame({"id": [name]}, geometry=[shapely.Point(X0, y)], crs=UTM)
+        result = nearest(net, snap(net, fac, what="f"), cost=cost)
+        (area,), _ = isochrone_areas(net, result, [300.0], frontage_m=5, method="vector")
+        ys = shapely.get_coordinates(area)[:, 1]
+        reach[name] = ys.max() - Y0 if name == "foot" else Y0 + 1000 - ys.min()
+    assert reach["foot"] == pytest.approx(300 * 1.43 + 5, abs=2)  # downhill to the foot
+    assert reach["top"] == pytest.approx(300 * 1.43 * tobler(GRADE) + 5, abs=2)  # uphill
