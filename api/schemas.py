@@ -23,7 +23,9 @@ MAX_TIME_LIMIT_S = 3600.0
 
 Crs = Literal["wgs84", "gcj02", "bd09"]
 #: The walking profiles, by name (GET /profiles); the same as PROFILES' keys (tested).
-ProfileName = Literal["adult", "adult_winter", "elderly", "elderly_winter", "slow"]
+ProfileName = Literal[
+    "adult", "adult_winter", "elderly", "elderly_winter", "slow", "wheelchair", "walker_frame"
+]
 #: Error answers are JSON even on routes that answer GeoJSON or HTML.
 JSON: dict = {"application/json": {}}
 

@@ -17,11 +17,13 @@ with :meth:`Profile.custom` or ``--speed`` on the command line.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +58,26 @@ def tobler(grade: np.ndarray) -> np.ndarray:
     [1.0, 0.839, 0.705, 1.191, 1.0]
     """
     return np.exp(-3.5 * (np.abs(np.asarray(grade, dtype=np.float64) + 0.05) - 0.05))
+
+
+ICE_SOURCE = (
+    "on ice downhill slows too: Tobler's penalty for the grade's size both ways, "
+    "exp(-3.5 |s|), no downhill gain (an editable default: check)"
+)
+#: Winter speed as a share of the dry season's (Willberg et al. 2023: adult 1.34 / 1.43,
+#: older people 1.08 / 1.18 — about the same share).
+WINTER_SHARE = 1.34 / 1.43
+
+
+def icy_slope(grade: np.ndarray) -> np.ndarray:
+    """Walking on ice: slower uphill and downhill alike, ``exp(-3.5 |s|)`` (check).
+
+    Examples
+    --------
+    >>> [round(float(icy_slope(s)), 3) for s in (0.0, 0.05, -0.05, -0.10)]
+    [1.0, 0.839, 0.839, 0.705]
+    """
+    return np.exp(-3.5 * np.abs(np.asarray(grade, dtype=np.float64)))
 
 
 #: The steepest ramp a wheelchair may be asked to take (GB 50763-2012 《无障碍设计规范》
@@ -158,9 +180,11 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("adult", 1.43, "adult, dry season (Helsinki median)", _WILLBERG),
-        Profile("adult_winter", 1.34, "adult, winter (Helsinki median)", _WILLBERG),
+        Profile("adult_winter", 1.34, "adult, winter (Helsinki median); icy slopes",
+                f"{_WILLBERG}; {ICE_SOURCE}", slope=icy_slope),
         Profile("elderly", 1.18, "older people, dry season (Helsinki median)", _WILLBERG),
-        Profile("elderly_winter", 1.08, "older people, winter (Helsinki median)", _WILLBERG),
+        Profile("elderly_winter", 1.08, "older people, winter (Helsinki median); icy slopes",
+                f"{_WILLBERG}; {ICE_SOURCE}", slope=icy_slope),
         Profile("slow", 0.95, "slow walker (walk_slo), e.g. with small children", _WILLBERG),
         Profile(
             "wheelchair",
@@ -183,6 +207,35 @@ PROFILES: dict[str, Profile] = {
 DEFAULT_PROFILE = "adult"
 
 
+def in_winter(profile: Profile) -> Profile:
+    """Any profile in winter: :data:`WINTER_SHARE` of its speed, and slopes on ice.
+
+    ``get_profile("wheelchair_winter")`` is ``in_winter(get_profile("wheelchair"))``; a
+    profile that cannot take a slope at all (the wheelchair beyond 1:12) keeps that limit.
+    """
+    slope = profile.slope
+    if slope is tobler:
+        slope = icy_slope
+    elif slope is not None:
+        base = slope
+
+        def slope(grade: np.ndarray) -> np.ndarray:  # its own limits, and ice
+            return np.minimum(base(grade), icy_slope(grade))
+
+        slope.__name__ = f"{getattr(base, '__name__', 'custom')}_icy"
+    return dataclasses.replace(
+        profile, name=f"{profile.name}_winter", speed_m_s=profile.speed_m_s * WINTER_SHARE,
+        description=f"{profile.description}; winter", slope=slope,
+        source=f"{profile.source}; winter speed × {WINTER_SHARE:.3f} ({_WILLBERG}); {ICE_SOURCE}",
+    )  # fmt: skip
+
+
+@cache
+def _builtin_in_winter(name: str) -> Profile:
+    """A built-in profile in winter, made once (so its costs are cached once)."""
+    return in_winter(PROFILES[name])
+
+
 def get_profile(name: str | Profile | None = None, *, speed_m_s: float | None = None) -> Profile:
     """Return a profile by name, or a custom one when ``speed_m_s`` is given.
 
@@ -190,7 +243,8 @@ def get_profile(name: str | Profile | None = None, *, speed_m_s: float | None = 
     ----------
     name
         A key of :data:`PROFILES`, a :class:`Profile` (returned as is) or ``None`` for
-        the default (``"adult"``).
+        the default (``"adult"``); any key with ``_winter`` is that profile in winter
+        (:func:`in_winter`: ``"wheelchair_winter"``).
     speed_m_s
         A user-defined flat speed; takes precedence over ``name``.
 
@@ -204,12 +258,15 @@ def get_profile(name: str | Profile | None = None, *, speed_m_s: float | None = 
     if isinstance(name, Profile):
         return name
     key = DEFAULT_PROFILE if name is None else str(name).strip().lower()
+    if key not in PROFILES and key.endswith("_winter") and key.removesuffix("_winter") in PROFILES:
+        return _builtin_in_winter(key.removesuffix("_winter"))
     try:
         return PROFILES[key]
     except KeyError:
         known = ", ".join(PROFILES)
         raise UnknownProfileError(
-            f"unknown walking profile {name!r}: use one of {known}, or give a speed in m/s"
+            f"unknown walking profile {name!r}: use one of {known} (any of them + _winter), "
+            "or give a speed in m/s"
         ) from None
 
 

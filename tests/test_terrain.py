@@ -322,3 +322,23 @@ def test_isochrones_follow_the_walk_towards_the_facility(tmp_path):
         reach[name] = ys.max() - Y0 if name == "foot" else Y0 + 1000 - ys.min()
     assert reach["foot"] == pytest.approx(300 * 1.43 + 5, abs=2)  # downhill to the foot
     assert reach["top"] == pytest.approx(300 * 1.43 * tobler(GRADE) + 5, abs=2)  # uphill
+
+
+def test_winter_slows_the_walk_downhill_too(tmp_path):
+    from service_circle.profiles import WINTER_SHARE, icy_slope
+
+    net, _ = add_terrain(street(), plane_dem(tmp_path / "plane.tif"))
+    up, down = times_along(net, "elderly_winter")
+    assert up == pytest.approx(1000 / (1.08 * icy_slope(GRADE)), rel=1e-9)
+    assert down == pytest.approx(up, rel=1e-9)  # on ice, no gain downhill
+    assert down > times_along(net, "elderly")[1]  # slower than in the dry season
+    # any profile takes the season, keeping its own limits
+    chair = get_profile("wheelchair_winter")
+    assert chair.speed_m_s == pytest.approx(WINTER_SHARE) and chair.avoid_steps
+    gentle, _ = add_terrain(street(), plane_dem(tmp_path / "gentle.tif", grade=0.05))
+    chair_up, chair_down = times_along(gentle, chair)
+    assert chair_up == pytest.approx(1000 / (WINTER_SHARE * 0.76), rel=1e-9)  # its own ramp
+    assert chair_down == pytest.approx(1000 / (WINTER_SHARE * icy_slope(-0.05)), rel=1e-9)
+    assert times_along(net, chair) == (np.inf, np.inf)  # still no 10 % ramp
+    with pytest.raises(Exception, match="any of them \\+ _winter"):
+        get_profile("jogger_winter")
