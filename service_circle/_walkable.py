@@ -43,7 +43,39 @@ EXCLUDED_HIGHWAY = frozenset(
 )
 FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 CLOSED = frozenset({"no", "private"})
-TAG_COLUMNS = ("highway", "foot", "access", "service", "area", "motor_vehicle", "motorcar")
+TAG_COLUMNS = ("highway", "foot", "access", "service", "area", "motor_vehicle", "motorcar",
+               "incline")  # fmt: skip
+#: The grade taken for ``incline=up``/``down`` without a figure (check).
+INCLINE_UP = 0.05
+
+
+def incline_grade(value: object) -> float:
+    """An OSM ``incline`` as a grade along the way: ``10%`` → 0.10, ``down`` → −0.05, ``5°``.
+
+    NaN when it says no figure or direction (``yes``, a typo, nothing).
+
+    Examples
+    --------
+    >>> incline_grade("10%"), incline_grade("-8 %"), incline_grade("down"), incline_grade("yes")
+    (0.1, -0.08, -0.05, nan)
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return float("nan")
+    text = str(value).split(";")[0].strip().lower().replace(" ", "")
+    if text == "up":
+        return INCLINE_UP
+    if text == "down":
+        return -INCLINE_UP
+    try:
+        if text.endswith("%"):
+            return float(text[:-1]) / 100
+        if text.endswith("°"):
+            return float(np.tan(np.radians(float(text[:-1]))))
+    except ValueError:
+        return float("nan")
+    return float("nan")
+
+
 #: ``highway`` values no car, bus or motorbike uses (OSMnx's ``drive`` filter).
 NOT_DRIVABLE = frozenset(
     {"abandoned", "bridleway", "bus_guideway", "construction", "corridor", "cycleway",

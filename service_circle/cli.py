@@ -73,6 +73,14 @@ DemFiles = Annotated[
         "times then follow the slope in each direction (Tobler)",
     ),
 ]
+Incline = Annotated[
+    bool,
+    typer.Option(
+        "--incline",
+        help="Slopes from the OSM incline tags (up, down, 10%) where there is no DEM; with "
+        "--dem they fill the edges outside it anyway",
+    ),
+]
 MinPiece = Annotated[
     float, typer.Option(help="Do not snap to network pieces shorter than this in total (m)")
 ]
@@ -165,13 +173,13 @@ def _network(source: str, crs: str | None) -> WalkNetwork:
     return load_network(source, crs=crs)
 
 
-def _with_dem(net: WalkNetwork, dem: list[Path] | None) -> WalkNetwork:
-    """The network with heights from ``dem`` (and what the sampling found, printed)."""
-    if not dem:
+def _with_dem(net: WalkNetwork, dem: list[Path] | None, incline: bool = False) -> WalkNetwork:
+    """The network with heights from ``dem``, or slopes from its incline tags (printed)."""
+    if not dem and not incline:
         return net
-    from service_circle.terrain import add_terrain
+    from service_circle.terrain import add_terrain, incline_terrain
 
-    net, report = add_terrain(net, dem)
+    net, report = add_terrain(net, dem) if dem else incline_terrain(net)
     err_console.print(f"terrain: {escape(report.summary())}", highlight=False)
     return net
 
@@ -257,6 +265,7 @@ def times(
         str | None, typer.Option(help="Metric CRS to work in (default: local UTM)")
     ] = None,
     dem: DemFiles = None,
+    incline: Incline = False,
 ) -> None:
     """Walking time from every point to its nearest facility, one CSV row per point.
 
@@ -269,7 +278,7 @@ def times(
     cost = CostModel.walking(prof)
     limit = None if minutes is None else cost.limit(Threshold.minutes(
         check_number(minutes, "--minutes", gt=0)))  # fmt: skip
-    net = _with_dem(_network(network, crs), dem)
+    net = _with_dem(_network(network, crs), dem, incline)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac = _read(facilities, crs=facilities_crs, table_crs=input_crs, encoding=encoding)
     pts = _read(points, crs=points_crs, table_crs=input_crs, encoding=encoding)
@@ -307,9 +316,10 @@ def network(
     out: Annotated[Path, typer.Option(help="Compiled network file (.npz)")],
     crs: Annotated[str | None, typer.Option(help="Metric CRS (default: local UTM)")] = None,
     dem: DemFiles = None,
+    incline: Incline = False,
 ) -> None:
     """Compile a street network once and save it; reload it in a fraction of a second."""
-    net = _with_dem(_network(source, crs), dem)
+    net = _with_dem(_network(source, crs), dem, incline)
     path = net.save(out)
     console.print(f"wrote {escape(str(path))}: {_describe(net)}, {net.nbytes / 1e6:.1f} MB")
 
@@ -737,6 +747,7 @@ def build(
     counties: ParentFile = None,
     age_shares: AgeShares = "auto",
     dem_files: DemFiles = None,
+    incline: Incline = False,
 ) -> None:
     """Build a study once (network, facilities, demand, snapped) and save it to a folder.
 
@@ -753,7 +764,7 @@ def build(
     unit_map = _unit_columns(unit_columns)
     check_target(out)  # before the slow part: refuse a foreign folder at once
     cat = load_catalogue(catalogue)
-    net = _with_dem(_network(network, crs), dem_files)
+    net = _with_dem(_network(network, crs), dem_files, incline)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac, problems = _read_facilities(facilities, cat, facilities_crs, input_crs, encoding)
     dem = _read_demand(demand, demand_crs, input_crs, encoding, age_shares)

@@ -43,7 +43,7 @@ from service_circle._errors import (
     InputNotFoundError,
     NetworkDownloadError,
 )
-from service_circle._walkable import TAG_COLUMNS, drivable_mask, walkable_mask
+from service_circle._walkable import TAG_COLUMNS, drivable_mask, incline_grade, walkable_mask
 from service_circle.walk_network import WalkNetwork, load_compiled
 
 logger = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "wa
         result = osm.get_network(
             network_type="all",
             nodes=True,
-            extra_attributes=["foot", "access", "area", "motor_vehicle", "motorcar"],
+            extra_attributes=["foot", "access", "area", "motor_vehicle", "motorcar", "incline"],
         )
     except Exception as exc:  # pyrosm raises bare Exceptions on corrupt files
         raise InputError(
@@ -306,10 +306,11 @@ def _from_osm_xml(
     if graph.number_of_edges() == 0:
         raise EmptyNetworkError(f"{path} contains no ways")
     rows = [
-        (u, v, _first(d.get("osmid", -1)), *(d.get(k) for k in TAG_COLUMNS))
+        (u, v, _first(d.get("osmid", -1)), bool(d.get("reversed", False)),
+         *(d.get(k) for k in TAG_COLUMNS))
         for u, v, d in graph.edges(data=True)
-    ]
-    segments = pd.DataFrame(rows, columns=["u", "v", "osmid", *TAG_COLUMNS])
+    ]  # fmt: skip
+    segments = pd.DataFrame(rows, columns=["u", "v", "osmid", "reversed", *TAG_COLUMNS])
     node_table = pd.DataFrame(
         [(n, d["x"], d["y"]) for n, d in graph.nodes(data=True)], columns=["id", "lon", "lat"]
     )
@@ -341,6 +342,14 @@ def _from_osm_segments(
     pairs = np.unique(np.column_stack([lo, hi]), axis=0, return_index=True)[1]
     pairs = np.sort(pairs[lo[pairs] != hi[pairs]])
     segments, lo, hi = segments.iloc[pairs], lo[pairs], hi[pairs]
+    # an incline is along its way: u → v unless the segment is the way reversed (osmnx's
+    # bidirectional copies); the edge runs lo → hi
+    along_way = ~segments["reversed"].fillna(False).to_numpy(bool) if "reversed" in segments \
+        else np.ones(len(segments), dtype=bool)  # fmt: skip
+    same = (segments["u"].to_numpy(np.int64) == lo) == along_way
+    grade = np.array([incline_grade(v) for v in segments["incline"]], dtype=np.float64) \
+        if "incline" in segments else np.full(len(segments), np.nan)  # fmt: skip
+    edge_incline = np.where(same, grade, -grade)
     node_ids, inverse = np.unique(np.concatenate([lo, hi]), return_inverse=True)
     nodes = nodes.drop_duplicates("id").set_index("id")
     missing = np.setdiff1d(node_ids, nodes.index.to_numpy())
@@ -363,6 +372,7 @@ def _from_osm_segments(
         edge_v=inverse[n:],
         edge_osmid=segments["osmid"].to_numpy(np.int64),
         edge_highway=segments["highway"].map(_first).astype(str).to_numpy(),
+        edge_incline=edge_incline if np.isfinite(edge_incline).any() else None,
         source=source,
     )
     _log_loaded(net)

@@ -180,11 +180,21 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile("adult", 1.43, "adult, dry season (Helsinki median)", _WILLBERG),
-        Profile("adult_winter", 1.34, "adult, winter (Helsinki median); icy slopes",
-                f"{_WILLBERG}; {ICE_SOURCE}", slope=icy_slope),
+        Profile(
+            "adult_winter",
+            1.34,
+            "adult, winter (Helsinki median); icy slopes",
+            f"{_WILLBERG}; {ICE_SOURCE}",
+            slope=icy_slope,
+        ),
         Profile("elderly", 1.18, "older people, dry season (Helsinki median)", _WILLBERG),
-        Profile("elderly_winter", 1.08, "older people, winter (Helsinki median); icy slopes",
-                f"{_WILLBERG}; {ICE_SOURCE}", slope=icy_slope),
+        Profile(
+            "elderly_winter",
+            1.08,
+            "older people, winter (Helsinki median); icy slopes",
+            f"{_WILLBERG}; {ICE_SOURCE}",
+            slope=icy_slope,
+        ),
         Profile("slow", 0.95, "slow walker (walk_slo), e.g. with small children", _WILLBERG),
         Profile(
             "wheelchair",

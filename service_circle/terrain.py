@@ -29,6 +29,7 @@ import numpy as np
 import pyproj
 
 from service_circle._errors import InputError, InputNotFoundError
+from service_circle._walkable import INCLINE_UP
 from service_circle.walk_network import Terrain, WalkNetwork
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,10 @@ class TerrainReport:
     bridged
         Samples in no-data holes whose height was interpolated along their edge.
     flat_edges, flat_km
-        Edges without any height (outside the DEM), walked as flat, and their length.
+        Edges without any height (outside the DEM, no incline tag), walked as flat, and
+        their length.
+    incline_edges
+        Edges whose slope came from their OSM ``incline`` tag (outside the DEM).
     rise_m
         Total metres climbed over every edge walked ``u → v`` (a scale check).
     """
@@ -64,12 +68,18 @@ class TerrainReport:
     flat_edges: int
     flat_km: float
     rise_m: float
+    incline_edges: int = 0
 
     def summary(self) -> str:
         """One line for people."""
+        if not self.samples:  # no DEM: the incline tags alone
+            return (f"no DEM: {self.incline_edges:,} edges sloped by their OSM incline tag, "
+                    f"{self.flat_edges:,} ({self.flat_km:,.1f} km) flat")  # fmt: skip
         text = f"heights at {self.covered:.1%} of {self.samples:,} samples"
         if self.bridged:
             text += f"; {self.bridged:,} in no-data holes filled from the heights around"
+        if self.incline_edges:
+            text += f"; {self.incline_edges:,} edges sloped by their OSM incline tag"
         if self.flat_edges:
             text += (f"; {self.flat_edges:,} edges ({self.flat_km:,.1f} km) outside the DEM "
                      "are walked as flat")  # fmt: skip
@@ -139,6 +149,10 @@ def add_terrain(
     rise = np.nan_to_num(z[seg + 1] - z[seg], nan=0.0)
     offsets = np.concatenate([[0], np.cumsum(np.diff(starts) - 1)]).astype(np.int64)
     flat = np.bincount(edge, weights=np.isfinite(z), minlength=net.n_edges) == 0
+    tagged = flat & _has_incline(net)  # outside the DEM, an OSM incline tag says the slope
+    on_tagged = tagged[edge[seg]]
+    rise[on_tagged] = _inclines(net)[edge[seg]][on_tagged] * length[on_tagged]
+    flat &= ~tagged
     terrain = Terrain(
         node_z=node_z, offsets=offsets, length_m=np.maximum(length, 0.0), rise_m=rise,
         source=f"{'; '.join(described)}; sampled every {spacing_m:g} m (bilinear)",
@@ -146,12 +160,58 @@ def add_terrain(
     report = TerrainReport(
         samples=len(z), covered=covered, bridged=int(bridged.sum()), flat_edges=int(flat.sum()),
         flat_km=float(net.edge_length_m[flat].sum() / 1000), rise_m=float(rise[rise > 0].sum()),
+        incline_edges=int(tagged.sum()),
     )  # fmt: skip
     if report.flat_edges:
         logger.warning("DEM: %s", report.summary())
     else:
         logger.info("DEM: %s", report.summary())
     return net.with_terrain(terrain), report
+
+
+def incline_terrain(net: WalkNetwork) -> tuple[WalkNetwork, TerrainReport]:
+    """The network sloped by its OSM ``incline`` tags alone, where there is no DEM.
+
+    ``incline=10%`` is a 10 % grade along the way, ``up``/``down`` ±5 % (check); an untagged
+    edge is flat.
+
+    Raises
+    ------
+    InputError
+        If no edge of the network carries an incline tag with a figure or direction.
+    """
+    tagged = _has_incline(net)
+    if not tagged.any():
+        raise InputError(
+            f"no way of {net.source or 'the network'} has an OSM incline tag (up, down, 10%): "
+            "give a DEM with --dem"
+        )
+    grade = np.where(tagged, _inclines(net), 0.0)
+    terrain = Terrain(
+        node_z=np.full(net.n_nodes, np.nan), offsets=np.arange(net.n_edges + 1, dtype=np.int64),
+        length_m=net.edge_length_m.copy(), rise_m=grade * net.edge_length_m,
+        source=f"OSM incline tags on {int(tagged.sum()):,} edges (up/down: ±{INCLINE_UP:.0%}, "
+        "check); the rest flat",
+    )  # fmt: skip
+    rise = terrain.rise_m
+    report = TerrainReport(
+        samples=0, covered=0.0, bridged=0, flat_edges=int((~tagged).sum()),
+        flat_km=float(net.edge_length_m[~tagged].sum() / 1000),
+        rise_m=float(rise[rise > 0].sum()), incline_edges=int(tagged.sum()),
+    )  # fmt: skip
+    return net.with_terrain(terrain), report
+
+
+def _inclines(net: WalkNetwork) -> np.ndarray:
+    """Per edge: the grade of its OSM incline tag ``u → v`` (NaN: none)."""
+    if net.edge_incline is None:
+        return np.full(net.n_edges, np.nan)
+    return net.edge_incline
+
+
+def _has_incline(net: WalkNetwork) -> np.ndarray:
+    """Per edge: whether its OSM incline tag gives a grade."""
+    return np.isfinite(_inclines(net))
 
 
 def _by_crs(paths: list[Path]) -> list[list[Path]]:

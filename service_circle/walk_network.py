@@ -49,6 +49,8 @@ FORMAT_VERSION = 1
 
 #: Optional arrays of a network's :class:`Terrain`.
 _TERRAIN_ARRAYS = ("node_z", "terrain_offsets", "terrain_length_m", "terrain_rise_m")
+#: Optional: the grade of each edge's OSM ``incline`` tag, ``u → v`` (NaN: none).
+_INCLINE = "edge_incline"
 
 _ARRAYS = (
     "node_x",
@@ -159,6 +161,7 @@ class WalkNetwork:
     source: str = ""
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
     terrain: Terrain | None = field(default=None, repr=False)
+    edge_incline: np.ndarray | None = field(default=None, repr=False)
 
     def with_terrain(self, terrain: Terrain | None) -> WalkNetwork:
         """The same network with ``terrain`` (``None``: flat), its caches cleared.
@@ -191,6 +194,7 @@ class WalkNetwork:
         geom_offsets: np.ndarray | None = None,
         geom_xy: np.ndarray | None = None,
         source: str = "",
+        edge_incline: np.ndarray | None = None,
     ) -> WalkNetwork:
         """Compile a network from node coordinates and undirected edges.
 
@@ -216,6 +220,8 @@ class WalkNetwork:
             ordered from ``u`` to ``v``. Omitted: every edge is straight.
         source
             A description of where the network came from.
+        edge_incline
+            The grade of each edge's OSM ``incline`` tag walking ``u → v`` (NaN: none).
         """
         crs = pyproj.CRS.from_user_input(crs)
         node_x = np.ascontiguousarray(node_x, dtype=np.float64)
@@ -283,7 +289,9 @@ class WalkNetwork:
             arc_twin=position[twin_original].astype(np.int32),
             node_component=component.astype(np.int32),
             source=source,
-        )
+            edge_incline=None if edge_incline is None
+            else np.ascontiguousarray(edge_incline, dtype=np.float64).reshape(n_edges),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -467,6 +475,8 @@ class WalkNetwork:
             "source": self.source,
         }
         arrays = {name: getattr(self, name) for name in _ARRAYS}
+        if self.edge_incline is not None:
+            arrays[_INCLINE] = self.edge_incline
         if self.terrain is not None:
             t = self.terrain
             meta["terrain_source"] = t.source
@@ -498,6 +508,7 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
             meta = json.loads(npz["meta"].tobytes().decode())
             arrays = {name: npz[name] for name in _ARRAYS}
             heights = {name: npz[name] for name in _TERRAIN_ARRAYS if name in npz.files}
+            incline = npz[_INCLINE] if _INCLINE in npz.files else None
     except Exception as exc:  # BadZipFile, EOFError, zlib/JSON errors …: name the file
         raise InputError(
             f"{path} is not a readable compiled service-circle network "
@@ -530,8 +541,10 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
         problem = _terrain_problem(arrays["node_x"].size, arrays["edge_u"].size, terrain)
         if problem:
             raise InputError(f"{path} is damaged ({problem}); {rebuild}")
+    if incline is not None and incline.size != arrays["edge_u"].size:
+        raise InputError(f"{path} is damaged (inclines do not match the edges); {rebuild}")
     return WalkNetwork(crs=crs, class_names=class_names, source=meta.get("source", str(path)),
-                       terrain=terrain, **arrays)  # fmt: skip
+                       terrain=terrain, edge_incline=incline, **arrays)  # fmt: skip
 
 
 def _terrain_problem(n_nodes: int, n_edges: int, t: Terrain) -> str | None:

@@ -342,3 +342,41 @@ def test_winter_slows_the_walk_downhill_too(tmp_path):
     assert times_along(net, chair) == (np.inf, np.inf)  # still no 10 % ramp
     with pytest.raises(Exception, match="any of them \\+ _winter"):
         get_profile("jogger_winter")
+
+
+OSM_HILL = """<?xml version='1.0' encoding='UTF-8'?>
+<osm version="0.6">
+  <node id="20" lat="36.50000" lon="102.10000"/>
+  <node id="10" lat="36.50450" lon="102.10000"/>
+  <node id="30" lat="36.50900" lon="102.10000"/>
+  <way id="1"><nd ref="20"/><nd ref="10"/>
+    <tag k="highway" v="footway"/><tag k="incline" v="10%"/></way>
+  <way id="2"><nd ref="30"/><nd ref="10"/>
+    <tag k="highway" v="steps"/><tag k="incline" v="down"/></way>
+</osm>
+"""
+
+
+def test_osm_incline_tags_slope_the_walk_where_there_is_no_dem(tmp_path):
+    from service_circle.terrain import incline_terrain
+
+    path = tmp_path / "hill.osm"
+    path.write_text(OSM_HILL, encoding="utf-8")
+    net = load_network(path)
+    # the first way climbs north (20 → 10), drawn against the node ids; the steps go down
+    # from 30 (north) to 10, i.e. up walking north as well
+    lo_hi = {(int(net.node_id[u]), int(net.node_id[v])): g for u, v, g in
+             zip(net.edge_u, net.edge_v, net.edge_incline, strict=True)}  # fmt: skip
+    assert lo_hi == {(10, 20): pytest.approx(-0.10), (10, 30): pytest.approx(0.05)}
+    hill, report = incline_terrain(net)
+    assert report.incline_edges == 2 and "sloped by their OSM incline tag" in report.summary()
+    cost = CostModel.walking("adult").arc_costs(hill)
+    forward = cost[hill.edge_arc]  # lo → hi
+    backward = cost[hill.edge_arc_back]
+    length = hill.edge_length_m
+    # 10 → 20 is downhill at 10 %: the flat speed; 20 → 10 uphill at 0.705 of it
+    np.testing.assert_allclose(forward[0], length[0] / (1.43 * tobler(-0.10)))
+    np.testing.assert_allclose(backward[0], length[0] / (1.43 * tobler(0.10)))
+    np.testing.assert_allclose(forward[1], length[1] / (1.43 * tobler(0.05)))
+    with pytest.raises(InputError, match=r"no way of .* has an OSM incline tag"):
+        incline_terrain(street())
