@@ -148,10 +148,6 @@ class Category:
         """Whether any tag rule matches a feature's tags."""
         return any(_rule_matches(rule, tags) for rule in self.osm)
 
-    def keyword_hit(self, name: str | None) -> int:
-        """Length of the keyword that names ``name`` (0: none, or an exclusion found)."""
-        return self.keyword_match(name)[2]
-
     def keyword_match(self, name: str | None) -> tuple[bool, int, int]:
         """How well a keyword names ``name``: ``(outside brackets, end, length)``.
 

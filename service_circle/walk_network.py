@@ -433,7 +433,10 @@ class WalkNetwork:
         return self._cache[key]
 
     def to_geodataframes(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        """Nodes and edges as GeoDataFrames in the network's CRS, for inspection."""
+        """Nodes and edges as GeoDataFrames in the network's CRS, for inspection.
+
+        With terrain, nodes have ``z_m`` and edges ``rise_m`` / ``fall_m`` (walked ``u → v``).
+        """
         import geopandas as gpd
 
         nodes = gpd.GeoDataFrame(
@@ -455,6 +458,9 @@ class WalkNetwork:
             geometry=self.edge_geometries(),
             crs=self.crs,
         )
+        if self.terrain is not None:  # heights: each node's, and each edge's climb u → v
+            nodes["z_m"] = self.terrain.node_z
+            edges["rise_m"], edges["fall_m"] = self.terrain.edge_rise_m()
         return nodes, edges
 
     # ------------------------------------------------------------------ saving

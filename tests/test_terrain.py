@@ -93,6 +93,9 @@ def test_a_street_up_a_plane_follows_tobler_both_ways(tmp_path):
     assert report.covered == 1.0 and report.flat_edges == 0
     assert report.rise_m == pytest.approx(100.0, abs=1e-6)  # 10 % of 1000 m
     assert net.terrain.node_z[[0, -1]] == pytest.approx([2000.0, 2100.0], abs=1e-6)
+    nodes, edges = net.to_geodataframes()
+    assert edges["rise_m"].sum() == pytest.approx(100.0) and edges["fall_m"].sum() == 0
+    assert nodes["z_m"].iloc[-1] == pytest.approx(2100.0)
     up, down = times_along(net)
     # closed form: 1000 m at 1.43 m/s × tobler(±0.10)
     assert up == pytest.approx(1000 / (1.43 * np.exp(-3.5 * 0.10)), rel=1e-9)
