@@ -347,8 +347,13 @@ def _from_osm_segments(
     along_way = ~segments["reversed"].fillna(False).to_numpy(bool) if "reversed" in segments \
         else np.ones(len(segments), dtype=bool)  # fmt: skip
     same = (segments["u"].to_numpy(np.int64) == lo) == along_way
-    grade = np.array([incline_grade(v) for v in segments["incline"]], dtype=np.float64) \
-        if "incline" in segments else np.full(len(segments), np.nan)  # fmt: skip
+    grade = np.full(len(segments), np.nan)
+    if "incline" in segments:  # few ways carry one: parse each distinct value once
+        tags = segments["incline"]
+        tagged = tags.notna().to_numpy()
+        if tagged.any():
+            values = tags[tagged].astype(str)
+            grade[tagged] = values.map({v: incline_grade(v) for v in values.unique()})
     edge_incline = np.where(same, grade, -grade)
     node_ids, inverse = np.unique(np.concatenate([lo, hi]), return_inverse=True)
     nodes = nodes.drop_duplicates("id").set_index("id")

@@ -22,6 +22,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from service_circle import _deadline
 from service_circle.judging import Judgement
@@ -292,6 +293,20 @@ def grouped_quantiles(
     return out
 
 
+def group_share(slot: np.ndarray, group: np.ndarray, inside: ArrayLike, n: int) -> np.ndarray:
+    """Per slot (a unit): the share of its ``group`` for whom ``inside`` holds (NaN: none)."""
+    total = np.bincount(slot, weights=group, minlength=n)
+    near = np.bincount(slot, weights=group * np.asarray(inside), minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, near / total, np.nan)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The weighted median of ``values`` (:func:`grouped_quantiles` of one group)."""
+    return float(grouped_quantiles(values, weights, np.zeros(len(values), np.int64), 1,
+                                   (0.5,))[0, 0])  # fmt: skip
+
+
 # ---------------------------------------------------------------------- facilities
 def _field(fac: pd.DataFrame, name: str) -> np.ndarray:
     return fac[name].to_numpy(np.float64) if name in fac else np.full(len(fac), np.nan)
@@ -513,11 +528,8 @@ def _unit_table(
             continue
         cat = ctx.study.catalogue[key]
         group = demand[cat.group_column].to_numpy(np.float64)
-        total = np.bincount(slot, weights=group, minlength=n + 1)
-        group_total[key] = total
-        near = np.bincount(slot, weights=group * ctx.within[:, j], minlength=n + 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(total > 0, near / total, np.nan)
+        group_total[key] = np.bincount(slot, weights=group, minlength=n + 1)
+        share = group_share(slot, group, ctx.within[:, j], n + 1)
         mine = fac["category"].to_numpy() == key
         count = np.bincount(fslot[mine], minlength=n + 1)
         capacity = fac["capacity"].to_numpy(np.float64)[mine] if "capacity" in fac else np.full(
@@ -559,11 +571,7 @@ def _unit_table(
     elderly_share = np.full(n + 1, np.nan)
     if elderly_idx:
         old = demand["pop_60plus"].to_numpy(np.float64)
-        near = np.bincount(slot, weights=old * ctx.within[:, elderly_idx].any(axis=1),
-                           minlength=n + 1)  # fmt: skip
-        total = np.bincount(slot, weights=old, minlength=n + 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            elderly_share = np.where(total > 0, near / total, np.nan)
+        elderly_share = group_share(slot, old, ctx.within[:, elderly_idx].any(axis=1), n + 1)
     elderly_inside = np.bincount(fslot[ctx.of(ELDERLY_CARE)], minlength=n + 1)
     rows["elderly_care.share_60plus"] = elderly_share
     res, hh = np.asarray(rows["residents"]), np.asarray(rows["households"])

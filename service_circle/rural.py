@@ -24,7 +24,7 @@ import pandas as pd
 from service_circle import _deadline
 from service_circle._errors import InputError
 from service_circle.cost import CostModel
-from service_circle.plan import grouped_quantiles
+from service_circle.plan import group_share, grouped_quantiles, weighted_median
 from service_circle.study import Study
 from service_circle.units import assign
 from service_circle.walk_network import WalkNetwork
@@ -156,16 +156,12 @@ def road_circle(
             "share": near / people if people > 0 else np.nan,
             "beyond": float(group[~within & ~unreachable].sum()),
             "unreachable": float(group[unreachable].sum()),
-            "median_min": float(grouped_quantiles(min_, group, np.zeros(len(group), int), 1,
-                                                  (0.5,))[0, 0]),
+            "median_min": weighted_median(min_, group),
             "village_people": in_villages if village.any() else np.nan,
             "village_within": near_villages if village.any() else np.nan,
             "village_share": near_villages / in_villages if in_villages > 0 else np.nan,
         })  # fmt: skip
-        total = np.bincount(slot, weights=group, minlength=n_units + 1)[:n_units]
-        reached = np.bincount(slot, weights=group * within, minlength=n_units + 1)[:n_units]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            per_unit[f"{key}.share"] = np.where(total > 0, reached / total, np.nan)
+        per_unit[f"{key}.share"] = group_share(slot, group, within, n_units + 1)[:n_units]
         per_unit[f"{key}.median_min"] = np.where(np.isfinite(median[:n_units]),
                                                  median[:n_units], np.nan)  # fmt: skip
         per_unit[f"{key}.unreachable"] = np.bincount(

@@ -21,7 +21,7 @@ import pandas as pd
 from service_circle import _deadline
 from service_circle.cost import CostModel
 from service_circle.judging import Judgement
-from service_circle.plan import grouped_quantiles
+from service_circle.plan import group_share, weighted_median
 from service_circle.profiles import Profile
 from service_circle.study import Study
 from service_circle.units import assign
@@ -98,25 +98,18 @@ def terrain_effect(
             minutes[kind] = np.asarray(cost.to_minutes(seconds), dtype=np.float64)
         within = {k: m <= rule.threshold.value for k, m in minutes.items()}
         people = float(group.sum())
-        zero = np.zeros(len(group), dtype=np.int64)
         rows.append({
             "category": key, "minutes": rule.threshold.value, "profile": rule.profile.name,
             "slope": rule.profile.slope_name, "people": people,
             "share_terrain": float(group[within["terrain"]].sum()) / people if people else np.nan,
             "share_flat": float(group[within["flat"]].sum()) / people if people else np.nan,
             "lost": float(group[within["flat"] & ~within["terrain"]].sum()),
-            "median_min_terrain": float(grouped_quantiles(minutes["terrain"], group, zero, 1,
-                                                          (0.5,))[0, 0]),
-            "median_min_flat": float(grouped_quantiles(minutes["flat"], group, zero, 1,
-                                                       (0.5,))[0, 0]),
+            "median_min_terrain": weighted_median(minutes["terrain"], group),
+            "median_min_flat": weighted_median(minutes["flat"], group),
         })  # fmt: skip
-        if n_units:
-            total = np.bincount(slot, weights=group, minlength=n_units + 1)[:n_units]
-            for kind, inside in within.items():
-                near = np.bincount(slot, weights=group * inside, minlength=n_units + 1)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    per_unit[f"{key}.share_{kind}"] = np.where(total > 0, near[:n_units] / total,
-                                                               np.nan)  # fmt: skip
+        for kind, inside in within.items() if n_units else ():
+            per_unit[f"{key}.share_{kind}"] = group_share(slot, group, inside, n_units + 1)[
+                :n_units]  # fmt: skip
     unit_table = None
     if n_units and units is not None:
         unit_table = pd.DataFrame({
