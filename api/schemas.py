@@ -97,6 +97,15 @@ class ProfileOut(BaseModel):
     slope: str = Field(
         "tobler", description="The slope function on a network with heights (flat: none)"
     )
+    avoids_steps: bool = Field(False, description="Whether highway=steps cannot be used at all")
+    step_s: float | None = Field(
+        None, description="Seconds per step on highway=steps (none: walked as a path)"
+    )
+    crossing_wait_s: dict[str, float] | None = Field(
+        None,
+        description="Mean wait to cross a major road, by class and at a signal, where a "
+        "study's network knows its crossings (none: crossing is free)",
+    )
 
 
 class StudySummary(BaseModel):
@@ -119,6 +128,12 @@ class StudyDetail(StudySummary):
 
     nodes: int
     edges: int
+    terrain: str | None = Field(
+        None, description="Where the network's heights come from (none: walked flat)"
+    )
+    crossings: str | None = Field(
+        None, description="The road crossings the network charges (none: crossing is free)"
+    )
     facilities_by_category: dict[str, int]
     demand_status: dict[str, int]
     categories: list[str]

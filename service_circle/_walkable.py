@@ -44,7 +44,7 @@ EXCLUDED_HIGHWAY = frozenset(
 FOOT_ALLOWED = frozenset({"yes", "designated", "permissive", "official"})
 CLOSED = frozenset({"no", "private"})
 TAG_COLUMNS = ("highway", "foot", "access", "service", "area", "motor_vehicle", "motorcar",
-               "incline")  # fmt: skip
+               "incline", "lanes", "oneway", "crossing", "step_count")  # fmt: skip
 #: The grade taken for ``incline=up``/``down`` without a figure (check).
 INCLINE_UP = 0.05
 
@@ -76,6 +76,21 @@ def incline_grade(value: object) -> float:
     return float("nan")
 
 
+def step_count(value: object) -> float:
+    """An OSM ``step_count`` as a number of steps; NaN if it says none.
+
+    Examples
+    --------
+    >>> step_count("12"), step_count("about 10")
+    (12.0, nan)
+    """
+    try:
+        count = float(str(value).split(";")[0].strip())
+    except (TypeError, ValueError):
+        return float("nan")
+    return count if np.isfinite(count) and 0 < count < 10_000 else float("nan")
+
+
 #: ``highway`` values no car, bus or motorbike uses (OSMnx's ``drive`` filter).
 NOT_DRIVABLE = frozenset(
     {"abandoned", "bridleway", "bus_guideway", "construction", "corridor", "cycleway",
@@ -97,10 +112,10 @@ def _values(series: pd.Series) -> list[set[str]]:
     return out
 
 
-def _tag_sets(ways: pd.DataFrame) -> dict[str, list[set[str]]]:
-    """Each tag of :data:`TAG_COLUMNS` as one set of values per row (empty: untagged)."""
+def _tag_sets(ways: pd.DataFrame, keys: tuple[str, ...]) -> dict[str, list[set[str]]]:
+    """Each tag of ``keys`` as one set of values per row (empty: untagged)."""
     empty: list[set[str]] = [set()] * len(ways)
-    return {key: _values(ways[key]) if key in ways.columns else empty for key in TAG_COLUMNS}
+    return {key: _values(ways[key]) if key in ways.columns else empty for key in keys}
 
 
 def walkable_mask(ways: pd.DataFrame) -> np.ndarray:
@@ -112,7 +127,7 @@ def walkable_mask(ways: pd.DataFrame) -> np.ndarray:
         One row per way or segment, with a ``highway`` column and optionally ``foot``,
         ``access``, ``service`` and ``area`` (missing columns count as untagged).
     """
-    n, col = len(ways), _tag_sets(ways)
+    n, col = len(ways), _tag_sets(ways, ("highway", "foot", "access", "service", "area"))
     keep = np.zeros(n, dtype=bool)
     for i in range(n):
         highway = col["highway"][i]
@@ -139,7 +154,8 @@ def drivable_mask(ways: pd.DataFrame) -> np.ndarray:
     service road), no ``access``/``motor_vehicle``/``motorcar`` of ``no`` or ``private``,
     and is not an area. Direction (``oneway``) is not kept: the network is undirected.
     """
-    n, col = len(ways), _tag_sets(ways)
+    n = len(ways)
+    col = _tag_sets(ways, ("highway", "access", "motor_vehicle", "motorcar", "area"))
     keep = np.zeros(n, dtype=bool)
     for i in range(n):
         highway = col["highway"][i]

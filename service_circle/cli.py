@@ -81,6 +81,14 @@ Incline = Annotated[
         "--dem they fill the edges outside it anyway",
     ),
 ]
+CrossingsFlag = Annotated[
+    bool,
+    typer.Option(
+        "--crossings",
+        help="Charge each crossing of a major road: the wait (at a signal or for a gap) and "
+        "the width walked, found from OSM's highway classes, signals, crossings and lanes",
+    ),
+]
 MinPiece = Annotated[
     float, typer.Option(help="Do not snap to network pieces shorter than this in total (m)")
 ]
@@ -158,10 +166,17 @@ def _file_crs(what: str) -> object:
     )
 
 
-def _network(source: str, crs: str | None) -> WalkNetwork:
+def _network(source: str, crs: str | None, crossings: bool = False) -> WalkNetwork:
     """A network from a path, ``place:NAME`` or ``bbox:W,S,E,N`` (online OSM)."""
+    net = _load(source, crs, crossings)
+    if crossings and net.crossings is not None:
+        err_console.print(f"crossings: {escape(net.crossings.summary())}", highlight=False)
+    return net
+
+
+def _load(source: str, crs: str | None, crossings: bool) -> WalkNetwork:
     if source.startswith("place:"):
-        return network_from_place(source.removeprefix("place:"), crs=crs)
+        return network_from_place(source.removeprefix("place:"), crs=crs, crossings=crossings)
     if source.startswith("bbox:"):
         try:
             bbox = tuple(float(v) for v in source.removeprefix("bbox:").split(","))
@@ -169,8 +184,8 @@ def _network(source: str, crs: str | None) -> WalkNetwork:
             bbox = ()
         if len(bbox) != 4 or not np.all(np.isfinite(bbox)):
             raise InputError(f"--network {source!r}: write bbox:WEST,SOUTH,EAST,NORTH in degrees")
-        return network_from_bbox(bbox, crs=crs)
-    return load_network(source, crs=crs)
+        return network_from_bbox(bbox, crs=crs, crossings=crossings)
+    return load_network(source, crs=crs, crossings=crossings)
 
 
 def _with_dem(net: WalkNetwork, dem: list[Path] | None, incline: bool = False) -> WalkNetwork:
@@ -266,6 +281,7 @@ def times(
     ] = None,
     dem: DemFiles = None,
     incline: Incline = False,
+    crossings: CrossingsFlag = False,
 ) -> None:
     """Walking time from every point to its nearest facility, one CSV row per point.
 
@@ -278,7 +294,7 @@ def times(
     cost = CostModel.walking(prof)
     limit = None if minutes is None else cost.limit(Threshold.minutes(
         check_number(minutes, "--minutes", gt=0)))  # fmt: skip
-    net = _with_dem(_network(network, crs), dem, incline)
+    net = _with_dem(_network(network, crs, crossings), dem, incline)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac = _read(facilities, crs=facilities_crs, table_crs=input_crs, encoding=encoding)
     pts = _read(points, crs=points_crs, table_crs=input_crs, encoding=encoding)
@@ -294,6 +310,8 @@ def times(
     counts = table["status"].value_counts()
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     terrain = f", slope {prof.slope_name}" if net.terrain is not None else ""
+    if net.crossings is not None and prof.crossing is not None:
+        terrain += f", {net.crossings.n_crossings} road crossings charged"
     console.print(
         f"wrote {escape(str(out))}: {len(table)} points ({summary}); profile {prof.name} "
         f"{prof.speed_m_s} m/s{terrain}"
@@ -317,9 +335,10 @@ def network(
     crs: Annotated[str | None, typer.Option(help="Metric CRS (default: local UTM)")] = None,
     dem: DemFiles = None,
     incline: Incline = False,
+    crossings: CrossingsFlag = False,
 ) -> None:
     """Compile a street network once and save it; reload it in a fraction of a second."""
-    net = _with_dem(_network(source, crs), dem, incline)
+    net = _with_dem(_network(source, crs, crossings), dem, incline)
     path = net.save(out)
     console.print(f"wrote {escape(str(path))}: {_describe(net)}, {net.nbytes / 1e6:.1f} MB")
 
@@ -748,6 +767,7 @@ def build(
     age_shares: AgeShares = "auto",
     dem_files: DemFiles = None,
     incline: Incline = False,
+    crossings: CrossingsFlag = False,
 ) -> None:
     """Build a study once (network, facilities, demand, snapped) and save it to a folder.
 
@@ -764,7 +784,7 @@ def build(
     unit_map = _unit_columns(unit_columns)
     check_target(out)  # before the slow part: refuse a foreign folder at once
     cat = load_catalogue(catalogue)
-    net = _with_dem(_network(network, crs), dem_files, incline)
+    net = _with_dem(_network(network, crs, crossings), dem_files, incline)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac, problems = _read_facilities(facilities, cat, facilities_crs, input_crs, encoding)
     dem = _read_demand(demand, demand_crs, input_crs, encoding, age_shares)
@@ -1051,7 +1071,7 @@ def _print_frame(title: str, frame: pd.DataFrame) -> None:
 
 def _print_road(analysis, lang: str) -> None:
     """The township circle by road and the terrain's cost, apart from the walking tables."""
-    from service_circle.tables import road_for_people, terrain_for_people
+    from service_circle.tables import road_for_people, terrain_for_people, terrain_title
 
     zh = lang == "zh"
     if analysis.road is not None:
@@ -1062,7 +1082,7 @@ def _print_road(analysis, lang: str) -> None:
     if analysis.terrain is not None:
         summary, _ = terrain_for_people(analysis.terrain, analysis.study.catalogue,
                                         analysis.lang)  # fmt: skip
-        _print_frame("地形的影响：坡度下与平地上" if zh else "what the hills cost", summary)
+        _print_frame(terrain_title(analysis.terrain, analysis.lang), summary)
 
 
 #: How many units missing services the console lists (all of them go to the files).

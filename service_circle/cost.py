@@ -3,8 +3,10 @@
 A :class:`CostModel` says what a search adds up along the streets:
 
 - **time** — seconds of walking under a :class:`~service_circle.profiles.Profile`: each
-  arc at the profile's flat speed times its per-arc factor (slope, steps, crossings and
-  winter arrive as such factors), each access leg at the flat speed;
+  arc at the profile's flat speed times its per-arc factors (slope, season), steps at
+  the profile's seconds per step (or closed), and half a crossing of a major road at
+  each end that is one (:mod:`service_circle.crossings`); each access leg at the flat
+  speed;
 - **distance** — metres of network distance, the GB 50180-2018 way;
 - **road time** — seconds on a drive network at a road speed (a bus, a motorbike: the
   township circle of TD/T 1062's 乡集镇 tier), the access leg to the road walked.
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from service_circle._errors import InputError
-from service_circle.profiles import Profile, get_profile
+from service_circle.profiles import STEP_RUN_M, Profile, get_profile
 
 if TYPE_CHECKING:
     from service_circle.walk_network import WalkNetwork
@@ -95,6 +97,14 @@ def _is_steps(net: WalkNetwork) -> np.ndarray:
     """Per arc: whether its edge is ``highway=steps``."""
     steps = np.array([name == "steps" for name in net.class_names])
     return steps[net.edge_class[net.arc_edge]]
+
+
+def _step_counts(net: WalkNetwork) -> np.ndarray:
+    """Per edge: its steps, from ``step_count`` where tagged, else one per tread of run."""
+    estimate = net.edge_length_m / STEP_RUN_M
+    if net.edge_step_count is None:
+        return estimate
+    return np.where(np.isfinite(net.edge_step_count), net.edge_step_count, estimate)
 
 
 @dataclass(frozen=True)
@@ -179,20 +189,26 @@ class CostModel:
             return ("distance",)
         if self.road_speed_m_s is not None:
             return ("road", self.road_speed_m_s, self.profile.name, self.profile.speed_m_s)
-        factor, slope = self.profile.arc_factor, self.profile.slope
-        return ("time", self.profile.name, self.profile.speed_m_s, id(factor) if factor else None,
-                id(slope) if slope else None, self.profile.avoid_steps)  # fmt: skip
+        p = self.profile
+        factor, slope = p.arc_factor, p.slope
+        return ("time", p.name, p.speed_m_s, id(factor) if factor else None,
+                id(slope) if slope else None, p.avoid_steps, p.step_s, p.crossing)  # fmt: skip
 
     @property
     def symmetric(self) -> bool:
-        """Whether an arc costs the same both ways on any network (no factor, no slope)."""
-        return self.profile is None or self.road_speed_m_s is not None or self.profile.is_flat
+        """Whether an arc costs the same both ways on any network (no factor, no slope).
+
+        Steps, crossings and closed steps cost the same both ways.
+        """
+        p = self.profile
+        return (p is None or self.road_speed_m_s is not None
+                or (p.arc_factor is None and p.slope is None))  # fmt: skip
 
     def symmetric_on(self, net: WalkNetwork) -> bool:
         """Whether an arc of ``net`` costs the same both ways (a flat network: no heights)."""
         return self.symmetric or (
             net.terrain is None and self.profile is not None and self.profile.arc_factor is None
-        )  # avoiding steps closes both ways of an edge: still symmetric
+        )
 
     @property
     def cost_column(self) -> str:
@@ -252,26 +268,55 @@ class CostModel:
             return net.arc_length_m
         if self.road_speed_m_s is not None:
             return net.arc_length_m / self.road_speed_m_s
-        flat = self.profile.speed_m_s
-        factor = np.ones(net.n_arcs)
-        if self.profile.arc_factor is not None:
-            factor = np.asarray(self.profile.arc_factor(net), dtype=np.float64)
+        profile = self.profile
+        flat = profile.speed_m_s
+        factor = None
+        if profile.arc_factor is not None:
+            factor = np.asarray(profile.arc_factor(net), dtype=np.float64)
             if factor.shape != (net.n_arcs,) or not np.all(factor > 0):
                 raise InputError(
-                    f"profile {self.profile.name!r}: arc_factor must return {net.n_arcs} "
+                    f"profile {profile.name!r}: arc_factor must return {net.n_arcs} "
                     f"positive factors, got shape {factor.shape}"
                 )
-        if self.profile.avoid_steps:  # a wheelchair, a walker frame: steps cannot be used
-            factor = np.where(_is_steps(net), 0.0, factor)
-        if net.terrain is not None and self.profile.slope is not None:
+        if net.terrain is not None and profile.slope is not None:
             # segment by segment along each edge's height profile, per direction
-            factor = factor * net.terrain.arc_factors(net, self.profile.slope)
+            slope = net.terrain.arc_factors(net, profile.slope)
+            factor = slope if factor is None else factor * slope
+        if factor is None:
+            cost = net.arc_length_m / np.full(net.n_arcs, flat)  # the flat case, as ever
+        else:
             with np.errstate(divide="ignore"):
-                return net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
-        if self.profile.arc_factor is None and not self.profile.avoid_steps:
-            return net.arc_length_m / np.full(net.n_arcs, flat)  # the flat case, as ever
-        with np.errstate(divide="ignore"):
-            return net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
+                cost = net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
+        steps = _is_steps(net)
+        if steps.any() and profile.avoid_steps:  # a wheelchair, a walker frame: no steps
+            cost = np.where(steps, np.inf, cost)
+        elif steps.any() and profile.step_s is not None:  # step by step, up or down
+            cost = np.where(steps, _step_counts(net)[net.arc_edge] * profile.step_s, cost)
+        ends = self.crossing_costs(net)
+        if ends is not None:
+            cost = cost + ends[0] + ends[1]
+        return cost
+
+    def crossing_costs(self, net: WalkNetwork) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per arc: the seconds of crossing charged at its tail and at its head.
+
+        Half a crossing of a major road at each crossing end (:mod:`.crossings`): the
+        profile's wait and the road's width at its speed. ``None`` where the network knows
+        no crossings or the profile crosses for free (and for distance or road models).
+        """
+        profile = self.profile
+        if (net.crossings is None or profile is None or profile.crossing is None
+                or self.road_speed_m_s is not None):  # fmt: skip
+            return None
+        cache = net._cache.setdefault("crossing_costs", {})
+        key = (profile.crossing, profile.speed_m_s)
+        if key not in cache:
+            c = net.crossings
+            waits = profile.crossing.waits_s()  # per class unsignalised, then at a signal
+            wait = np.where(c.node_signals, waits[-1], waits[np.maximum(c.node_class, 0)])
+            node_s = np.where(c.node_class >= 0, wait + c.node_width_m / profile.speed_m_s, 0.0)
+            cache[key] = c.arc_halves(net, node_s)
+        return cache[key]
 
     def access_costs(self, access_m: np.ndarray | float) -> np.ndarray:
         """The cost of access legs (point to street) of ``access_m`` metres, on the flat."""

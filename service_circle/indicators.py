@@ -211,8 +211,13 @@ def _frame_html(frame: pd.DataFrame, ident: str) -> str:
 
 
 def _extra_sections(report: Report, lang: str) -> str:
-    """The sections apart from the walking circle: by road, and what the hills cost."""
-    from service_circle.tables import check_lang, road_for_people, terrain_for_people
+    """The sections apart from the walking circle: by road, and what hills and crossings cost."""
+    from service_circle.tables import (
+        check_lang,
+        road_for_people,
+        terrain_for_people,
+        terrain_title,
+    )
 
     esc, zh, lang = html.escape, lang == "zh", check_lang(lang)
     sections = []
@@ -226,11 +231,7 @@ def _extra_sections(report: Report, lang: str) -> str:
         frames = road_for_people(report.road, report.study.catalogue, lang)
         sections.append((title, "road", frames, report.road.network))
     if report.terrain is not None:
-        title = (
-            "地形的影响：坡度下与平地上的覆盖率"
-            if zh
-            else "What the hills cost: coverage with the terrain and on the flat"
-        )
+        title = terrain_title(report.terrain, lang)
         frames = terrain_for_people(report.terrain, report.study.catalogue, lang)
         sections.append((title, "terrain", frames, report.terrain.terrain))
     parts = []

@@ -228,12 +228,13 @@ class _EdgeReach:
 
     def __init__(self, net: WalkNetwork, result: SearchResult, limit: float):
         self.limit = limit
-        forward, backward = edge_costs(net, result.cost.arc_costs(net))
+        forward, backward = edge_costs(net, result.cost)
         edges = np.arange(net.n_edges)
-        self.cf, self.cb = forward[edges], backward[edges]
+        # along an edge costs its share; arriving at an end may cost half a road crossing
+        self.cf, self.cb = forward.body(edges), backward.body(edges)
         length = net.edge_length_m
-        self.du = result.node_cost[net.edge_u]
-        self.dv = result.node_cost[net.edge_v]
+        self.du = result.node_cost[net.edge_u] + backward.arriving(edges)
+        self.dv = result.node_cost[net.edge_v] + forward.arriving(edges)
         with np.errstate(invalid="ignore", divide="ignore"):
             # walking to u is backward along the edge; to v forward
             reach_u = np.where(self.cb > 0, (limit - self.du) / self.cb, np.inf) * length

@@ -43,7 +43,20 @@ from service_circle._errors import (
     InputNotFoundError,
     NetworkDownloadError,
 )
-from service_circle._walkable import TAG_COLUMNS, drivable_mask, incline_grade, walkable_mask
+from service_circle._walkable import (
+    TAG_COLUMNS,
+    drivable_mask,
+    incline_grade,
+    step_count,
+    walkable_mask,
+)
+from service_circle.crossings import (
+    find_crossings,
+    is_oneway,
+    lane_count,
+    node_control,
+    way_control,
+)
 from service_circle.walk_network import WalkNetwork, load_compiled
 
 logger = logging.getLogger(__name__)
@@ -58,6 +71,10 @@ NetworkSource: TypeAlias = str | os.PathLike | nx.Graph | WalkNetwork
 #: The ways an OSM file gives: ``walk`` (people on foot) or ``drive`` (cars, buses and
 #: motorbikes: the township circle by road of TD/T 1062's 乡集镇 tier).
 MODES = ("walk", "drive")
+#: ``oneway`` values of a way drawn against its direction of travel (osmnx turns it round).
+_REVERSED_ONEWAY = frozenset({"-1", "reverse", "T"})
+#: OSM node tags read for crossings: signals and crossings.
+NODE_TAGS = ("highway", "crossing", "crossing:signals", "crossing_ref")
 
 
 def load_network(
@@ -66,6 +83,7 @@ def load_network(
     crs: str | int | pyproj.CRS | None = None,
     source_crs: str | int | pyproj.CRS | None = None,
     mode: str = "walk",
+    crossings: bool = False,
 ) -> WalkNetwork:
     """Load a walking (or driving) network from a file or a networkx graph and compile it.
 
@@ -84,6 +102,11 @@ def load_network(
     mode
         ``"walk"`` or ``"drive"`` (:data:`MODES`): which ways of an OSM file are kept.
         Other sources are taken as they are.
+    crossings
+        Find where walkers cross major roads (:mod:`service_circle.crossings`) from the
+        highway classes and OSM's crossing, signal, lanes and oneway tags, so that the
+        walking profiles charge their wait and width. A compiled ``.npz`` keeps the
+        crossings it was compiled with.
 
     Returns
     -------
@@ -104,9 +127,9 @@ def load_network(
     if mode not in MODES:
         raise InputError(f"network mode {mode!r}: use walk or drive")
     if isinstance(source, WalkNetwork):
-        return source
+        return _check_crossings(source, crossings, "the network")
     if isinstance(source, nx.Graph):
-        return network_from_graph(source, crs=crs, source_crs=source_crs)
+        return network_from_graph(source, crs=crs, source_crs=source_crs, crossings=crossings)
     path = Path(source)
     if not path.exists():
         raise InputNotFoundError(f"network file {path} does not exist")
@@ -122,45 +145,63 @@ def load_network(
                 f"{path} was compiled in {net.crs.to_string()}, not {crs}: compile it again "
                 f"with `service-circle network SOURCE --crs {crs} --out {path.name}`"
             )
-        return net
+        return _check_crossings(net, crossings, str(path))
     if name.endswith(".pbf"):
-        return _from_pbf(path, crs=crs, mode=mode)
+        return _from_pbf(path, crs=crs, mode=mode, crossings=crossings)
     if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
-        return _from_osm_xml(path, crs=crs, mode=mode)
+        return _from_osm_xml(path, crs=crs, mode=mode, crossings=crossings)
     if name.endswith(".graphml"):
-        return _from_graphml(path, crs=crs, source_crs=source_crs)
+        return _from_graphml(path, crs=crs, source_crs=source_crs, crossings=crossings)
     if name.endswith(LINE_SUFFIXES):
-        return network_from_lines(path, crs=crs, source_crs=source_crs)
+        return network_from_lines(path, crs=crs, source_crs=source_crs, crossings=crossings)
     raise InputError(
         f"cannot tell the format of network file {path}: use .osm.pbf, .osm, .osm.bz2, "
         f".graphml, .npz or a line file ({', '.join(LINE_SUFFIXES)})"
     )
 
 
+def _check_crossings(net: WalkNetwork, crossings: bool, what: str) -> WalkNetwork:
+    """A network compiled before: its crossings are what it was compiled with."""
+    if crossings and net.crossings is None:
+        raise InputError(
+            f"{what} was compiled without its road crossings: compile it again from its OSM "
+            "file with `service-circle network SOURCE --crossings --out FILE.npz`"
+        )
+    return net
+
+
 # ---------------------------------------------------------------------- online (osmnx)
 def network_from_place(
-    query: str | dict, *, crs: str | int | pyproj.CRS | None = None
+    query: str | dict, *, crs: str | int | pyproj.CRS | None = None, crossings: bool = False
 ) -> WalkNetwork:
     """Download the walking network of a place from OSM (geocoded by Nominatim)."""
     import osmnx as ox
 
     graph = _download(ox.graph_from_place, query, what=f"place {query!r}")
-    return network_from_graph(graph, crs=crs, source=f"OSM place {query!r}")
+    return network_from_graph(graph, crs=crs, source=f"OSM place {query!r}", crossings=crossings)
 
 
 def network_from_bbox(
-    bbox: tuple[float, float, float, float], *, crs: str | int | pyproj.CRS | None = None
+    bbox: tuple[float, float, float, float],
+    *,
+    crs: str | int | pyproj.CRS | None = None,
+    crossings: bool = False,
 ) -> WalkNetwork:
     """Download the walking network inside ``(west, south, east, north)`` (WGS-84)."""
     import osmnx as ox
 
     west, south, east, north = _check_bbox(bbox)
     graph = _download(ox.graph_from_bbox, (west, south, east, north), what=f"bbox {bbox}")
-    return network_from_graph(graph, crs=crs, source=f"OSM bbox {bbox}")
+    return network_from_graph(graph, crs=crs, source=f"OSM bbox {bbox}", crossings=crossings)
 
 
 def network_around(
-    lon: float, lat: float, dist_m: float = 1500, *, crs: str | int | pyproj.CRS | None = None
+    lon: float,
+    lat: float,
+    dist_m: float = 1500,
+    *,
+    crs: str | int | pyproj.CRS | None = None,
+    crossings: bool = False,
 ) -> WalkNetwork:
     """Download the walking network within ``dist_m`` of a point (WGS-84 lon, lat)."""
     import osmnx as ox
@@ -169,7 +210,8 @@ def network_around(
     graph = _download(
         ox.graph_from_point, (lat, lon), what=f"point ({lon}, {lat})", dist=float(dist_m)
     )  # osmnx takes (lat, lon)
-    return network_from_graph(graph, crs=crs, source=f"OSM point ({lon}, {lat}) ±{dist_m:g} m")
+    return network_from_graph(graph, crs=crs, source=f"OSM point ({lon}, {lat}) ±{dist_m:g} m",
+                              crossings=crossings)  # fmt: skip
 
 
 def network_from_point(
@@ -191,7 +233,12 @@ def network_from_point(
 
 
 def _download(func: Callable[..., nx.MultiDiGraph], arg: Any, *, what: str, **kw: Any) -> Any:
+    import osmnx as ox
+
+    tags, node_tags = list(ox.settings.useful_tags_way), list(ox.settings.useful_tags_node)
     try:
+        ox.settings.useful_tags_way = sorted(set(tags) | set(TAG_COLUMNS))
+        ox.settings.useful_tags_node = sorted(set(node_tags) | set(NODE_TAGS))
         return func(arg, network_type="walk", simplify=False, retain_all=True, **kw)
     except (ValueError, TypeError) as exc:
         # osmnx's InsufficientResponseError is a ValueError: nothing walkable came back
@@ -201,6 +248,8 @@ def _download(func: Callable[..., nx.MultiDiGraph], arg: Any, *, what: str, **kw
             f"downloading the OSM network for {what} failed ({type(exc).__name__}: {exc}). "
             "Without internet, download an .osm.pbf extract elsewhere and pass the file"
         ) from None
+    finally:
+        ox.settings.useful_tags_way, ox.settings.useful_tags_node = tags, node_tags
 
 
 def _check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -259,7 +308,9 @@ def barriers_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
 
 
 # ---------------------------------------------------------------------- OSM files
-def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "walk") -> WalkNetwork:
+def _from_pbf(
+    path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "walk", crossings: bool = False
+) -> WalkNetwork:
     import pyrosm
 
     try:
@@ -267,8 +318,9 @@ def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "wa
         result = osm.get_network(
             network_type="all",
             nodes=True,
-            extra_attributes=["foot", "access", "area", "motor_vehicle", "motorcar", "incline"],
-        )
+            extra_attributes=["foot", "access", "area", "motor_vehicle", "motorcar", "incline",
+                              "crossing", "step_count"],
+        )  # fmt: skip
     except Exception as exc:  # pyrosm raises bare Exceptions on corrupt files
         raise InputError(
             f"cannot read {path} as an OSM PBF file ({type(exc).__name__}: {exc})"
@@ -287,34 +339,45 @@ def _from_pbf(path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "wa
     node_table = pd.DataFrame(
         {"id": nodes["id"].to_numpy(np.int64), "lon": nodes["lon"], "lat": nodes["lat"]}
     )
-    return _from_osm_segments(segments, node_table, crs=crs, source=str(path), mode=mode)
+    if crossings and "tags" in nodes:  # signals and crossings are node tags
+        node_table["control"] = [node_control(t) if isinstance(t, dict) else 0
+                                 for t in nodes["tags"]]  # fmt: skip
+    return _from_osm_segments(segments, node_table, crs=crs, source=str(path), mode=mode,
+                              crossings=crossings)  # fmt: skip
 
 
 def _from_osm_xml(
-    path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "walk"
+    path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "walk", crossings: bool = False
 ) -> WalkNetwork:
     import osmnx as ox
 
-    tags = list(ox.settings.useful_tags_way)
+    tags, node_tags = list(ox.settings.useful_tags_way), list(ox.settings.useful_tags_node)
+    all_oneway = ox.settings.all_oneway
     try:
         ox.settings.useful_tags_way = sorted(set(tags) | set(TAG_COLUMNS))
+        ox.settings.useful_tags_node = sorted(set(node_tags) | set(NODE_TAGS))
+        # each segment once, in its way's order, and the way's own oneway tag kept
+        ox.settings.all_oneway = True
         graph = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
     except Exception as exc:  # ParseError, osmnx graph errors, bz2 errors
         raise InputError(f"cannot read {path} as OSM XML ({type(exc).__name__}: {exc})") from None
     finally:
-        ox.settings.useful_tags_way = tags
+        ox.settings.useful_tags_way, ox.settings.useful_tags_node = tags, node_tags
+        ox.settings.all_oneway = all_oneway
     if graph.number_of_edges() == 0:
         raise EmptyNetworkError(f"{path} contains no ways")
-    rows = [
-        (u, v, _first(d.get("osmid", -1)), bool(d.get("reversed", False)),
+    rows = [  # osmnx turns the nodes of a oneway=-1 way round
+        (u, v, _first(d.get("osmid", -1)), str(d.get("oneway")) in _REVERSED_ONEWAY,
          *(d.get(k) for k in TAG_COLUMNS))
         for u, v, d in graph.edges(data=True)
     ]  # fmt: skip
     segments = pd.DataFrame(rows, columns=["u", "v", "osmid", "reversed", *TAG_COLUMNS])
     node_table = pd.DataFrame(
-        [(n, d["x"], d["y"]) for n, d in graph.nodes(data=True)], columns=["id", "lon", "lat"]
+        [(n, d["x"], d["y"], node_control(d)) for n, d in graph.nodes(data=True)],
+        columns=["id", "lon", "lat", "control"],
     )
-    return _from_osm_segments(segments, node_table, crs=crs, source=str(path), mode=mode)
+    return _from_osm_segments(segments, node_table, crs=crs, source=str(path), mode=mode,
+                              crossings=crossings)  # fmt: skip
 
 
 def _from_osm_segments(
@@ -324,8 +387,13 @@ def _from_osm_segments(
     crs: str | int | pyproj.CRS | None,
     source: str,
     mode: str = "walk",
+    crossings: bool = False,
 ) -> WalkNetwork:
-    """Compile OSM node-to-node segments (ids ``u``/``v``) with lon/lat node positions."""
+    """Compile OSM node-to-node segments (ids ``u``/``v``) with lon/lat node positions.
+
+    ``nodes`` may have a ``control`` column (:func:`.crossings.node_control`), used with
+    ``crossings``.
+    """
     n_ways = len(segments)
     keep = drivable_mask(segments) if mode == "drive" else walkable_mask(segments)
     segments = segments[keep]
@@ -367,26 +435,67 @@ def _from_osm_segments(
     lat = nodes.loc[node_ids, "lat"].to_numpy(np.float64)
     target = choose_crs(lon, lat, crs)
     x, y = pyproj.Transformer.from_crs(WGS84, target, always_xy=True).transform(lon, lat)
+    x, y = np.asarray(x), np.asarray(y)
     n = lo.size
+    u, v = inverse[:n], inverse[n:]
+    steps = _step_shares(segments, np.hypot(x[u] - x[v], y[u] - y[v]))
     net = WalkNetwork.from_edges(
         crs=target,
         node_x=x,
         node_y=y,
         node_id=node_ids,
-        edge_u=inverse[:n],
-        edge_v=inverse[n:],
+        edge_u=u,
+        edge_v=v,
         edge_osmid=segments["osmid"].to_numpy(np.int64),
         edge_highway=segments["highway"].map(_first).astype(str).to_numpy(),
         edge_incline=edge_incline if np.isfinite(edge_incline).any() else None,
+        edge_step_count=steps,
         source=source,
     )
+    if crossings:
+        control = (nodes.loc[node_ids, "control"].to_numpy(np.int8) if "control" in nodes
+                   else np.zeros(node_ids.size, np.int8))  # fmt: skip
+        net = _add_crossings(net, segments, control, f"OSM tags of {source}")
     _log_loaded(net)
     return net
 
 
+def _step_shares(segments: pd.DataFrame, length_m: np.ndarray) -> np.ndarray | None:
+    """Each segment's share of its way's ``step_count``, by length (``None``: none tagged)."""
+    if "step_count" not in segments or segments["step_count"].isna().all():
+        return None
+    count = segments["step_count"].map(step_count).to_numpy(np.float64)
+    way = segments["osmid"].to_numpy(np.int64)
+    total = pd.Series(length_m).groupby(way).transform("sum").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, count * length_m / total, count)
+
+
+def _add_crossings(
+    net: WalkNetwork, table: pd.DataFrame, control: np.ndarray, source: str
+) -> WalkNetwork:
+    """``net`` with its crossings, from per-edge rows of OSM tags and per-node control."""
+    control = np.asarray(control, dtype=np.int8).copy()
+    if "crossing" in table:  # a crossing way's signal holds at its nodes
+        way = np.array([way_control(c) for c in table["crossing"].map(_first)], dtype=np.int8)
+        np.maximum.at(control, net.edge_u, way)
+        np.maximum.at(control, net.edge_v, way)
+    lanes = (table["lanes"].map(lambda v: lane_count(_first(v))).to_numpy(np.float64)
+             if "lanes" in table else None)  # fmt: skip
+    oneway = (table["oneway"].map(lambda v: is_oneway(_first(v))).to_numpy(bool)
+              if "oneway" in table else None)  # fmt: skip
+    found = find_crossings(net, node_control=control, edge_lanes=lanes, edge_oneway=oneway,
+                           source=source)  # fmt: skip
+    return net.with_crossings(found)
+
+
 # ---------------------------------------------------------------------- graphs
 def _from_graphml(
-    path: Path, *, crs: str | int | pyproj.CRS | None, source_crs: str | int | pyproj.CRS | None
+    path: Path,
+    *,
+    crs: str | int | pyproj.CRS | None,
+    source_crs: str | int | pyproj.CRS | None,
+    crossings: bool = False,
 ) -> WalkNetwork:
     import osmnx as ox
 
@@ -394,7 +503,8 @@ def _from_graphml(
         graph = ox.load_graphml(path)
     except Exception as exc:
         raise InputError(f"cannot read {path} as GraphML ({type(exc).__name__}: {exc})") from None
-    return network_from_graph(graph, crs=crs, source_crs=source_crs, source=str(path))
+    return network_from_graph(graph, crs=crs, source_crs=source_crs, source=str(path),
+                              crossings=crossings)  # fmt: skip
 
 
 def network_from_graph(
@@ -403,6 +513,7 @@ def network_from_graph(
     crs: str | int | pyproj.CRS | None = None,
     source_crs: str | int | pyproj.CRS | None = None,
     source: str = "networkx graph",
+    crossings: bool = False,
 ) -> WalkNetwork:
     """Compile a networkx graph (osmnx-style or plain) into a walking network.
 
@@ -410,7 +521,8 @@ def network_from_graph(
     else ``source_crs``. Edges may carry ``geometry`` (a LineString), ``length`` is ignored
     in favour of the projected geometry, and when edges carry ``highway`` tags the walkable
     rule is applied. Direction and parallel duplicates collapse to one undirected edge per
-    distinct geometry.
+    distinct geometry. With ``crossings``, node ``highway``/``crossing`` and edge ``lanes``,
+    ``oneway`` and ``crossing`` attributes say where walkers cross major roads.
     """
     if graph.number_of_nodes() == 0 or graph.number_of_edges() == 0:
         raise EmptyNetworkError(f"{source} has no edges")
@@ -467,6 +579,8 @@ def network_from_graph(
         highway=table["highway"].map(_first).astype(str).to_numpy(),
         crs=target,
         source=source,
+        crossings_from=table if crossings else None,
+        node_control=[node_control(d) for _, d in graph.nodes(data=True)] if crossings else None,
     )
     _log_loaded(net)
     return net
@@ -479,6 +593,7 @@ def network_from_lines(
     crs: str | int | pyproj.CRS | None = None,
     source_crs: str | int | pyproj.CRS | None = None,
     grid_m: float = DEFAULT_GRID_M,
+    crossings: bool = False,
 ) -> WalkNetwork:
     """Build a network from road centre-lines that have no topology.
 
@@ -499,6 +614,9 @@ def network_from_lines(
         The CRS of the file when it does not declare one.
     grid_m
         Rounding grid in metres applied before noding.
+    crossings
+        Find the crossings of major roads from the ``highway`` column (and ``lanes``,
+        ``oneway`` columns where present); the file says nothing of signals.
     """
     source = str(lines) if not isinstance(lines, gpd.GeoDataFrame) else "road lines"
     frame = lines if isinstance(lines, gpd.GeoDataFrame) else _read_frame(Path(lines))
@@ -562,6 +680,7 @@ def network_from_lines(
         highway=highway,
         crs=target,
         source=source,
+        crossings_from=attrs.reset_index(drop=True) if crossings else None,
     )
     _log_loaded(net)
     return net
@@ -597,11 +716,14 @@ def _compile_lines(
     highway: np.ndarray,
     crs: pyproj.CRS,
     source: str,
+    crossings_from: pd.DataFrame | None = None,
+    node_control: list[int] | None = None,
 ) -> WalkNetwork:
     """Compile edges given as projected LineStrings between node indices ``u`` and ``v``.
 
     Geometries are oriented from ``u`` to ``v``; self-loops of zero length and exact
-    duplicates (same ends, same length to the millimetre) are dropped.
+    duplicates (same ends, same length to the millimetre) are dropped. With
+    ``crossings_from`` (a row of tags per line) the network gets its crossings.
     """
     coords, index = shapely.get_coordinates(lines, return_index=True)
     counts = np.bincount(index, minlength=lines.size)
@@ -626,7 +748,7 @@ def _compile_lines(
     inner[ends - 1] = False
     inner[ends - counts] = False
     offsets = np.concatenate([[0], np.cumsum(counts - 2)])
-    return WalkNetwork.from_edges(
+    net = WalkNetwork.from_edges(
         crs=crs,
         node_x=node_x,
         node_y=node_y,
@@ -640,6 +762,11 @@ def _compile_lines(
         geom_xy=coords[inner],
         source=source,
     )
+    if crossings_from is None:
+        return net
+    control = np.zeros(net.n_nodes, np.int8) if node_control is None else node_control
+    return _add_crossings(net, crossings_from.iloc[keep], np.asarray(control),
+                          f"highway classes of {source}")  # fmt: skip
 
 
 # ---------------------------------------------------------------------- CRS

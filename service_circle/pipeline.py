@@ -168,7 +168,7 @@ def analyze_study(
     if road_network is not None:
         extra["road"] = road_circle(study, road_network, speed_kmh=road_speed_kmh,
                                     minutes=road_minutes)  # fmt: skip
-    if study.network.terrain is not None:
+    if study.network.terrain is not None or study.network.crossings is not None:
         extra["terrain"] = terrain_effect(study, rule)
     if polygons:
         extra["demand_times"] = demand_times(study, categories=keys, profile=get_profile(profile))

@@ -1,12 +1,14 @@
 """Walking profiles: who walks, how fast, on what slopes, and where the figures come from.
 
-A :class:`Profile` is a flat walking speed, a slope function and an optional per-arc
-factor. The slope function turns a grade (rise ÷ run in the direction walked) into a factor
-of the flat speed — Tobler's hiking function by default (:func:`tobler`) — and applies on a
-network that carries heights (:mod:`service_circle.terrain`); uphill and downhill differ,
-so costs are per *arc*, i.e. per direction of an edge. Profiles are data; the cost of
-walking under one, thresholds and every unit conversion live in
-:mod:`service_circle.cost`.
+A :class:`Profile` is a flat walking speed, a slope function, what steps and road
+crossings cost its walker, and an optional per-arc factor. The slope function turns a
+grade (rise ÷ run in the direction walked) into a factor of the flat speed — Tobler's
+hiking function by default (:func:`tobler`) — and applies on a network that carries
+heights (:mod:`service_circle.terrain`); uphill and downhill differ, so costs are per
+*arc*, i.e. per direction of an edge. Steps take a time per step (:data:`ELDERLY_STEP_S`),
+and crossing a major road a wait and its width (:class:`CrossingWaits`, where the network
+knows its crossings: :mod:`service_circle.crossings`). Profiles are data; the cost of
+walking under one, thresholds and every unit conversion live in :mod:`service_circle.cost`.
 
 Default speeds are the medians measured in Helsinki by Willberg, Fink & Toivonen (2023),
 *The 15-minute city for all? Measuring individual and temporal variations in walking
@@ -110,6 +112,82 @@ _WILLBERG = (
     "doi:10.1016/j.jtrangeo.2022.103521"
 )
 
+#: The run of one step in metres, where a way of steps does not say its ``step_count``
+#: (GB 50352-2019 6.7.1: outdoor treads at least 0.30 m).
+STEP_RUN_M = 0.30
+#: Seconds per step for older people, up or down: 3 steps took 2.78 s up and 2.83 s down
+#: (mean of 513 community-dwelling adults aged 70+, mean age 80.8).
+ELDERLY_STEP_S = 2.8 / 3
+#: Seconds per step for adults: about 0.5 m/s over 0.30 m treads (check).
+ADULT_STEP_S = 0.6
+STEP_SOURCE = (
+    "steps: Oh-Park, Wang & Verghese (2011), Stair negotiation time in community-dwelling "
+    "older adults, Arch. Phys. Med. Rehabil. 92(12):2006-2011 (70+: 3 steps in 2.78 s up, "
+    "2.83 s down); adults 0.6 s per step (check); a step is 0.30 m of run unless the way "
+    "has step_count (GB 50352-2019 6.7.1: treads at least 0.30 m)"
+)
+
+
+def signal_wait_s(cycle_s: float, red_s: float) -> float:
+    """The mean wait of a walker arriving at random at a signal: ``red² / (2 cycle)``.
+
+    HCM 2010's pedestrian delay at a signalised crossing, ``(C − g)² / 2C``, with ``C`` the
+    cycle and ``C − g`` the time walkers may not start.
+
+    Examples
+    --------
+    >>> round(signal_wait_s(120, 70), 1)  # GB/T 51439's longest wait in a 2-minute cycle
+    20.4
+    """
+    return red_s**2 / (2 * cycle_s)
+
+
+#: The classes of road whose crossing costs a wait (OSM ``highway``; ``*_link`` counts as
+#: its road), from the widest.
+CROSSED_CLASSES = ("trunk", "primary", "secondary", "tertiary")
+CROSSING_SOURCE = (
+    "crossings: the mean wait at a signal is HCM 2010's (C - g)^2/2C with GB/T 51439-2021 "
+    "9.2.1's longest pedestrian wait, 70 s, in a 120 s cycle (check); without a signal "
+    "30/20/10/5 s to find a gap in trunk/primary/secondary/tertiary traffic (check); the "
+    "road's width is walked at the profile's speed"
+)
+
+
+@dataclass(frozen=True)
+class CrossingWaits:
+    """What crossing a major road costs a walker besides its width: the wait.
+
+    Parameters
+    ----------
+    signal_s
+        Mean wait at a signalised crossing (:func:`signal_wait_s`).
+    unsignalised_s
+        Mean wait for a gap without a signal, per class of :data:`CROSSED_CLASSES`.
+    source
+        Where the figures come from.
+    """
+
+    signal_s: float = signal_wait_s(120, 70)
+    unsignalised_s: tuple[float, ...] = (30.0, 20.0, 10.0, 5.0)
+    source: str = CROSSING_SOURCE
+
+    def __post_init__(self) -> None:
+        waits = (self.signal_s, *self.unsignalised_s)
+        if len(self.unsignalised_s) != len(CROSSED_CLASSES) or not all(
+            math.isfinite(w) and w >= 0 for w in waits
+        ):
+            raise InputError(
+                f"crossing waits must be {len(CROSSED_CLASSES)} seconds ≥ 0, one per class "
+                f"({', '.join(CROSSED_CLASSES)}), and one for a signal; got {waits}"
+            )
+
+    def waits_s(self) -> np.ndarray:
+        """The wait per class of :data:`CROSSED_CLASSES` without a signal, then with one."""
+        return np.array([*self.unsignalised_s, self.signal_s])
+
+
+CROSSING_WAITS = CrossingWaits()
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -132,6 +210,12 @@ class Profile:
         :func:`tobler`); ``None`` ignores the terrain.
     avoid_steps
         Whether ``highway=steps`` is impassable (a wheelchair, a walker frame).
+    step_s
+        Seconds per step on ``highway=steps``, up or down; ``None`` walks steps at the
+        flat speed like a path.
+    crossing
+        What crossing a major road costs (:class:`CrossingWaits`), where the network knows
+        its crossings; ``None`` crosses for free.
     """
 
     name: str
@@ -141,8 +225,14 @@ class Profile:
     arc_factor: ArcFactor | None = field(default=None, compare=False, repr=False)
     slope: SlopeFunction | None = field(default=tobler, compare=False, repr=False)
     avoid_steps: bool = False
+    step_s: float | None = None
+    crossing: CrossingWaits | None = None
 
     def __post_init__(self) -> None:
+        if self.step_s is not None and not (math.isfinite(self.step_s) and self.step_s > 0):
+            raise InputError(
+                f"profile {self.name!r}: seconds per step must be positive, got {self.step_s!r}"
+            )
         if not (math.isfinite(self.speed_m_s) and self.speed_m_s > 0):
             raise InputError(
                 f"walking speed must be a positive number of m/s, got {self.speed_m_s!r} "
@@ -165,54 +255,39 @@ class Profile:
         )
 
     @property
-    def is_flat(self) -> bool:
-        """Whether every arc is walked at the flat speed, whatever the terrain (symmetric)."""
-        return self.arc_factor is None and self.slope is None and not self.avoid_steps
-
-    @property
     def slope_name(self) -> str:
         """The slope function's name (``"tobler"``), ``"flat"`` for none."""
         return "flat" if self.slope is None else getattr(self.slope, "__name__", "custom")
 
 
+_ADULT: dict[str, Any] = {"step_s": ADULT_STEP_S, "crossing": CROSSING_WAITS}
+_OLDER: dict[str, Any] = {"step_s": ELDERLY_STEP_S, "crossing": CROSSING_WAITS}
+_WINTER_STEPS = 1 / WINTER_SHARE  # steps take as much longer as the walk in winter
+
 #: The built-in profiles. Keys are the names accepted by ``--profile``.
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("adult", 1.43, "adult, dry season (Helsinki median)", _WILLBERG),
-        Profile(
-            "adult_winter",
-            1.34,
-            "adult, winter (Helsinki median); icy slopes",
-            f"{_WILLBERG}; {ICE_SOURCE}",
-            slope=icy_slope,
-        ),
-        Profile("elderly", 1.18, "older people, dry season (Helsinki median)", _WILLBERG),
-        Profile(
-            "elderly_winter",
-            1.08,
-            "older people, winter (Helsinki median); icy slopes",
-            f"{_WILLBERG}; {ICE_SOURCE}",
-            slope=icy_slope,
-        ),
-        Profile("slow", 0.95, "slow walker (walk_slo), e.g. with small children", _WILLBERG),
-        Profile(
-            "wheelchair",
-            1.0,
-            "manual wheelchair: no steps, ramps up to 1:12",
-            WHEELCHAIR_SOURCE,
-            slope=wheelchair_slope,
-            avoid_steps=True,
-        ),
-        Profile(
-            "walker_frame",
-            0.6,
-            "older walker with a frame (rollator): no steps",
-            "0.6 m/s is an editable default (check); Tobler on slopes",
-            avoid_steps=True,
-        ),
+        Profile("adult", 1.43, "adult, dry season (Helsinki median)",
+                f"{_WILLBERG}; {STEP_SOURCE}; {CROSSING_SOURCE}", **_ADULT),
+        Profile("adult_winter", 1.34, "adult, winter (Helsinki median); icy slopes",
+                f"{_WILLBERG}; {ICE_SOURCE}; {STEP_SOURCE}; {CROSSING_SOURCE}",
+                slope=icy_slope, **_ADULT | {"step_s": ADULT_STEP_S * _WINTER_STEPS}),
+        Profile("elderly", 1.18, "older people, dry season (Helsinki median)",
+                f"{_WILLBERG}; {STEP_SOURCE}; {CROSSING_SOURCE}", **_OLDER),
+        Profile("elderly_winter", 1.08, "older people, winter (Helsinki median); icy slopes",
+                f"{_WILLBERG}; {ICE_SOURCE}; {STEP_SOURCE}; {CROSSING_SOURCE}",
+                slope=icy_slope, **_OLDER | {"step_s": ELDERLY_STEP_S * _WINTER_STEPS}),
+        Profile("slow", 0.95, "slow walker (walk_slo), e.g. with small children",
+                f"{_WILLBERG}; {STEP_SOURCE}; {CROSSING_SOURCE}", **_OLDER),
+        Profile("wheelchair", 1.0, "manual wheelchair: no steps, ramps up to 1:12",
+                f"{WHEELCHAIR_SOURCE}; {CROSSING_SOURCE}", slope=wheelchair_slope,
+                avoid_steps=True, crossing=CROSSING_WAITS),
+        Profile("walker_frame", 0.6, "older walker with a frame (rollator): no steps",
+                f"0.6 m/s is an editable default (check); Tobler on slopes; {CROSSING_SOURCE}",
+                avoid_steps=True, crossing=CROSSING_WAITS),
     )
-}
+}  # fmt: skip
 
 DEFAULT_PROFILE = "adult"
 
@@ -233,8 +308,10 @@ def in_winter(profile: Profile) -> Profile:
             return np.minimum(base(grade), icy_slope(grade))
 
         slope.__name__ = f"{getattr(base, '__name__', 'custom')}_icy"
+    step_s = None if profile.step_s is None else profile.step_s / WINTER_SHARE
     return dataclasses.replace(
         profile, name=f"{profile.name}_winter", speed_m_s=profile.speed_m_s * WINTER_SHARE,
+        step_s=step_s,
         description=f"{profile.description}; winter", slope=slope,
         source=f"{profile.source}; winter speed × {WINTER_SHARE:.3f} ({_WILLBERG}); {ICE_SOURCE}",
     )  # fmt: skip

@@ -184,19 +184,64 @@ def network_distances(
 
 
 class _EdgeCost:
-    """Cost of walking edges in one direction, looked up only for the edges asked for."""
+    """Cost of walking edges in one direction, looked up only for the edges asked for.
 
-    def __init__(self, arc_cost: np.ndarray, arc_of_edge: np.ndarray) -> None:
+    Part of an edge costs its share of the walk, plus what is charged at an end it reaches
+    (half a road crossing: :meth:`CostModel.crossing_costs`) — a point on a side street is
+    on that side of the road, even at its very end.
+    """
+
+    def __init__(
+        self,
+        arc_cost: np.ndarray,
+        arc_of_edge: np.ndarray,
+        ends: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self._arc_cost = arc_cost
         self._arc_of_edge = arc_of_edge
+        self._ends = ends
 
     def __getitem__(self, edges: np.ndarray) -> np.ndarray:
+        """The whole edge."""
         return self._arc_cost[self._arc_of_edge[edges]]
 
+    def _body(self, arcs: np.ndarray) -> np.ndarray:
+        cost = self._arc_cost[arcs]
+        if self._ends is None:
+            return cost
+        return cost - self._ends[0][arcs] - self._ends[1][arcs]
 
-def edge_costs(net: WalkNetwork, arc_cost: np.ndarray) -> tuple[_EdgeCost, _EdgeCost]:
+    def body(self, edges: np.ndarray) -> np.ndarray:
+        """Each whole edge without what is charged at its ends."""
+        return self._body(self._arc_of_edge[edges])
+
+    def arriving(self, edges: np.ndarray) -> np.ndarray:
+        """What is charged at the end each edge arrives at (0 without crossings)."""
+        if self._ends is None:
+            return np.zeros(np.shape(edges))
+        return self._ends[1][self._arc_of_edge[edges]]
+
+    def middle(self, edges: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """``share`` of each edge between its ends."""
+        return _part(self._body(self._arc_of_edge[edges]), share)
+
+    def first(self, edges: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """The first ``share`` of each edge, from the end it starts at."""
+        arcs = self._arc_of_edge[edges]
+        body = _part(self._body(arcs), share)
+        return body if self._ends is None else body + self._ends[0][arcs]
+
+    def last(self, edges: np.ndarray, share: np.ndarray) -> np.ndarray:
+        """The last ``share`` of each edge, to the end it arrives at."""
+        arcs = self._arc_of_edge[edges]
+        body = _part(self._body(arcs), share)
+        return body if self._ends is None else body + self._ends[1][arcs]
+
+
+def edge_costs(net: WalkNetwork, cost: CostModel) -> tuple[_EdgeCost, _EdgeCost]:
     """Per-edge cost of walking it ``u → v`` (forward) and ``v → u`` (backward)."""
-    return _EdgeCost(arc_cost, net.edge_arc), _EdgeCost(arc_cost, net.edge_arc_back)
+    arc_cost, ends = cost.arc_costs(net), cost.crossing_costs(net)
+    return _EdgeCost(arc_cost, net.edge_arc, ends), _EdgeCost(arc_cost, net.edge_arc_back, ends)
 
 
 def _part(cost: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -243,8 +288,7 @@ def nearest(
     facilities = as_snapped(net, facilities, "facilities")
     points = None if points is None else as_snapped(net, points, "points")
     to_facility = direction == "to_facility"
-    arc_cost = cost.arc_costs(net)
-    forward, backward = edge_costs(net, arc_cost)
+    forward, backward = edge_costs(net, cost)
     # --- the search starts at both ends of every facility's edge, at the partial-edge cost
     seed_node, seed_cost, seed_source = _seeds(
         net, facilities, forward, backward, cost.access_costs, to_facility
@@ -310,11 +354,11 @@ def _seeds(
     frac = _fraction(facilities.pos_m[rows], net.edge_length_m[edge])
     access = access_cost(facilities.access_m[rows])
     if to_facility:  # from u forward to the spot, from v backward to it
-        cost_u = _part(forward[edge], frac) + access
-        cost_v = _part(backward[edge], 1.0 - frac) + access
+        cost_u = forward.first(edge, frac) + access
+        cost_v = backward.first(edge, 1.0 - frac) + access
     else:  # from the spot backward to u, forward to v
-        cost_u = _part(backward[edge], frac) + access
-        cost_v = _part(forward[edge], 1.0 - frac) + access
+        cost_u = backward.last(edge, frac) + access
+        cost_v = forward.last(edge, 1.0 - frac) + access
     return (
         np.concatenate([net.edge_u[edge], net.edge_v[edge]]).astype(np.int32),
         np.concatenate([cost_u, cost_v]),
@@ -441,11 +485,11 @@ def _point_costs(
     access = access_cost(points.access_m[rows])
     u, v = net.edge_u[e], net.edge_v[e]
     if to_facility:  # the point walks backward to u, forward to v
-        via_u = _part(backward[e], frac) + node_cost[u]
-        via_v = _part(forward[e], 1.0 - frac) + node_cost[v]
+        via_u = backward.last(e, frac) + node_cost[u]
+        via_v = forward.last(e, 1.0 - frac) + node_cost[v]
     else:  # arriving from u walks forward to the point, from v backward
-        via_u = node_cost[u] + _part(forward[e], frac)
-        via_v = node_cost[v] + _part(backward[e], 1.0 - frac)
+        via_u = node_cost[u] + forward.first(e, frac)
+        via_v = node_cost[v] + backward.first(e, 1.0 - frac)
     best = np.minimum(via_u, via_v)
     best_fac = np.where(via_u <= via_v, node_fac[u], node_fac[v])
 
@@ -465,10 +509,11 @@ def _point_costs(
         f_frac = _fraction(facilities.pos_m[pair_fac], net.edge_length_m[pe])
         p_frac = frac[pair_pt]
         ahead = f_frac >= p_frac  # the facility lies towards v from the point
+        gap = np.abs(f_frac - p_frac)
         if to_facility:
-            along = np.where(ahead, forward[pe], backward[pe]) * np.abs(f_frac - p_frac)
+            along = np.where(ahead, forward.middle(pe, gap), backward.middle(pe, gap))
         else:
-            along = np.where(ahead, backward[pe], forward[pe]) * np.abs(f_frac - p_frac)
+            along = np.where(ahead, backward.middle(pe, gap), forward.middle(pe, gap))
         along = along + access_cost(facilities.access_m[pair_fac])
         # the cheapest pair per point (ties: the earlier facility)
         first = np.lexsort((pair_fac, along, pair_pt))
@@ -520,8 +565,7 @@ def reach_pairs(
         the cost model's unit), sorted by source then cost.
     """
     bound = float(limit)
-    arc_cost = cost.arc_costs(net)
-    forward, backward = edge_costs(net, arc_cost)
+    forward, backward = edge_costs(net, cost)
     data = cost.arc_costs(net, reverse=not cost.symmetric_on(net))
     s_rows = np.flatnonzero(sources.on_network)
     graph, first_virtual = _seeded_graph(

@@ -351,25 +351,45 @@ def road_for_people(road: RoadCircle, catalogue: Catalogue,
     return summary, units.rename(columns=rename)
 
 
-#: The sheets added on a network with heights.
+#: The sheets added on a network with heights or crossings.
 TERRAIN_SHEETS = {"zh": ("地形影响", "地形影响单元明细"),
                   "en": ("terrain", "terrain by unit")}  # fmt: skip
-_TERRAIN = {  # column → (zh, en)
+_TERRAIN = {  # column → (zh, en); {w}: what was counted, {e}: the easy walk
     "category": ("设施", "facility type"), "minutes": ("阈值（分钟）", "minutes"),
     "profile": ("步行速度档", "walking profile"), "slope": ("坡度函数", "slope function"),
     "people": ("服务人群人数", "people of the group"),
-    "share_terrain": ("覆盖率（计坡度）", "share, with the terrain"),
-    "share_flat": ("覆盖率（平地）", "share, on the flat"),
-    "lost": ("因坡度超出阈值人数", "beyond because of the hills"),
-    "median_min_terrain": ("时间中位数（计坡度）", "median minutes, terrain"),
-    "median_min_flat": ("时间中位数（平地）", "median minutes, flat"),
+    "share_terrain": ("覆盖率（{w}）", "share, with {w}"),
+    "share_flat": ("覆盖率（{e}）", "share, {e}"),
+    "lost": ("因{w}超出阈值人数", "beyond because of {w}"),
+    "median_min_terrain": ("时间中位数（{w}）", "median minutes, with {w}"),
+    "median_min_flat": ("时间中位数（{e}）", "median minutes, {e}"),
 }  # fmt: skip
+#: What the walk as walked counts (zh, en), and the easy walk it is set against.
+_COUNTED = {
+    ("hills",): ("计坡度", "the terrain", "平地", "on the flat"),
+    ("crossings",): ("计过街", "road crossings", "不计过街", "crossing free"),
+    ("hills", "crossings"): ("计坡度与过街", "the terrain and road crossings",
+                             "平地、不计过街", "on the flat, crossing free"),
+}  # fmt: skip
+
+
+def terrain_title(effect: TerrainEffect, lang: Lang) -> str:
+    """The report's heading for what the hills, the road crossings or both cost."""
+    zh_what = {"hills": "坡度", "crossings": "过街"}
+    en_what = {"hills": "the hills", "crossings": "road crossings"}
+    if lang == "zh":
+        what = "与".join(zh_what[k] for k in effect.kinds)
+        return f"{what}的影响：实际步行与平地、不计过街的覆盖率对比"
+    what = " and ".join(en_what[k] for k in effect.kinds)
+    return f"What {what} cost: coverage as walked and made easy"
 
 
 def terrain_for_people(effect: TerrainEffect, catalogue: Catalogue,
                        lang: Lang) -> tuple[pd.DataFrame, pd.DataFrame | None]:  # fmt: skip
-    """The terrain's cost, per category and per unit, with headers in ``lang``, rounded."""
+    """What hills and crossings cost, per category and per unit, headers in ``lang``."""
     i = 0 if lang == "zh" else 1
+    zh_w, en_w, zh_e, en_e = _COUNTED[effect.kinds]
+    w, e = (zh_w, zh_e) if lang == "zh" else (en_w, en_e)
     summary = effect.summary.copy()
     if len(summary):
         summary["category"] = [catalogue[k].name(lang) for k in summary["category"]]
@@ -379,7 +399,7 @@ def terrain_for_people(effect: TerrainEffect, catalogue: Catalogue,
             summary[col] = _whole(summary[col])
         for col in ("median_min_terrain", "median_min_flat"):
             summary[col] = summary[col].round(1)
-    summary = summary.rename(columns={k: v[i] for k, v in _TERRAIN.items()})
+    summary = summary.rename(columns={k: v[i].format(w=w, e=e) for k, v in _TERRAIN.items()})
     if effect.units is None:
         return summary, None
     units = effect.units.copy()
@@ -387,8 +407,7 @@ def terrain_for_people(effect: TerrainEffect, catalogue: Catalogue,
     for col in [c for c in units.columns if "." in c]:
         key, kind = col.split(".", 1)
         units[col] = [percent(v) for v in units[col]]
-        label = {"share_terrain": ("覆盖率（计坡度）", "share, terrain"),
-                 "share_flat": ("覆盖率（平地）", "share, flat")}[kind][i]  # fmt: skip
+        label = _TERRAIN[kind][i].format(w=w, e=e)
         rename[col] = f"{catalogue[key].name(lang)}：{label}" if lang == "zh" else (
             f"{catalogue[key].name(lang)}: {label}")  # fmt: skip
     return summary, units.rename(columns=rename)

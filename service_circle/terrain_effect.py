@@ -1,10 +1,12 @@
-"""What hills cost: coverage with the terrain against the same walk on the flat.
+"""What hills and road crossings cost: coverage as walked against the same walk made easy.
 
 On a network with heights (:mod:`service_circle.terrain`) every walking time follows the
-slope. :func:`terrain_effect` judges each category twice — as its group walks it on the
-real terrain, and at the same flat speed with the slope ignored — so the report can say,
-per category and per unit, how many residents the hills put beyond the threshold.
-Thresholds in metres are network distances: terrain does not change them.
+slope; on one with its crossings (:mod:`service_circle.crossings`) every crossing of a
+major road costs its wait and width. :func:`terrain_effect` judges each category twice —
+as its group walks it, and at the same flat speed with the slope ignored and crossing
+free — so the report can say, per category and per unit, how many residents the hills
+and the roads put beyond the threshold. Thresholds in metres are network distances:
+neither changes them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TerrainEffect:
-    """Coverage with the terrain and on the flat, per category and per unit.
+    """Coverage as walked and on the flat with crossing free, per category and per unit.
 
     Attributes
     ----------
@@ -44,17 +46,21 @@ class TerrainEffect:
         One row per unit with ``<key>.share_terrain`` and ``<key>.share_flat``; ``None``
         without units.
     terrain
-        Where the heights came from.
+        Where the heights and the crossings came from.
+    kinds
+        What the walk as walked counts that the easy one does not: ``"hills"``,
+        ``"crossings"`` or both.
     """
 
     summary: pd.DataFrame
     units: pd.DataFrame | None
     terrain: str
+    kinds: tuple[str, ...] = ("hills",)
 
 
 def flat_profile(profile: Profile) -> Profile:
-    """The same walker with the slope ignored (``<name>_flat``)."""
-    return dataclasses.replace(profile, name=f"{profile.name}_flat", slope=None)
+    """The same walker with the slope ignored and crossing free (``<name>_flat``)."""
+    return dataclasses.replace(profile, name=f"{profile.name}_flat", slope=None, crossing=None)
 
 
 def terrain_effect(
@@ -63,24 +69,25 @@ def terrain_effect(
     *,
     units: gpd.GeoDataFrame | None = None,
 ) -> TerrainEffect | None:
-    """Each category's coverage on the terrain and on the flat; ``None`` on a flat network.
+    """Each category's coverage as walked and made easy; ``None`` when nothing differs.
 
     Parameters
     ----------
     study
-        The study; its network carries heights.
+        The study; its network carries heights, its crossings or both.
     judged
         How each category is judged (:func:`service_circle.judging.judging_rule`); the
         categories with facilities and a threshold in minutes are compared.
     units
         The planning units (default the study's): the per-unit table.
     """
-    terrain = study.network.terrain
-    if terrain is None:
+    net = study.network
+    if net.terrain is None and net.crossings is None:
         return None
     present = set(study.facilities["category"])
     keys = [k for k, j in judged.items() if k in present and j.threshold.is_time
-            and j.profile.slope is not None]  # fmt: skip
+            and ((net.terrain is not None and j.profile.slope is not None)
+                 or (net.crossings is not None and j.profile.crossing is not None))]  # fmt: skip
     units = study.units if units is None else units
     n_units = len(units) if units is not None else 0
     where = (assign(units, study.demand) if n_units
@@ -100,7 +107,8 @@ def terrain_effect(
         people = float(group.sum())
         rows.append({
             "category": key, "minutes": rule.threshold.value, "profile": rule.profile.name,
-            "slope": rule.profile.slope_name, "people": people,
+            "slope": rule.profile.slope_name if net.terrain is not None else "flat",
+            "people": people,
             "share_terrain": float(group[within["terrain"]].sum()) / people if people else np.nan,
             "share_flat": float(group[within["flat"]].sum()) / people if people else np.nan,
             "lost": float(group[within["flat"] & ~within["terrain"]].sum()),
@@ -116,4 +124,8 @@ def terrain_effect(
             "unit_code": units["unit_code"].astype(str).to_numpy(),
             "unit_name": units["unit_name"].astype(str).to_numpy(), **per_unit,
         })  # fmt: skip
-    return TerrainEffect(pd.DataFrame(rows), unit_table, terrain.source)
+    kinds = (*(("hills",) if net.terrain is not None else ()),
+             *(("crossings",) if net.crossings is not None else ()))  # fmt: skip
+    sources = [net.terrain.source if net.terrain is not None else "",
+               net.crossings.summary() if net.crossings is not None else ""]  # fmt: skip
+    return TerrainEffect(pd.DataFrame(rows), unit_table, "; ".join(filter(None, sources)), kinds)

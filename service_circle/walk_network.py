@@ -16,8 +16,9 @@ It is built by :func:`service_circle.network.load_network` (or :meth:`from_edges
 arrays) and saved with :meth:`save` / :func:`load_compiled` as one uncompressed ``.npz``.
 
 A network may carry its :class:`Terrain` (heights from a DEM: :mod:`service_circle.terrain`):
-node heights and each edge's height profile, from which walking costs differ by direction.
-A network compiled without it loads as before.
+node heights and each edge's height profile, from which walking costs differ by direction;
+and its :class:`Crossings` (where walkers cross major roads: :mod:`service_circle.crossings`).
+A network compiled without them loads as before.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from scipy.sparse import csgraph, csr_matrix
 
 from service_circle._errors import EmptyNetworkError, InputError, InputNotFoundError
 from service_circle.folders import atomic_write
+from service_circle.profiles import CROSSED_CLASSES
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -51,6 +53,11 @@ FORMAT_VERSION = 1
 _TERRAIN_ARRAYS = ("node_z", "terrain_offsets", "terrain_length_m", "terrain_rise_m")
 #: Optional: the grade of each edge's OSM ``incline`` tag, ``u → v`` (NaN: none).
 _INCLINE = "edge_incline"
+#: Optional: each edge's share of its way's OSM ``step_count`` (NaN: none).
+_STEP_COUNT = "edge_step_count"
+#: Optional arrays of a network's :class:`Crossings`.
+_CROSSING_ARRAYS = ("crossing_node_class", "crossing_node_signals", "crossing_node_width_m",
+                    "crossing_arc_ends")  # fmt: skip
 
 _ARRAYS = (
     "node_x",
@@ -133,6 +140,56 @@ class Terrain:
 
 
 @dataclass(frozen=True, eq=False)
+class Crossings:
+    """Where walkers cross major roads (found by :func:`service_circle.crossings.find_crossings`).
+
+    Attributes
+    ----------
+    node_class
+        Per node: the class crossed there (index into
+        :data:`~service_circle.profiles.CROSSED_CLASSES`), -1 where nothing is crossed.
+    node_signals
+        Per node: whether the crossing is signalised.
+    node_width_m
+        Per node: the width of road crossed, in metres.
+    arc_ends
+        Per arc: bit 1 when its tail is a crossing it leads across, bit 2 its head.
+    source
+        Where the crossings came from.
+    """
+
+    node_class: np.ndarray
+    node_signals: np.ndarray
+    node_width_m: np.ndarray
+    arc_ends: np.ndarray
+    source: str = ""
+
+    @property
+    def n_crossings(self) -> int:
+        """How many nodes are crossings of a major road."""
+        return int(np.count_nonzero(self.node_class >= 0))
+
+    def summary(self) -> str:
+        """One line: how many crossings, how many signalised, of which roads."""
+        found = self.node_class[self.node_class >= 0]
+        per = np.bincount(found, minlength=len(CROSSED_CLASSES))
+        classes = ", ".join(f"{c} {k}" for c, k in zip(CROSSED_CLASSES, per, strict=True) if k)
+        signals = int(np.count_nonzero(self.node_signals))
+        return (f"{found.size} crossings of major roads ({classes or 'none'}), {signals} "
+                f"signalised{f'; {self.source}' if self.source else ''}")  # fmt: skip
+
+    def arc_halves(self, net: WalkNetwork, node_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per arc: half of ``node_cost`` (a crossing's, per node) at its tail and its head.
+
+        Only at an end that is a crossing the arc leads across; 0 elsewhere.
+        """
+        tail = np.repeat(np.arange(net.n_nodes), np.diff(net.indptr))
+        half_tail = np.where(self.arc_ends & 1, node_cost[tail] / 2, 0.0)
+        half_head = np.where(self.arc_ends & 2, node_cost[net.arc_head] / 2, 0.0)
+        return half_tail, half_head
+
+
+@dataclass(frozen=True, eq=False)
 class WalkNetwork:
     """A walking network compiled to arrays, in a projected CRS with metre units.
 
@@ -162,6 +219,22 @@ class WalkNetwork:
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
     terrain: Terrain | None = field(default=None, repr=False)
     edge_incline: np.ndarray | None = field(default=None, repr=False)
+    crossings: Crossings | None = field(default=None, repr=False)
+    edge_step_count: np.ndarray | None = field(default=None, repr=False)
+
+    def with_crossings(self, crossings: Crossings | None) -> WalkNetwork:
+        """The same network with ``crossings`` (``None``: crossing is free), caches cleared.
+
+        Raises
+        ------
+        InputError
+            If the crossings' arrays do not match the network.
+        """
+        if crossings is not None:
+            problem = _crossings_problem(self.n_nodes, self.n_arcs, crossings)
+            if problem:
+                raise InputError(f"crossings do not fit the network: {problem}")
+        return replace(self, crossings=crossings, _cache={})
 
     def with_terrain(self, terrain: Terrain | None) -> WalkNetwork:
         """The same network with ``terrain`` (``None``: flat), its caches cleared.
@@ -195,6 +268,7 @@ class WalkNetwork:
         geom_xy: np.ndarray | None = None,
         source: str = "",
         edge_incline: np.ndarray | None = None,
+        edge_step_count: np.ndarray | None = None,
     ) -> WalkNetwork:
         """Compile a network from node coordinates and undirected edges.
 
@@ -222,6 +296,8 @@ class WalkNetwork:
             A description of where the network came from.
         edge_incline
             The grade of each edge's OSM ``incline`` tag walking ``u → v`` (NaN: none).
+        edge_step_count
+            The steps on each edge (its share of its way's ``step_count``; NaN: none).
         """
         crs = pyproj.CRS.from_user_input(crs)
         node_x = np.ascontiguousarray(node_x, dtype=np.float64)
@@ -289,8 +365,8 @@ class WalkNetwork:
             arc_twin=position[twin_original].astype(np.int32),
             node_component=component.astype(np.int32),
             source=source,
-            edge_incline=None if edge_incline is None
-            else np.ascontiguousarray(edge_incline, dtype=np.float64).reshape(n_edges),
+            edge_incline=_per_edge(edge_incline, n_edges),
+            edge_step_count=_per_edge(edge_step_count, n_edges),
         )  # fmt: skip
 
     # ------------------------------------------------------------------ sizes
@@ -483,6 +559,13 @@ class WalkNetwork:
         arrays = {name: getattr(self, name) for name in _ARRAYS}
         if self.edge_incline is not None:
             arrays[_INCLINE] = self.edge_incline
+        if self.edge_step_count is not None:
+            arrays[_STEP_COUNT] = self.edge_step_count
+        if self.crossings is not None:
+            c = self.crossings
+            meta["crossings_source"] = c.source
+            arrays |= dict(zip(_CROSSING_ARRAYS, (c.node_class, c.node_signals, c.node_width_m,
+                                                  c.arc_ends), strict=True))  # fmt: skip
         if self.terrain is not None:
             t = self.terrain
             meta["terrain_source"] = t.source
@@ -515,6 +598,8 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
             arrays = {name: npz[name] for name in _ARRAYS}
             heights = {name: npz[name] for name in _TERRAIN_ARRAYS if name in npz.files}
             incline = npz[_INCLINE] if _INCLINE in npz.files else None
+            steps = npz[_STEP_COUNT] if _STEP_COUNT in npz.files else None
+            crossing = {name: npz[name] for name in _CROSSING_ARRAYS if name in npz.files}
     except Exception as exc:  # BadZipFile, EOFError, zlib/JSON errors …: name the file
         raise InputError(
             f"{path} is not a readable compiled service-circle network "
@@ -547,10 +632,44 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
         problem = _terrain_problem(arrays["node_x"].size, arrays["edge_u"].size, terrain)
         if problem:
             raise InputError(f"{path} is damaged ({problem}); {rebuild}")
-    if incline is not None and incline.size != arrays["edge_u"].size:
-        raise InputError(f"{path} is damaged (inclines do not match the edges); {rebuild}")
+    for extra, what in ((incline, "inclines"), (steps, "step counts")):
+        if extra is not None and extra.size != arrays["edge_u"].size:
+            raise InputError(f"{path} is damaged ({what} do not match the edges); {rebuild}")
+    crossings = None
+    if crossing:
+        if set(crossing) != set(_CROSSING_ARRAYS):
+            raise InputError(f"{path} is damaged (part of its crossings is missing); {rebuild}")
+        crossings = Crossings(crossing["crossing_node_class"], crossing["crossing_node_signals"],
+                              crossing["crossing_node_width_m"], crossing["crossing_arc_ends"],
+                              str(meta.get("crossings_source", "")))  # fmt: skip
+        problem = _crossings_problem(arrays["node_x"].size, arrays["arc_head"].size, crossings)
+        if problem:
+            raise InputError(f"{path} is damaged ({problem}); {rebuild}")
     return WalkNetwork(crs=crs, class_names=class_names, source=meta.get("source", str(path)),
-                       terrain=terrain, edge_incline=incline, **arrays)  # fmt: skip
+                       terrain=terrain, edge_incline=incline, crossings=crossings,
+                       edge_step_count=steps, **arrays)  # fmt: skip
+
+
+def _per_edge(values: np.ndarray | None, n_edges: int) -> np.ndarray | None:
+    """An optional per-edge array as float64 (``None`` stays ``None``)."""
+    if values is None:
+        return None
+    return np.ascontiguousarray(values, dtype=np.float64).reshape(n_edges)
+
+
+def _crossings_problem(n_nodes: int, n_arcs: int, c: Crossings) -> str | None:
+    """What does not fit between crossings and a network of this size, or None."""
+    if not (c.node_class.size == c.node_signals.size == c.node_width_m.size == n_nodes):
+        return "crossing nodes do not match the nodes"
+    if c.arc_ends.size != n_arcs:
+        return "crossing ends do not match the arcs"
+    if not np.all(np.isfinite(c.node_width_m)) or np.any(c.node_width_m < 0):
+        return "crossing widths that are not finite"
+    if c.node_class.size and not (
+        c.node_class.min() >= -1 and c.node_class.max() < len(CROSSED_CLASSES)
+    ):
+        return "crossing classes out of range"
+    return None
 
 
 def _terrain_problem(n_nodes: int, n_edges: int, t: Terrain) -> str | None:

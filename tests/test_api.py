@@ -34,7 +34,11 @@ def test_health_categories_profiles(client):
     assert canteen["name"] == canteen["name_zh"] and "助餐" in canteen["name"]
     assert next(c for c in en if c["key"] == "elderly_canteen")["name"] == canteen["name_en"]
     assert client.get("/categories", params={"lang": "fr"}).status_code == 422
-    assert {p["name"] for p in client.get("/profiles").json()} >= {"adult", "elderly"}
+    profiles = {p["name"]: p for p in client.get("/profiles").json()}
+    assert set(profiles) >= {"adult", "elderly", "wheelchair"}
+    assert profiles["elderly"]["step_s"] == pytest.approx(2.8 / 3)
+    assert profiles["wheelchair"]["avoids_steps"] and profiles["wheelchair"]["step_s"] is None
+    assert profiles["elderly"]["crossing_wait_s"]["signal"] == pytest.approx(70**2 / 240)
 
 
 def test_studies_and_unknown_study(client, study_id):

@@ -38,7 +38,9 @@ LAYERS: dict[str, int] = {
     # inputs: files read as they come
     **dict.fromkeys(["readers", "facilities", "demand", "units"], 1),
     # the network: its sources and its compiled arrays
-    **dict.fromkeys(["_walkable", "walk_network", "network", "synthetic", "terrain"], 2),
+    **dict.fromkeys(
+        ["_walkable", "walk_network", "network", "synthetic", "terrain", "crossings"], 2
+    ),
     "cost": 3,
     **dict.fromkeys(["snapping", "search"], 4),
     "study": 5,

@@ -8,6 +8,8 @@ the last bit; and the Guixi extract on a hill against networkx with the same wei
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 import numpy as np
 import pyproj
@@ -19,7 +21,14 @@ from rasterio.transform import from_origin
 from service_circle import InputError
 from service_circle.cost import CostModel
 from service_circle.network import load_network
-from service_circle.profiles import get_profile, tobler
+from service_circle.profiles import (
+    ADULT_STEP_S,
+    ELDERLY_STEP_S,
+    STEP_RUN_M,
+    Profile,
+    get_profile,
+    tobler,
+)
 from service_circle.search import nearest
 from service_circle.snapping import snap
 from service_circle.terrain import add_terrain
@@ -284,7 +293,12 @@ def test_steps_are_refused_for_the_wheelchair_and_the_walker_frame():
                          cost=CostModel.walking(profile))  # fmt: skip
         return float(result.point_cost[0])
 
-    assert seconds("elderly") == pytest.approx(50 / 1.18)  # up the steps
+    # up the steps: 50 m of 0.30 m treads, each at the time Oh-Park et al. measured
+    assert seconds("elderly") == pytest.approx(50 / STEP_RUN_M * ELDERLY_STEP_S)
+    assert seconds("adult") == pytest.approx(50 / STEP_RUN_M * ADULT_STEP_S)
+    assert seconds(Profile.custom(1.18)) == pytest.approx(50 / 1.18)  # a path at the flat speed
+    counted = replace(net, edge_step_count=np.array([40.0, np.nan, np.nan]), _cache={})
+    assert seconds("elderly", counted) == pytest.approx(40 * ELDERLY_STEP_S)
     assert seconds("wheelchair") == pytest.approx(200 / 1.0)  # round by the ramp
     assert seconds("walker_frame") == pytest.approx(200 / 0.6)
     only_steps = WalkNetwork.from_edges(crs=UTM, node_x=np.array([X0, X0]),
@@ -355,7 +369,7 @@ OSM_HILL = """<?xml version='1.0' encoding='UTF-8'?>
   <way id="1"><nd ref="20"/><nd ref="10"/>
     <tag k="highway" v="footway"/><tag k="incline" v="10%"/></way>
   <way id="2"><nd ref="30"/><nd ref="10"/>
-    <tag k="highway" v="steps"/><tag k="incline" v="down"/></way>
+    <tag k="highway" v="path"/><tag k="incline" v="down"/></way>
 </osm>
 """
 
@@ -366,7 +380,7 @@ def test_osm_incline_tags_slope_the_walk_where_there_is_no_dem(tmp_path):
     path = tmp_path / "hill.osm"
     path.write_text(OSM_HILL, encoding="utf-8")
     net = load_network(path)
-    # the first way climbs north (20 → 10), drawn against the node ids; the steps go down
+    # the first way climbs north (20 → 10), drawn against the node ids; the path goes down
     # from 30 (north) to 10, i.e. up walking north as well
     lo_hi = {(int(net.node_id[u]), int(net.node_id[v])): g for u, v, g in
              zip(net.edge_u, net.edge_v, net.edge_incline, strict=True)}  # fmt: skip

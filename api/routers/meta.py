@@ -10,7 +10,7 @@ from service_circle_api.schemas import Category, Health, ProfileOut
 
 from service_circle import __version__
 from service_circle.catalogue import load_catalogue
-from service_circle.profiles import PROFILES
+from service_circle.profiles import CROSSED_CLASSES, PROFILES, CrossingWaits
 
 router = APIRouter(tags=["meta"])
 
@@ -68,6 +68,17 @@ async def profiles() -> list[ProfileOut]:
             description=p.description,
             source=p.source,
             slope=p.slope_name,
+            avoids_steps=p.avoid_steps,
+            step_s=None if p.avoid_steps else p.step_s,
+            crossing_wait_s=_waits(p.crossing),
         )
         for p in PROFILES.values()
     ]
+
+
+def _waits(crossing: CrossingWaits | None) -> dict[str, float] | None:
+    """A profile's crossing waits by class, and at a signal."""
+    if crossing is None:
+        return None
+    names = (*CROSSED_CLASSES, "signal")
+    return dict(zip(names, crossing.waits_s().tolist(), strict=True))

@@ -70,6 +70,8 @@ async def get_study(study_id: str, study: StudyDep) -> StudyDetail:
         **_summary(study_id, study),
         nodes=study.network.n_nodes,
         edges=study.network.n_edges,
+        terrain=None if study.network.terrain is None else study.network.terrain.source,
+        crossings=None if study.network.crossings is None else study.network.crossings.summary(),
         facilities_by_category={str(k): int(v) for k, v in by_category.items()},
         demand_status=status,
         categories=[c.key for c in study.catalogue if c.key in by_category.index],
