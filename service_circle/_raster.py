@@ -63,19 +63,40 @@ class Grid:
         poly_label: list[int] = []
         for geom, value in shapes(window, mask=window > 0, transform=transform, connectivity=8):
             for ring in geom["coordinates"]:
-                rings.append(np.asarray(ring, dtype=np.float64))
+                rings.extend(ring)
                 ring_poly.append(len(poly_label))
+                ring_poly.extend([-1] * (len(ring) - 1))  # one entry per vertex, first marked
             poly_label.append(int(value))
         if not rings:
             return {}
-        sizes = np.fromiter((r.shape[0] for r in rings), dtype=np.int64, count=len(rings))
-        ring_of_vertex = np.repeat(np.arange(sizes.size), sizes)
-        linear = shapely.linearrings(np.concatenate(rings), indices=ring_of_vertex)
-        polys = shapely.polygons(linear, indices=np.asarray(ring_poly))
+        vertex_poly = np.asarray(ring_poly)
+        starts = np.flatnonzero(vertex_poly >= 0)
+        ring_of_vertex = np.cumsum(vertex_poly >= 0) - 1
+        linear = shapely.linearrings(np.asarray(rings, dtype=np.float64), indices=ring_of_vertex)
+        polys = shapely.polygons(linear, indices=vertex_poly[starts])
         labels_of = np.asarray(poly_label)
-        return {
-            int(k): shapely.MultiPolygon(list(polys[labels_of == k])) for k in np.unique(labels_of)
-        }
+        order = np.argsort(labels_of, kind="stable")  # each label's polygons together
+        keys, first = np.unique(labels_of[order], return_index=True)
+        parts = np.split(polys[order], first[1:])
+        return {int(k): shapely.MultiPolygon(list(part))
+                for k, part in zip(keys, parts, strict=True)}  # fmt: skip
+
+
+def fill_small_holes(mask: np.ndarray, max_cells: float) -> np.ndarray:
+    """``mask`` with its holes of fewer than ``max_cells`` cells filled.
+
+    A hole is a 4-connected piece of unset cells that does not touch the grid's border
+    (the set cells join on 8 neighbours, as they are traced).
+    """
+    if max_cells <= 0:
+        return mask
+    background, _ = ndimage.label(~mask)
+    sizes = np.bincount(background.ravel())
+    small = sizes < max_cells
+    small[0] = False  # the set cells
+    border = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    small[border] = False  # open to the outside: not a hole
+    return mask | small[background]
 
 
 def least_cost(xy: np.ndarray, cost: np.ndarray, width: float) -> tuple[Grid, np.ndarray]:

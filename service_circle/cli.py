@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Literal, cast
@@ -1391,6 +1392,13 @@ def serve(
         Path | None,
         typer.Option(help="Folder of study folders (default: SC_STUDIES_DIR, else the sample)"),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Server processes (uvicorn workers): each loads the studies and keeps its "
+            "own cache; more answer more clients at once where there are cores for them"
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API (FastAPI on uvicorn): coverage, gaps, isochrones, siting, maps.
 
@@ -1403,14 +1411,22 @@ def serve(
     from service_circle_api.settings import Settings
 
     check_number(port, "--port", ge=0, le=65535, integer=True)
-    settings = Settings(studies_dir=studies) if studies else Settings()
+    check_number(workers, "--workers", ge=1, le=64, integer=True)
+    if studies:  # the worker processes read their settings from the environment
+        os.environ["SC_STUDIES_DIR"] = str(studies)
+    settings = Settings()
     if settings.studies_dir is not None:
         found = check_studies_dir(settings.studies_dir)
         console.print(f"{len(found)} study folder(s) in {escape(str(settings.studies_dir))}")
     _configure_logging("api")
     where = settings.studies_dir or "the bundled Helsinki sample"
-    console.print(f"serving {escape(str(where))} on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    console.print(f"serving {escape(str(where))} on http://{host}:{port} (docs at /docs)"
+                  + (f", {workers} worker processes" if workers > 1 else ""))  # fmt: skip
+    if workers > 1:  # each worker builds its own app from the environment
+        uvicorn.run("service_circle_api.main:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_level="info")  # fmt: skip
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 def _configure_logging(name: str = "service_circle") -> None:

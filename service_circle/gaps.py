@@ -113,9 +113,8 @@ def gap_groups(
     uncovered = np.flatnonzero(~(point_cost <= limit) & (population > 0))
     if uncovered.size == 0:
         return []
-    pts = shapely.points(points.x, points.y)
     located = np.isfinite(points.x)
-    covered_pts = pts[np.flatnonzero((point_cost <= limit) & located)]
+    covered = np.flatnonzero((point_cost <= limit) & located)
     unlocated = uncovered[~located[uncovered]]
     uncovered = uncovered[located[uncovered]]
     groups: list[tuple[np.ndarray, shapely.Geometry]] = []
@@ -124,13 +123,15 @@ def gap_groups(
     elif method == "raster" or (method == "auto" and uncovered.size > RASTER_ABOVE):
         from service_circle import _raster
 
-        member, outlines = _raster.group_points(
-            shapely.get_coordinates(pts[uncovered]), radius_m, shapely.get_coordinates(covered_pts)
-        )
-        groups = [(uncovered[member == g], outlines.get(g, shapely.MultiPolygon()))
-                  for g in np.unique(member)]  # fmt: skip
+        xy = np.column_stack([points.x, points.y])
+        member, outlines = _raster.group_points(xy[uncovered], radius_m, xy[covered])
+        order = np.argsort(member, kind="stable")  # each group's homes together
+        keys, first = np.unique(member[order], return_index=True)
+        groups = [(rows, outlines.get(int(g), shapely.MultiPolygon())) for g, rows in
+                  zip(keys, np.split(uncovered[order], first[1:]), strict=True)]  # fmt: skip
     else:
-        groups = _vector_groups(pts, uncovered, covered_pts, radius_m)
+        pts = shapely.points(points.x, points.y)
+        groups = _vector_groups(pts, uncovered, pts[covered], radius_m)
     if unlocated.size:  # homes without a location count, in a gap that has no place
         groups.append((unlocated, shapely.MultiPolygon()))
     return groups

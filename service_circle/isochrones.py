@@ -134,11 +134,11 @@ def isochrone_areas(
     reached_points = int((result.point_cost <= top).sum()) if result.points is not None else 0
     pieces = int(reach.any.sum()) + reached_points
     use_raster = method == "raster" or (method == "auto" and pieces > RASTER_ABOVE)
-    if use_raster:
-        areas = _raster_isochrones(net, result, reach, list(limits), frontage_m)
-    else:
-        areas = [_vector_isochrone(net, result, limit, frontage_m) for limit in limits]
-    return [_fill_holes(a, fill_holes_m2) for a in areas], "raster" if use_raster else "vector"
+    if use_raster:  # holes filled on the grid, before the outlines are traced
+        return _raster_isochrones(net, result, reach, list(limits), frontage_m,
+                                  fill_holes_m2), "raster"  # fmt: skip
+    areas = [_vector_isochrone(net, result, limit, frontage_m) for limit in limits]
+    return [_fill_holes(a, fill_holes_m2) for a in areas], "vector"
 
 
 def _vector_isochrone(
@@ -193,7 +193,7 @@ def _raster_isochrone_samples(
 
 def _raster_isochrones(
     net: WalkNetwork, result: SearchResult, reach: _EdgeReach, limits: list[float],
-    frontage_m: float,
+    frontage_m: float, fill_holes_m2: float,
 ) -> list[shapely.MultiPolygon]:  # fmt: skip
     from service_circle import _raster
 
@@ -201,9 +201,12 @@ def _raster_isochrones(
     if cost.size == 0:
         return [shapely.MultiPolygon() for _ in limits]
     grid, near = _raster.least_cost(xy, cost, frontage_m)
-    return [
-        grid.outlines(near <= np.float32(limit)).get(1, shapely.MultiPolygon()) for limit in limits
-    ]
+    areas = []
+    for limit in limits:
+        # block interiors filled before tracing: fewer rings to trace than to drop after
+        inside = _raster.fill_small_holes(near <= np.float32(limit), fill_holes_m2 / grid.cell**2)
+        areas.append(grid.outlines(inside).get(1, shapely.MultiPolygon()))
+    return areas
 
 
 def _fill_holes(area: shapely.Geometry, min_area_m2: float) -> shapely.MultiPolygon:

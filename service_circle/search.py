@@ -21,6 +21,7 @@ per-arc costs (slope) the search runs on the reversed arcs, so that direction is
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Literal
@@ -381,10 +382,8 @@ def _search(
     cheapest virtual node and so the source.
     """
     n = net.n_nodes
-    node_cost = np.full(n, np.inf)
-    node_source = np.full(n, -1, dtype=np.int64)
     if seed_node.size == 0:
-        return node_cost, node_source
+        return np.full(n, np.inf), np.full(n, -1, dtype=np.int64)
     graph, first_virtual = _seeded_graph(net, arc_cost, seed_node, seed_cost, seed_source)
     sources = np.unique(seed_source)
     dist, _, start = csgraph.dijkstra(
@@ -395,10 +394,11 @@ def _search(
         limit=limit,
         return_predecessors=True,
     )
-    node_cost = dist[:n]
-    reached = np.isfinite(node_cost)
-    node_source[reached] = sources[start[:n][reached] - first_virtual]
-    return node_cost, node_source
+    # the source each node was reached from (scipy: -9999 where none): one pass, no mask
+    which = np.subtract(start[:n], first_virtual)  # kept in scipy's int32
+    if sources[0] == 0 and sources[-1] == sources.size - 1:  # every source seeded: 0 … k-1
+        return dist[:n], np.maximum(which, -1, out=which)
+    return dist[:n], np.where(which >= 0, sources.take(which, mode="clip"), -1)
 
 
 def _seeded_graph(
@@ -413,6 +413,10 @@ def _seeded_graph(
     Virtual nodes follow the network's, one per distinct ``seed_source`` in ascending
     order, from the returned index on; each links to its seed nodes at the seeds' costs
     (the cheapest where a source seeds a node twice).
+
+    The network's arcs are copied once per thread and cost array into a buffer with room
+    for the seeds, which each call writes after them: a query costs its seeds, not a copy
+    of every arc. The graph is valid until the next call on the same thread.
     """
     n = net.n_nodes
     order = np.lexsort((seed_cost, seed_node, seed_source))
@@ -422,12 +426,37 @@ def _seeded_graph(
     src, node, cost = src[first], node[first], cost[first]
     _, per_source = np.unique(src, return_counts=True)
     k = per_source.size
-    indptr = np.concatenate([net.indptr, net.indptr[-1] + np.cumsum(per_source)])
+    data, indices, indptr = _arc_buffer(net, arc_cost, cost.size)
+    m = arc_cost.size
+    data[m : m + cost.size] = cost
+    indices[m : m + cost.size] = node
+    seeds_indptr = (indptr[-1] + np.cumsum(per_source)).astype(indptr.dtype)
     graph = csr_matrix(
-        (np.concatenate([arc_cost, cost]), np.concatenate([net.arc_head, node]), indptr),
+        (data[: m + cost.size], indices[: m + cost.size], np.concatenate([indptr, seeds_indptr])),
         shape=(n + k, n + k),
+        copy=False,
     )
     return graph, n
+
+
+def _arc_buffer(
+    net: WalkNetwork, arc_cost: np.ndarray, room: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A copy of the arcs (costs, heads, CSR index) for this thread, ``room`` after them."""
+    buffers = net._cache.setdefault("arc_buffers", {})
+    key = threading.get_ident()
+    entry = buffers.get(key)
+    m = arc_cost.size
+    if entry is None or entry[0] is not arc_cost or entry[1].size < m + room:
+        size = m + max(room * 2, 4096)
+        data = np.empty(size, dtype=np.float64)
+        data[:m] = arc_cost
+        small = size < np.iinfo(np.int32).max  # scipy's search takes 32-bit indices
+        indices = np.empty(size, dtype=np.int32 if small else np.int64)
+        indices[:m] = net.arc_head
+        indptr = net.indptr.astype(indices.dtype)
+        entry = buffers[key] = (arc_cost, data, indices, indptr)
+    return entry[1], entry[2], entry[3]
 
 
 def _points_by_node(net: WalkNetwork, points: Snapped) -> tuple[np.ndarray, np.ndarray]:

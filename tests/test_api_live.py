@@ -52,3 +52,20 @@ def test_serve_refuses_an_empty_studies_folder(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2
     assert "holds no study folder" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_serve_with_several_workers_answers_from_each(sample_cache, tmp_path):
+    """`serve --workers 2`: two uvicorn processes, each with the studies, the same answers."""
+    from conftest import running_server
+
+    env = {"SC_CACHE_DIR": str(sample_cache), "SC_COMPUTE_PROCESSES": "false"}
+    with (
+        running_server(tmp_path, env, ("--workers", "2")) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        study = client.get("/studies").json()[0]["id"]
+        answers = {client.get(f"/studies/{study}/coverage", params={"minutes": 10}).text
+                   for _ in range(6)}  # fmt: skip
+    assert len(answers) == 1 and "pharmacy" in answers.pop()
+    log = next(tmp_path.glob("server-*.log")).read_text()
+    assert "2 worker processes" in log and log.count("Application startup complete") == 2

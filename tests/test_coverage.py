@@ -131,6 +131,31 @@ def test_raster_and_vector_dissolves_agree(beijing_study):
     assert abs(len(a) - len(b)) <= max(1, len(a) // 5)
 
 
+def test_holes_filled_on_the_grid_are_those_the_outline_would_drop():
+    """Filling block interiors before tracing gives the outline filled after, exactly."""
+    from scipy import ndimage
+
+    from service_circle._raster import Grid, fill_small_holes
+    from service_circle.isochrones import _fill_holes
+
+    grid = Grid((0.0, 0.0, 3000.0, 2500.0), 10.0, 0.0)
+    rng = np.random.default_rng(7)
+    streets = np.zeros(grid.shape, dtype=bool)
+    rows = np.cumsum(rng.integers(5, 20, size=40))  # streets between blocks of every size
+    cols = np.cumsum(rng.integers(5, 20, size=40))
+    streets[rows[rows < grid.shape[0]], :] = True
+    streets[:, cols[cols < grid.shape[1]]] = True
+    mask = ndimage.binary_dilation(streets & (rng.random(grid.shape) < 0.9), iterations=1)
+    mask[:40, :40] = False  # an open corner
+    traced = grid.outlines(mask)[1]
+    after = _fill_holes(traced, 10_000.0)
+    before = grid.outlines(fill_small_holes(mask, 10_000.0 / grid.cell**2))[1]
+    holes = [shapely.Polygon(h).area for p in shapely.get_parts(traced) for h in p.interiors]
+    assert min(holes) < 10_000 < max(holes)  # some to fill, some to keep
+    assert shapely.area(before) == pytest.approx(shapely.area(after), rel=1e-12)
+    assert shapely.area(shapely.symmetric_difference(before, after)) < 1e-6
+
+
 @pytest.mark.parametrize("radius", [0.5, 1.0, 2.3, 3.5, 4.0, 6.2])
 def test_disc_minimum_equals_a_disc_footprint_filter(radius):
     from scipy import ndimage

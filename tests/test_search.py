@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import shapely
@@ -13,7 +15,7 @@ from reference import reference_costs
 from service_circle import InputError, Snapped, WalkNetwork, get_profile, snap
 from service_circle.cost import CostModel, Threshold
 from service_circle.profiles import Profile
-from service_circle.search import network_distances, reach_pairs, travel_times
+from service_circle.search import nearest, network_distances, reach_pairs, travel_times
 from service_circle.synthetic import grid_network, random_points
 
 RTOL = 1e-6
@@ -281,3 +283,28 @@ def test_grid_network_search_reaches_every_node_of_a_connected_grid():
     assert net.n_components == 1
     assert np.isfinite(result.node_cost).all()
     assert set(np.unique(result.node_facility)) <= set(range(3))
+
+
+def test_queries_reusing_the_arc_buffer_agree_across_models_and_threads(beijing_net):
+    """Each thread writes its seeds after its own copy of the arcs: answers never mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service_circle.synthetic import random_points
+
+    net = beijing_net
+    sets = [snap(net, random_points(net, n, seed=n), what="f") for n in (3, 7, 11, 20)]
+    models = [CostModel.walking("adult"), CostModel.distance(), CostModel.walking("elderly")]
+    fresh = {}
+    for i, fac in enumerate(sets):
+        for j, model in enumerate(models):
+            alone = replace(net, _cache={})  # a network that has answered nothing before
+            fresh[i, j] = nearest(alone, fac, cost=model, limit=1200.0).node_cost
+    jobs = [(i, j) for _ in range(3) for i in range(len(sets)) for j in range(len(models))]
+
+    def run(job):
+        i, j = job
+        return job, nearest(net, sets[i], cost=models[j], limit=1200.0).node_cost
+
+    with ThreadPoolExecutor(4) as pool:
+        for (i, j), cost in pool.map(run, jobs):
+            np.testing.assert_array_equal(cost, fresh[i, j])
