@@ -1,4 +1,4 @@
-"""Memory of a compiled 1M-node network, and of the geometry cache that snapping builds.
+"""Memory of a compiled 1M-node network, and of the segment index that snapping builds.
 
 Run ``python bench/memory.py``. Resident memory is read from ``/proc/self/status`` (Linux).
 """
@@ -36,7 +36,7 @@ def main() -> None:
     print(f"process growth after loading the .npz: {loaded - base:.0f} MB")
     print(
         f"process growth after snapping + one search: {after - base:.0f} MB "
-        f"(edge geometries and their spatial index are built on the first snap and cached)"
+        f"(the segment index is built on the first snap and cached)"
     )
     print(f"nodes reached: {int((result.node_facility >= 0).sum()):,}")
 

@@ -46,9 +46,7 @@ def generate_candidates(
             f"no gap to site {category} in: every home within reach of the network is "
             f"covered within {threshold.label}"
         )
-    lines = study.network.edge_geometries()[s.edge[open_rows]]
-    spots = shapely.line_interpolate_point(lines, s.pos_m[open_rows])
-    xy = shapely.get_coordinates(spots)
+    xy = study.network.edge_points(s.edge[open_rows], s.pos_m[open_rows])
     if not (np.isfinite(spacing_m) and spacing_m > 0):
         raise InputError(
             f"candidate spacing must be a positive number of metres, got {spacing_m!r}"
@@ -64,7 +62,7 @@ def generate_candidates(
         logger.info("more than %d candidates: thinning to %.0f m", max_candidates, spacing_m)
     frame = gpd.GeoDataFrame(
         {"id": [f"cand-{i}" for i in range(keep.size)]},
-        geometry=spots[keep],
+        geometry=shapely.points(xy[keep]),
         crs=study.network.crs,
     ).to_crs("EPSG:4326")
     if exclude is not None and len(exclude):

@@ -301,7 +301,6 @@ def _reached_legs(net: WalkNetwork, result: SearchResult, limit: float) -> np.nd
     if reached.size == 0:
         return np.empty(0, dtype=object)
     s = result.points
-    lines = net.edge_geometries()[s.edge[reached]]
-    spots = shapely.line_interpolate_point(lines, s.pos_m[reached])
+    spots = net.edge_points(s.edge[reached], s.pos_m[reached])
     start = np.column_stack([s.x[reached], s.y[reached]])
-    return shapely.linestrings(np.stack([start, shapely.get_coordinates(spots)], axis=1))
+    return shapely.linestrings(np.stack([start, spots], axis=1))

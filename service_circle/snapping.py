@@ -187,22 +187,16 @@ def snap(
 
     present = np.flatnonzero(~missing)
     if present.size:
-        tree, tree_edges = net.edge_tree(min_piece_m)
-        (which, item), dist = tree.query_nearest(
-            geoms[present], max_distance=max_access_m, return_distance=True, all_matches=False
-        )
-        rows = present[which]
-        hit = tree_edges[item]
-        lines = net.edge_geometries()[hit]
-        edge[rows] = hit
-        pos_m[rows] = shapely.line_locate_point(lines, geoms[rows])
-        access_m[rows] = dist
+        segments, allowed = net.segment_index(), net.snap_targets(min_piece_m)
+        hit, pos, dist = segments.nearest(x[present], y[present], max_access_m, allowed)
+        found = hit >= 0
+        rows = present[found]
+        edge[rows], pos_m[rows], access_m[rows] = hit[found], pos[found], dist[found]
         status[rows] = "ok"
         if barriers is not None and len(barriers):
             _respect_barriers(
-                net, geoms, rows, edge, pos_m, access_m, status, barriers, tree, tree_edges,
-                max_access_m,
-            )  # fmt: skip
+                net, geoms, rows, edge, pos_m, access_m, status, barriers, allowed, max_access_m
+            )
         if rows.size == 0:
             minx, miny, maxx, maxy = net.bounds
             px, py = np.nanmedian(x), np.nanmedian(y)
@@ -246,24 +240,21 @@ def _respect_barriers(
     access_m: np.ndarray,
     status: np.ndarray,
     barriers: gpd.GeoSeries | gpd.GeoDataFrame,
-    tree: shapely.STRtree,
-    tree_edges: np.ndarray,
+    allowed: np.ndarray,
     max_access_m: float,
 ) -> None:
     """Re-snap, in place, the points whose access leg crosses a barrier."""
     if barriers.crs is None:
         raise InputError("barriers have no CRS: set one (e.g. .set_crs('EPSG:4326'))")
-    lines = net.edge_geometries()
     walls = np.asarray(barriers.to_crs(net.crs).geometry.to_numpy())
     walls = walls[~(shapely.is_missing(walls) | shapely.is_empty(walls))]
     if walls.size == 0:
         return
     wall_tree = shapely.STRtree(walls)
+    segments = net.segment_index()
 
     def crosses(points: np.ndarray, spots: np.ndarray) -> np.ndarray:
-        legs = shapely.linestrings(
-            np.stack([shapely.get_coordinates(points), shapely.get_coordinates(spots)], axis=1)
-        )
+        legs = shapely.linestrings(np.stack([shapely.get_coordinates(points), spots], axis=1))
         leg, wall = wall_tree.query(legs, predicate="intersects")
         # a point standing in the water (a pier, a moored ship) walks out of it
         inside = shapely.contains(walls[wall], points[leg])
@@ -271,19 +262,21 @@ def _respect_barriers(
         hit[leg[~inside]] = True
         return hit
 
-    spots = shapely.line_interpolate_point(lines[edge[rows]], pos_m[rows])
-    for row in rows[crosses(geoms[rows], spots)]:
+    for row in rows[crosses(geoms[rows], net.edge_points(edge[rows], pos_m[rows]))]:
         point = geoms[row]
-        items = tree.query(point, predicate="dwithin", distance=max_access_m)
-        cand = tree_edges[items]
-        dist = shapely.distance(lines[cand], point)
-        order = np.argsort(dist, kind="stable")
-        cand, dist = cand[order], dist[order]
-        pos = shapely.line_locate_point(lines[cand], point)
-        ok = ~crosses(np.repeat(point, cand.size), shapely.line_interpolate_point(lines[cand], pos))
+        px, py = shapely.get_x(point), shapely.get_y(point)
+        cand = segments.within(px, py, max_access_m)
+        cand = cand[allowed[segments.edge_of(cand)]]
+        n = cand.size
+        dist, along, _ = segments.project(cand, np.full(n, px), np.full(n, py))
+        order = np.lexsort((along, segments.edge_of(cand), dist))  # nearest first
+        order = order[dist[order] <= max_access_m]
+        cand_edge, dist, along = segments.edge_of(cand)[order], dist[order], along[order]
+        spots = net.edge_points(cand_edge, along)
+        ok = ~crosses(np.repeat(point, cand_edge.size), spots)
         if ok.any():
             best = np.flatnonzero(ok)[0]
-            edge[row], pos_m[row], access_m[row] = cand[best], pos[best], dist[best]
+            edge[row], pos_m[row], access_m[row] = cand_edge[best], along[best], dist[best]
         else:
             edge[row], pos_m[row], access_m[row] = -1, np.nan, np.nan
             status[row] = "blocked"

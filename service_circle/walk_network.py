@@ -44,6 +44,8 @@ from service_circle.profiles import CROSSED_CLASSES
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from service_circle._segments import SegmentIndex
+
 logger = logging.getLogger(__name__)
 
 FORMAT = "service-circle/walk-network"
@@ -495,18 +497,26 @@ class WalkNetwork:
         piece = self.node_component[self.edge_u]
         return np.bincount(piece, weights=self.edge_length_m)[piece]
 
-    def edge_tree(self, min_piece_m: float = 0.0) -> tuple[shapely.STRtree, np.ndarray]:
-        """A spatial index over the edges on pieces at least ``min_piece_m`` long (cached).
-
-        The longest piece always qualifies. Returns the tree and the edge indices it holds
-        (tree item ``i`` is edge ``edges[i]``).
-        """
+    def snap_targets(self, min_piece_m: float = 0.0) -> np.ndarray:
+        """Mask of the edges on pieces at least ``min_piece_m`` long (the longest always)."""
         min_piece_m = min(float(min_piece_m), float(self.piece_length_m.max()))
-        key = ("tree", min_piece_m)
-        if key not in self._cache:
-            edges = np.flatnonzero(self.piece_length_m >= min_piece_m)
-            self._cache[key] = (shapely.STRtree(self.edge_geometries()[edges]), edges)
-        return self._cache[key]
+        return self.piece_length_m >= min_piece_m
+
+    def segment_index(self) -> SegmentIndex:
+        """The edges' straight segments, indexed for the nearest to a point (cached)."""
+        if "segments" not in self._cache:
+            from service_circle._segments import SegmentIndex
+
+            self._cache["segments"] = SegmentIndex(self)
+        return self._cache["segments"]
+
+    def edge_points(self, edges: np.ndarray, pos_m: np.ndarray) -> np.ndarray:
+        """The ``(x, y)`` of the spots ``pos_m`` along ``edges`` (metres of their geometry).
+
+        From the segments, without a geometry per edge.
+        """
+        edges = np.asarray(edges, dtype=np.int64)
+        return self.segment_index().points(edges, np.asarray(pos_m, dtype=np.float64))
 
     def to_geodataframes(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
         """Nodes and edges as GeoDataFrames in the network's CRS, for inspection.

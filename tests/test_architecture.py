@@ -39,7 +39,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["readers", "facilities", "demand", "units"], 1),
     # the network: its sources and its compiled arrays
     **dict.fromkeys(
-        ["_walkable", "walk_network", "network", "synthetic", "terrain", "crossings"], 2
+        ["_walkable", "walk_network", "network", "synthetic", "terrain", "crossings", "_segments"],
+        2,
     ),
     "cost": 3,
     **dict.fromkeys(["snapping", "search"], 4),

@@ -230,3 +230,47 @@ def test_water_of_a_real_city_is_respected(guixi_net):
     for leg, start in zip(legs, origin, strict=True):
         crossing = [w for w in walls if leg.intersects(w) and not w.contains(start)]
         assert not crossing
+
+
+@pytest.mark.parametrize("winding", [False, True])
+def test_snapping_from_segments_matches_shapely_on_every_point(guixi_net, winding):
+    """Nearest edge, spot and distance as GEOS gives them (ties aside), without LineStrings."""
+    import geopandas as gpd
+
+    from service_circle.walk_network import WalkNetwork
+
+    net = guixi_net
+    if winding:  # every edge bent through a vertex beside its midpoint (a centre-line file)
+        mx = (net.node_x[net.edge_u] + net.node_x[net.edge_v]) / 2
+        my = (net.node_y[net.edge_u] + net.node_y[net.edge_v]) / 2
+        net = WalkNetwork.from_edges(
+            crs=net.crs, node_x=net.node_x, node_y=net.node_y, edge_u=net.edge_u,
+            edge_v=net.edge_v, geom_offsets=np.arange(net.n_edges + 1),
+            geom_xy=np.column_stack([mx + 7.0, my - 5.0]), edge_highway=net.edge_highway(),
+        )  # fmt: skip
+    rng = np.random.default_rng(11)
+    x0, y0, x1, y1 = net.bounds
+    points = gpd.GeoDataFrame(
+        geometry=shapely.points(rng.uniform(x0, x1, 5000), rng.uniform(y0, y1, 5000)), crs=net.crs
+    )
+    lines = net.edge_geometries()
+    for min_piece_m in (0.0, 500.0):
+        got = snap(net, points, max_access_m=250, min_piece_m=min_piece_m)
+        allowed = np.flatnonzero(net.snap_targets(min_piece_m))
+        tree = shapely.STRtree(lines[allowed])
+        (row, item), dist = tree.query_nearest(points.geometry.to_numpy(), max_distance=250,
+                                               return_distance=True, all_matches=False)  # fmt: skip
+        assert set(np.flatnonzero(got.edge >= 0)) == set(row)
+        np.testing.assert_allclose(got.access_m[row], dist, atol=1e-6)
+        # the same distance everywhere; where the edge differs, two edges are as near (ties
+        # at a junction): the spot is the same node
+        same = got.edge[row] == allowed[item]
+        assert same.mean() > 0.9
+        spot = shapely.line_locate_point(lines[allowed[item]], points.geometry.to_numpy()[row])
+        np.testing.assert_allclose(got.pos_m[row][same], spot[same], atol=1e-6)
+        # the spot a snapped point stands on, from the segments
+        xy = net.edge_points(got.edge[row], got.pos_m[row])
+        expected = shapely.line_interpolate_point(lines[got.edge[row]], got.pos_m[row])
+        np.testing.assert_allclose(xy, shapely.get_coordinates(expected), atol=1e-6)
+        theirs = shapely.line_interpolate_point(lines[allowed[item]], spot)
+        np.testing.assert_allclose(xy[~same], shapely.get_coordinates(theirs)[~same], atol=1e-6)
