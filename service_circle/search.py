@@ -206,37 +206,33 @@ class _EdgeCost:
         """The whole edge."""
         return self._arc_cost[self._arc_of_edge[edges]]
 
-    def _body(self, arcs: np.ndarray) -> np.ndarray:
-        cost = self._arc_cost[arcs]
-        if self._ends is None:
-            return cost
-        return cost - self._ends[0][arcs] - self._ends[1][arcs]
-
     def body(self, edges: np.ndarray) -> np.ndarray:
         """Each whole edge without what is charged at its ends."""
-        return self._body(self._arc_of_edge[edges])
-
-    def arriving(self, edges: np.ndarray) -> np.ndarray:
-        """What is charged at the end each edge arrives at (0 without crossings)."""
+        cost = self[edges]
         if self._ends is None:
-            return np.zeros(np.shape(edges))
-        return self._ends[1][self._arc_of_edge[edges]]
+            return cost
+        arcs = self._arc_of_edge[edges]
+        return cost - self._ends[0][arcs] - self._ends[1][arcs]
+
+    def arriving(self, edges: np.ndarray) -> np.ndarray | float:
+        """What is charged at the end each edge arrives at (0 without crossings)."""
+        return self._charged(edges, 1)
 
     def middle(self, edges: np.ndarray, share: np.ndarray) -> np.ndarray:
         """``share`` of each edge between its ends."""
-        return _part(self._body(self._arc_of_edge[edges]), share)
+        return _part(self.body(edges), share)
 
     def first(self, edges: np.ndarray, share: np.ndarray) -> np.ndarray:
         """The first ``share`` of each edge, from the end it starts at."""
-        arcs = self._arc_of_edge[edges]
-        body = _part(self._body(arcs), share)
-        return body if self._ends is None else body + self._ends[0][arcs]
+        return self.middle(edges, share) + self._charged(edges, 0)
 
     def last(self, edges: np.ndarray, share: np.ndarray) -> np.ndarray:
         """The last ``share`` of each edge, to the end it arrives at."""
-        arcs = self._arc_of_edge[edges]
-        body = _part(self._body(arcs), share)
-        return body if self._ends is None else body + self._ends[1][arcs]
+        return self.middle(edges, share) + self._charged(edges, 1)
+
+    def _charged(self, edges: np.ndarray, end: int) -> np.ndarray | float:
+        """What is charged at each edge's start (``end=0``) or arrival (``1``)."""
+        return 0.0 if self._ends is None else self._ends[end][self._arc_of_edge[edges]]
 
 
 def edge_costs(net: WalkNetwork, cost: CostModel) -> tuple[_EdgeCost, _EdgeCost]:
