@@ -36,6 +36,7 @@ import pandas as pd
 import pyproj
 import shapely
 
+from service_circle._contract import Folded, fold_chains
 from service_circle._errors import (
     CRSError,
     EmptyNetworkError,
@@ -84,6 +85,7 @@ def load_network(
     source_crs: str | int | pyproj.CRS | None = None,
     mode: str = "walk",
     crossings: bool = False,
+    simplify: bool = True,
 ) -> WalkNetwork:
     """Load a walking (or driving) network from a file or a networkx graph and compile it.
 
@@ -107,6 +109,10 @@ def load_network(
         highway classes and OSM's crossing, signal, lanes and oneway tags, so that the
         walking profiles charge their wait and width. A compiled ``.npz`` keeps the
         crossings it was compiled with.
+    simplify
+        Fold the nodes that only bend a way (two edges of one OSM way) into its edges'
+        geometry (:mod:`._contract`): the same streets and times with a third of the
+        nodes. ``False`` keeps every OSM node.
 
     Returns
     -------
@@ -129,7 +135,8 @@ def load_network(
     if isinstance(source, WalkNetwork):
         return _check_crossings(source, crossings, "the network")
     if isinstance(source, nx.Graph):
-        return network_from_graph(source, crs=crs, source_crs=source_crs, crossings=crossings)
+        return network_from_graph(source, crs=crs, source_crs=source_crs, crossings=crossings,
+                                  simplify=simplify)  # fmt: skip
     path = Path(source)
     if not path.exists():
         raise InputNotFoundError(f"network file {path} does not exist")
@@ -147,11 +154,12 @@ def load_network(
             )
         return _check_crossings(net, crossings, str(path))
     if name.endswith(".pbf"):
-        return _from_pbf(path, crs=crs, mode=mode, crossings=crossings)
+        return _from_pbf(path, crs=crs, mode=mode, crossings=crossings, simplify=simplify)
     if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
-        return _from_osm_xml(path, crs=crs, mode=mode, crossings=crossings)
+        return _from_osm_xml(path, crs=crs, mode=mode, crossings=crossings, simplify=simplify)
     if name.endswith(".graphml"):
-        return _from_graphml(path, crs=crs, source_crs=source_crs, crossings=crossings)
+        return _from_graphml(path, crs=crs, source_crs=source_crs, crossings=crossings,
+                             simplify=simplify)  # fmt: skip
     if name.endswith(LINE_SUFFIXES):
         return network_from_lines(path, crs=crs, source_crs=source_crs, crossings=crossings)
     raise InputError(
@@ -309,7 +317,12 @@ def barriers_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
 
 # ---------------------------------------------------------------------- OSM files
 def _from_pbf(
-    path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "walk", crossings: bool = False
+    path: Path,
+    *,
+    crs: str | int | pyproj.CRS | None,
+    mode: str = "walk",
+    crossings: bool = False,
+    simplify: bool = True,
 ) -> WalkNetwork:
     import pyrosm
 
@@ -343,11 +356,16 @@ def _from_pbf(
         node_table["control"] = [node_control(t) if isinstance(t, dict) else 0
                                  for t in nodes["tags"]]  # fmt: skip
     return _from_osm_segments(segments, node_table, crs=crs, source=str(path), mode=mode,
-                              crossings=crossings)  # fmt: skip
+                              crossings=crossings, simplify=simplify)  # fmt: skip
 
 
 def _from_osm_xml(
-    path: Path, *, crs: str | int | pyproj.CRS | None, mode: str = "walk", crossings: bool = False
+    path: Path,
+    *,
+    crs: str | int | pyproj.CRS | None,
+    mode: str = "walk",
+    crossings: bool = False,
+    simplify: bool = True,
 ) -> WalkNetwork:
     import osmnx as ox
 
@@ -377,7 +395,7 @@ def _from_osm_xml(
         columns=["id", "lon", "lat", "control"],
     )
     return _from_osm_segments(segments, node_table, crs=crs, source=str(path), mode=mode,
-                              crossings=crossings)  # fmt: skip
+                              crossings=crossings, simplify=simplify)  # fmt: skip
 
 
 def _from_osm_segments(
@@ -388,6 +406,7 @@ def _from_osm_segments(
     source: str,
     mode: str = "walk",
     crossings: bool = False,
+    simplify: bool = True,
 ) -> WalkNetwork:
     """Compile OSM node-to-node segments (ids ``u``/``v``) with lon/lat node positions.
 
@@ -439,23 +458,40 @@ def _from_osm_segments(
     n = lo.size
     u, v = inverse[:n], inverse[n:]
     steps = _step_shares(segments, np.hypot(x[u] - x[v], y[u] - y[v]))
+    control = np.zeros(node_ids.size, np.int8)
+    if crossings and "control" in nodes:
+        control = nodes.loc[node_ids, "control"].to_numpy(np.int8)
+    # nodes that only bend a way are folded into its edges' geometry
+    osmid = segments["osmid"].to_numpy(np.int64)
+    way = osmid if simplify else np.full(n, -1)  # -1: a way of its own, never folded
+    folded = fold_chains(node_ids.size, u, v, way=way, foldable_edge=~np.isfinite(edge_incline),
+                         protected=control > 0)  # fmt: skip
+    new_index = np.cumsum(folded.kept) - 1
+    first = folded.first_edge
+    if steps is not None:  # a chain's steps are its pieces'
+        counted = np.bincount(folded.edge_of_old, weights=np.nan_to_num(steps),
+                              minlength=first.size)  # fmt: skip
+        tagged = np.bincount(folded.edge_of_old, weights=np.isfinite(steps), minlength=first.size)
+        steps = np.where(tagged > 0, counted, np.nan)
+    incline = edge_incline[first]  # only an edge left whole has one
     net = WalkNetwork.from_edges(
         crs=target,
-        node_x=x,
-        node_y=y,
-        node_id=node_ids,
-        edge_u=u,
-        edge_v=v,
-        edge_osmid=segments["osmid"].to_numpy(np.int64),
-        edge_highway=segments["highway"].map(_first).astype(str).to_numpy(),
-        edge_incline=edge_incline if np.isfinite(edge_incline).any() else None,
+        node_x=x[folded.kept],
+        node_y=y[folded.kept],
+        node_id=node_ids[folded.kept],
+        edge_u=new_index[folded.u],
+        edge_v=new_index[folded.v],
+        edge_osmid=osmid[first],
+        edge_highway=segments["highway"].iloc[first].map(_first).astype(str).to_numpy(),
+        geom_offsets=folded.inner_offsets,
+        geom_xy=np.column_stack([x[folded.inner_nodes], y[folded.inner_nodes]]),
+        edge_incline=incline if np.isfinite(incline).any() else None,
         edge_step_count=steps,
         source=source,
     )
     if crossings:
-        control = (nodes.loc[node_ids, "control"].to_numpy(np.int8) if "control" in nodes
-                   else np.zeros(node_ids.size, np.int8))  # fmt: skip
-        net = _add_crossings(net, segments, control, f"OSM tags of {source}")
+        net = _add_crossings(net, segments.iloc[first], control[folded.kept],
+                             f"OSM tags of {source}")  # fmt: skip
     _log_loaded(net)
     return net
 
@@ -496,6 +532,7 @@ def _from_graphml(
     crs: str | int | pyproj.CRS | None,
     source_crs: str | int | pyproj.CRS | None,
     crossings: bool = False,
+    simplify: bool = True,
 ) -> WalkNetwork:
     import osmnx as ox
 
@@ -504,7 +541,7 @@ def _from_graphml(
     except Exception as exc:
         raise InputError(f"cannot read {path} as GraphML ({type(exc).__name__}: {exc})") from None
     return network_from_graph(graph, crs=crs, source_crs=source_crs, source=str(path),
-                              crossings=crossings)  # fmt: skip
+                              crossings=crossings, simplify=simplify)  # fmt: skip
 
 
 def network_from_graph(
@@ -514,6 +551,7 @@ def network_from_graph(
     source_crs: str | int | pyproj.CRS | None = None,
     source: str = "networkx graph",
     crossings: bool = False,
+    simplify: bool = True,
 ) -> WalkNetwork:
     """Compile a networkx graph (osmnx-style or plain) into a walking network.
 
@@ -522,7 +560,8 @@ def network_from_graph(
     in favour of the projected geometry, and when edges carry ``highway`` tags the walkable
     rule is applied. Direction and parallel duplicates collapse to one undirected edge per
     distinct geometry. With ``crossings``, node ``highway``/``crossing`` and edge ``lanes``,
-    ``oneway`` and ``crossing`` attributes say where walkers cross major roads.
+    ``oneway`` and ``crossing`` attributes say where walkers cross major roads. With
+    ``simplify``, nodes that only bend one way are folded into its edges.
     """
     if graph.number_of_nodes() == 0 or graph.number_of_edges() == 0:
         raise EmptyNetworkError(f"{source} has no edges")
@@ -581,6 +620,7 @@ def network_from_graph(
         source=source,
         crossings_from=table if crossings else None,
         node_control=[node_control(d) for _, d in graph.nodes(data=True)] if crossings else None,
+        fold=simplify,
     )
     _log_loaded(net)
     return net
@@ -718,11 +758,14 @@ def _compile_lines(
     source: str,
     crossings_from: pd.DataFrame | None = None,
     node_control: list[int] | None = None,
+    fold: bool = True,
 ) -> WalkNetwork:
     """Compile edges given as projected LineStrings between node indices ``u`` and ``v``.
 
     Geometries are oriented from ``u`` to ``v``; self-loops of zero length and exact
-    duplicates (same ends, same length to the millimetre) are dropped. With
+    duplicates (same ends, same length to the millimetre) are dropped; nodes that only
+    bend one way (two edges of the same OSM id) are folded into them unless ``fold`` is
+    false. With
     ``crossings_from`` (a row of tags per line) the network gets its crossings.
     """
     coords, index = shapely.get_coordinates(lines, return_index=True)
@@ -740,7 +783,19 @@ def _compile_lines(
     keep = np.unique(key, axis=0, return_index=True)[1]
     keep.sort()
     keep = keep[(u[keep] != v[keep]) | (length[keep] > 0)]
-    lines, u, v, length = lines[keep], u[keep], v[keep], length[keep]
+    lines, u, v = lines[keep], u[keep], v[keep]
+    # nodes that only bend one OSM way are folded into its edges' geometry
+    control = np.zeros(node_x.size, np.int8) if node_control is None else np.asarray(node_control)
+    way = osmid[keep] if fold else np.full(u.size, -1)
+    folded = fold_chains(node_x.size, u, v, way=way, foldable_edge=np.ones(u.size, bool),
+                         protected=control > 0)  # fmt: skip
+    lines = _chain_lines(lines, folded)
+    keep = keep[folded.first_edge]
+    new_index = np.cumsum(folded.kept) - 1
+    u, v = new_index[folded.u], new_index[folded.v]
+    node_x, node_y, node_id = node_x[folded.kept], node_y[folded.kept], node_id[folded.kept]
+    control = control[folded.kept]
+    length = shapely.length(lines)
     coords, index = shapely.get_coordinates(lines, return_index=True)
     counts = np.bincount(index, minlength=lines.size)
     inner = np.ones(coords.shape[0], dtype=bool)
@@ -764,9 +819,27 @@ def _compile_lines(
     )
     if crossings_from is None:
         return net
-    control = np.zeros(net.n_nodes, np.int8) if node_control is None else node_control
-    return _add_crossings(net, crossings_from.iloc[keep], np.asarray(control),
-                          f"highway classes of {source}")  # fmt: skip
+    return _add_crossings(net, crossings_from.iloc[keep], control, f"highway classes of {source}")
+
+
+def _chain_lines(lines: np.ndarray, folded: Folded) -> np.ndarray:
+    """One LineString per folded edge: its pieces' coordinates joined, in order."""
+    if folded.chain_edges.size == folded.u.size:  # nothing folded
+        return lines[folded.chain_edges]
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    starts = np.searchsorted(index, np.arange(lines.size))
+    stops = np.searchsorted(index, np.arange(lines.size), side="right")
+    parts = []
+    for i in range(folded.u.size):
+        chain = slice(folded.chain_offsets[i], folded.chain_offsets[i + 1])
+        pieces = [coords[starts[e] : stops[e]] if fwd else coords[starts[e] : stops[e]][::-1]
+                  for e, fwd in zip(folded.chain_edges[chain], folded.chain_forward[chain],
+                                    strict=True)]  # fmt: skip
+        # each piece starts where the one before ends: keep that point once
+        parts.append(np.concatenate([pieces[0], *(p[1:] for p in pieces[1:])]))
+    sizes = np.fromiter((p.shape[0] for p in parts), dtype=np.int64, count=len(parts))
+    return shapely.linestrings(np.concatenate(parts), indices=np.repeat(np.arange(sizes.size),
+                                                                         sizes))  # fmt: skip
 
 
 # ---------------------------------------------------------------------- CRS

@@ -39,7 +39,16 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["readers", "facilities", "demand", "units"], 1),
     # the network: its sources and its compiled arrays
     **dict.fromkeys(
-        ["_walkable", "walk_network", "network", "synthetic", "terrain", "crossings", "_segments"],
+        [
+            "_walkable",
+            "walk_network",
+            "network",
+            "synthetic",
+            "terrain",
+            "crossings",
+            "_segments",
+            "_contract",
+        ],
         2,
     ),
     "cost": 3,
