@@ -25,7 +25,8 @@ import logging
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -240,14 +241,28 @@ def network_from_point(
     return network_around(lon, lat, dist_m, crs=crs)
 
 
-def _download(func: Callable[..., nx.MultiDiGraph], arg: Any, *, what: str, **kw: Any) -> Any:
+@contextmanager
+def _osmnx_reads_our_tags(**settings: Any) -> Iterator[None]:
+    """Have osmnx keep the way and node tags we read (and ``settings``); restore after."""
     import osmnx as ox
 
-    tags, node_tags = list(ox.settings.useful_tags_way), list(ox.settings.useful_tags_node)
+    wanted = {"useful_tags_way": sorted(set(ox.settings.useful_tags_way) | set(TAG_COLUMNS)),
+              "useful_tags_node": sorted(set(ox.settings.useful_tags_node) | set(NODE_TAGS)),
+              **settings}  # fmt: skip
+    before = {name: getattr(ox.settings, name) for name in wanted}
     try:
-        ox.settings.useful_tags_way = sorted(set(tags) | set(TAG_COLUMNS))
-        ox.settings.useful_tags_node = sorted(set(node_tags) | set(NODE_TAGS))
-        return func(arg, network_type="walk", simplify=False, retain_all=True, **kw)
+        for name, value in wanted.items():
+            setattr(ox.settings, name, value)
+        yield
+    finally:
+        for name, value in before.items():
+            setattr(ox.settings, name, value)
+
+
+def _download(func: Callable[..., nx.MultiDiGraph], arg: Any, *, what: str, **kw: Any) -> Any:
+    try:
+        with _osmnx_reads_our_tags():
+            return func(arg, network_type="walk", simplify=False, retain_all=True, **kw)
     except (ValueError, TypeError) as exc:
         # osmnx's InsufficientResponseError is a ValueError: nothing walkable came back
         raise EmptyNetworkError(f"OSM has no walkable ways for {what}: {exc}") from None
@@ -256,8 +271,6 @@ def _download(func: Callable[..., nx.MultiDiGraph], arg: Any, *, what: str, **kw
             f"downloading the OSM network for {what} failed ({type(exc).__name__}: {exc}). "
             "Without internet, download an .osm.pbf extract elsewhere and pass the file"
         ) from None
-    finally:
-        ox.settings.useful_tags_way, ox.settings.useful_tags_node = tags, node_tags
 
 
 def _check_bbox(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
@@ -369,19 +382,12 @@ def _from_osm_xml(
 ) -> WalkNetwork:
     import osmnx as ox
 
-    tags, node_tags = list(ox.settings.useful_tags_way), list(ox.settings.useful_tags_node)
-    all_oneway = ox.settings.all_oneway
     try:
-        ox.settings.useful_tags_way = sorted(set(tags) | set(TAG_COLUMNS))
-        ox.settings.useful_tags_node = sorted(set(node_tags) | set(NODE_TAGS))
-        # each segment once, in its way's order, and the way's own oneway tag kept
-        ox.settings.all_oneway = True
-        graph = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+        # all_oneway: each segment once, in its way's order, the way's own oneway tag kept
+        with _osmnx_reads_our_tags(all_oneway=True):
+            graph = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
     except Exception as exc:  # ParseError, osmnx graph errors, bz2 errors
         raise InputError(f"cannot read {path} as OSM XML ({type(exc).__name__}: {exc})") from None
-    finally:
-        ox.settings.useful_tags_way, ox.settings.useful_tags_node = tags, node_tags
-        ox.settings.all_oneway = all_oneway
     if graph.number_of_edges() == 0:
         raise EmptyNetworkError(f"{path} contains no ways")
     rows = [  # osmnx turns the nodes of a oneway=-1 way round

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pyproj
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from service_circle._segments import SegmentIndex
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FORMAT = "service-circle/walk-network"
 FORMAT_VERSION = 1
@@ -632,32 +633,52 @@ def load_compiled(path: str | os.PathLike) -> WalkNetwork:
         class_names = tuple(str(c) for c in meta["class_names"])
     except Exception as exc:
         raise InputError(f"{path} is damaged ({type(exc).__name__}: {exc}); {rebuild}") from None
-    terrain = None
-    if heights:
-        if set(heights) != set(_TERRAIN_ARRAYS):
-            raise InputError(f"{path} is damaged (part of its terrain is missing); {rebuild}")
-        terrain = Terrain(heights["node_z"], heights["terrain_offsets"],
-                          heights["terrain_length_m"], heights["terrain_rise_m"],
-                          str(meta.get("terrain_source", "")))  # fmt: skip
-        problem = _terrain_problem(arrays["node_x"].size, arrays["edge_u"].size, terrain)
-        if problem:
-            raise InputError(f"{path} is damaged ({problem}); {rebuild}")
+    n_nodes, n_edges, n_arcs = (arrays[k].size for k in ("node_x", "edge_u", "arc_head"))
+
+    def damaged(problem: str) -> str:
+        return f"{path} is damaged ({problem}); {rebuild}"
+
+    sources = {k: str(meta.get(f"{k}_source", "")) for k in ("terrain", "crossings")}
+    terrain = _optional_part(heights, _TERRAIN_ARRAYS, "terrain", damaged,
+                             lambda f: Terrain(f["node_z"], f["terrain_offsets"],
+                                               f["terrain_length_m"], f["terrain_rise_m"],
+                                               sources["terrain"]),
+                             lambda t: _terrain_problem(n_nodes, n_edges, t))  # fmt: skip
+    crossings = _optional_part(crossing, _CROSSING_ARRAYS, "crossings", damaged,
+                               lambda f: Crossings(f["crossing_node_class"],
+                                                   f["crossing_node_signals"],
+                                                   f["crossing_node_width_m"],
+                                                   f["crossing_arc_ends"], sources["crossings"]),
+                               lambda c: _crossings_problem(n_nodes, n_arcs, c))  # fmt: skip
     for extra, what in ((incline, "inclines"), (steps, "step counts")):
-        if extra is not None and extra.size != arrays["edge_u"].size:
-            raise InputError(f"{path} is damaged ({what} do not match the edges); {rebuild}")
-    crossings = None
-    if crossing:
-        if set(crossing) != set(_CROSSING_ARRAYS):
-            raise InputError(f"{path} is damaged (part of its crossings is missing); {rebuild}")
-        crossings = Crossings(crossing["crossing_node_class"], crossing["crossing_node_signals"],
-                              crossing["crossing_node_width_m"], crossing["crossing_arc_ends"],
-                              str(meta.get("crossings_source", "")))  # fmt: skip
-        problem = _crossings_problem(arrays["node_x"].size, arrays["arc_head"].size, crossings)
-        if problem:
-            raise InputError(f"{path} is damaged ({problem}); {rebuild}")
+        if extra is not None and extra.size != n_edges:
+            raise InputError(damaged(f"{what} do not match the edges"))
     return WalkNetwork(crs=crs, class_names=class_names, source=meta.get("source", str(path)),
                        terrain=terrain, edge_incline=incline, crossings=crossings,
                        edge_step_count=steps, **arrays)  # fmt: skip
+
+
+def _optional_part(
+    found: dict[str, np.ndarray],
+    names: tuple[str, ...],
+    what: str,
+    damaged: Callable[[str], str],
+    build: Callable[[dict[str, np.ndarray]], T],
+    problem_of: Callable[[T], str | None],
+) -> T | None:
+    """An optional part of a saved network (heights, crossings): whole and fitting, or None.
+
+    ``damaged`` words the error for what is wrong.
+    """
+    if not found:
+        return None
+    if set(found) != set(names):
+        raise InputError(damaged(f"part of its {what} is missing"))
+    built = build(found)
+    problem = problem_of(built)
+    if problem:
+        raise InputError(damaged(problem))
+    return built
 
 
 def _per_edge(values: np.ndarray | None, n_edges: int) -> np.ndarray | None:
