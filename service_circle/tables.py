@@ -379,9 +379,9 @@ def terrain_title(effect: TerrainEffect, lang: Lang) -> str:
     en_what = {"hills": "the hills", "crossings": "road crossings"}
     if lang == "zh":
         what = "与".join(zh_what[k] for k in effect.kinds)
-        return f"{what}的影响：实际步行与平地、不计过街的覆盖率对比"
+        return f"{what}的影响：实际步行与{_COUNTED[effect.kinds][2]}的覆盖率对比"
     what = " and ".join(en_what[k] for k in effect.kinds)
-    return f"What {what} cost: coverage as walked and made easy"
+    return f"What {what} cost: coverage as walked and {_COUNTED[effect.kinds][3]}"
 
 
 def terrain_for_people(effect: TerrainEffect, catalogue: Catalogue,
