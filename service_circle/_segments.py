@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 PIECE_M = 120.0
 #: Candidates asked of the tree per point at first (more where these do not settle it).
 FIRST_K = 16
+#: Segments handled at a time while the index is built.
+CHUNK = 1 << 18
+
+
+def _workers(n_points: int) -> int:
+    """Threads for a KD-tree query: every core for a large batch, one for a few points.
+
+    Starting threads costs more than a handful of lookups.
+    """
+    return -1 if n_points >= 10_000 else 1
 
 
 class SegmentIndex:
@@ -36,28 +46,37 @@ class SegmentIndex:
             self.n_segments = net.n_edges
         else:
             self._from_polylines(net)
-        x0, y0, dx, dy = self._geometry(np.arange(self.n_segments))
-        length = np.hypot(dx, dy)
-        longest = float(length.max(initial=0.0))
+        # segments a chunk at a time: the temporaries stay small beside the network
+        chunks = [np.arange(lo, min(lo + CHUNK, self.n_segments))
+                  for lo in range(0, self.n_segments, CHUNK)]  # fmt: skip
+        n_pieces = np.empty(self.n_segments, dtype=np.int32)  # pieces of at most PIECE_M
+        longest_piece = 0.0
+        for seg in chunks:
+            _, _, dx, dy = self._geometry(seg)
+            length = np.hypot(dx, dy)
+            count = np.maximum(1, np.ceil(length / PIECE_M)).astype(np.int32)
+            n_pieces[seg] = count
+            longest_piece = max(longest_piece, float((length / count).max(initial=0.0)))
+        self.half_piece = longest_piece / 2
+        self.n_pieces = int(n_pieces.sum(dtype=np.int64))
         self._piece_segment: np.ndarray | None = None  # None: a piece per segment
-        if longest <= PIECE_M:  # a piece per segment: its midpoint
-            self.half_piece = longest / 2
-            mid = np.empty((self.n_segments, 2))
-            np.multiply(dx, 0.5, out=mid[:, 0])
-            mid[:, 0] += x0
-            np.multiply(dy, 0.5, out=mid[:, 1])
-            mid[:, 1] += y0
-        else:  # pieces of at most PIECE_M: their midpoints go in the tree
-            n_pieces = np.maximum(1, np.ceil(length / PIECE_M).astype(np.int64))
-            self.half_piece = float((length / n_pieces).max(initial=0.0)) / 2
-            s = self._piece_segment = np.repeat(np.arange(self.n_segments, dtype=np.int32),
-                                                n_pieces)  # fmt: skip
-            k = np.arange(s.size) - np.repeat(np.cumsum(n_pieces) - n_pieces, n_pieces)
-            t = (k + 0.5) / n_pieces[s]
-            mid = np.column_stack([x0[s] + t * dx[s], y0[s] + t * dy[s]])
-        del x0, y0, dx, dy, length
-        self.n_pieces = mid.shape[0]
-        self.tree = cKDTree(mid, leafsize=32, copy_data=False)
+        if self.n_pieces > self.n_segments:
+            self._piece_segment = np.repeat(np.arange(self.n_segments, dtype=np.int32), n_pieces)
+        mid = np.empty((self.n_pieces, 2))  # the pieces' midpoints, for the tree
+        first = 0
+        for seg in chunks:
+            x0, y0, dx, dy = self._geometry(seg)
+            count = n_pieces[seg]
+            s = np.repeat(np.arange(seg.size), count)
+            t = (np.arange(s.size) - np.repeat(np.cumsum(count) - count, count) + 0.5) / count[s]
+            mid[first : first + s.size, 0] = x0[s] + t * dx[s]
+            mid[first : first + s.size, 1] = y0[s] + t * dy[s]
+            first += s.size
+        del n_pieces
+        # sliding-midpoint splits: built in a third of the time of a balanced tree and
+        # queried faster on points spread like a city's streets
+        self.tree = cKDTree(mid, leafsize=32, copy_data=False, balanced_tree=False,
+                            compact_nodes=False)  # fmt: skip
 
     def _from_polylines(self, net: WalkNetwork) -> None:
         """The segments of edges with interior vertices (centre-line networks)."""
@@ -170,7 +189,7 @@ class SegmentIndex:
         k = FIRST_K
         while todo.size:
             k = min(k, self.n_pieces)
-            d, piece = self.tree.query(xy[todo], k=k)
+            d, piece = self.tree.query(xy[todo], k=k, workers=_workers(todo.size))
             d, piece = d.reshape(todo.size, -1), piece.reshape(todo.size, -1)
             reach = radius[todo] + 1e-9
             # every piece within reach is among the k when the k-th lies beyond it
@@ -193,7 +212,7 @@ class SegmentIndex:
         k = 1
         while todo.size:
             k = min(k, self.n_pieces)
-            d, piece = self.tree.query(xy[todo], k=k)
+            d, piece = self.tree.query(xy[todo], k=k, workers=_workers(todo.size))
             d, piece = d.reshape(todo.size, -1), piece.reshape(todo.size, -1)
             ok = allowed[self.edge_of(self._segment_of_piece(piece))]
             found = ok.any(axis=1)

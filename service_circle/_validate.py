@@ -143,8 +143,11 @@ def check_counts(
     for col in columns:
         raw = frame[col]
         values = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
-        text = raw.astype("string").str.strip()
-        empty = (text.isna() | (text == "")).fillna(True).to_numpy(bool)
+        # only what did not read as a number can be an empty cell: the text of those rows
+        unread = np.flatnonzero(np.isnan(values))
+        text = raw.iloc[unread].astype("string").str.strip()
+        empty = np.zeros(values.size, dtype=bool)
+        empty[unread] = (text.isna() | (text == "")).fillna(True).to_numpy(bool)
         bad = ~np.isfinite(values) | (values < 0)
         if missing_ok:
             bad &= ~empty

@@ -283,10 +283,10 @@ class CostModel:
             slope = net.terrain.arc_factors(net, profile.slope)
             factor = slope if factor is None else factor * slope
         if factor is None:
-            cost = net.arc_length_m / np.full(net.n_arcs, flat)  # the flat case, as ever
+            cost = net.arc_length_m / flat
         else:
             with np.errstate(divide="ignore"):
-                cost = net.arc_length_m / (np.full(net.n_arcs, flat) * factor)
+                cost = net.arc_length_m / (flat * factor)
         steps = _is_steps(net)
         if steps.any() and profile.avoid_steps:  # a wheelchair, a walker frame: no steps
             cost = np.where(steps, np.inf, cost)

@@ -134,7 +134,7 @@ def isochrone_areas(
     reached_points = int((result.point_cost <= top).sum()) if result.points is not None else 0
     pieces = int(reach.any.sum()) + reached_points
     use_raster = method == "raster" or (method == "auto" and pieces > RASTER_ABOVE)
-    if use_raster:  # holes filled on the grid, before the outlines are traced
+    if use_raster:  # small holes dropped as the outlines are traced
         return _raster_isochrones(net, result, reach, list(limits), frontage_m,
                                   fill_holes_m2), "raster"  # fmt: skip
     areas = [_vector_isochrone(net, result, limit, frontage_m) for limit in limits]
@@ -159,9 +159,7 @@ def _raster_isochrone_samples(
     net: WalkNetwork, result: SearchResult, reach: _EdgeReach, spacing_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Points along the reachable streets and legs, with the cost to a facility from each."""
-    xy, edge, along = net.edge_samples(spacing_m)
-    take = np.flatnonzero(reach.any[edge])
-    xy, edge, along = xy[take], edge[take], along[take]
+    xy, edge, along = net.edge_samples(spacing_m, np.flatnonzero(reach.any))
     length = net.edge_length_m[edge]
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(length > 0, along / length, 0.0)
@@ -197,16 +195,22 @@ def _raster_isochrones(
 ) -> list[shapely.MultiPolygon]:  # fmt: skip
     from service_circle import _raster
 
-    xy, cost = _raster_isochrone_samples(net, result, reach, frontage_m / 8)
-    if cost.size == 0:
-        return [shapely.MultiPolygon() for _ in limits]
-    grid, near = _raster.least_cost(xy, cost, frontage_m)
-    areas = []
-    for limit in limits:
-        # block interiors filled before tracing: fewer rings to trace than to drop after
-        inside = _raster.fill_small_holes(near <= np.float32(limit), fill_holes_m2 / grid.cell**2)
-        areas.append(grid.outlines(inside).get(1, shapely.MultiPolygon()))
-    return areas
+    # samples 0.7 cells apart (cells are frontage / 3.5): no cell along a street is skipped
+    xy, cost = _raster_isochrone_samples(net, result, reach, frontage_m / 5)
+    parts: list[list[shapely.Polygon]] = [[] for _ in limits]
+    # groups of streets too far apart to touch are drawn on grids of their own: the work
+    # follows the area reached, not the extent of the facilities
+    for group in _raster.clusters(xy, 2 * frontage_m + 4 * frontage_m / 3.5):
+        grid, near = _raster.least_cost(xy[group], cost[group], frontage_m)
+        for k, limit in enumerate(limits):
+            window, inside = grid.crop(near <= np.float32(limit))
+            if not inside.any():
+                continue
+            # block interiors dropped as the rings come out of the tracer, before any
+            # polygon is built: the same rule as the vector path's, on the traced areas
+            outline = window.outlines(inside, min_hole_m2=fill_holes_m2)[1]
+            parts[k].extend(shapely.get_parts(outline))
+    return [shapely.MultiPolygon(part) for part in parts]
 
 
 def _fill_holes(area: shapely.Geometry, min_area_m2: float) -> shapely.MultiPolygon:

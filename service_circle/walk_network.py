@@ -398,9 +398,12 @@ class WalkNetwork:
         """Total length of the edges in metres."""
         return float(self.edge_length_m.sum())
 
-    @cached_property
+    @property
     def arc_length_m(self) -> np.ndarray:
-        """Length of each arc in metres (CSR order)."""
+        """Length of each arc in metres (CSR order).
+
+        Computed when asked: the arc costs built from it are what is kept.
+        """
         return self.edge_length_m[self.arc_edge]
 
     @property
@@ -433,8 +436,20 @@ class WalkNetwork:
             self._cache["geoms"] = shapely.linestrings(coords, indices=index)
         return self._cache["geoms"]
 
-    def edge_samples(self, spacing_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Points along every edge at most ``spacing_m`` apart, ends included (cached).
+    def edge_samples(
+        self, spacing_m: float, edges: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Points along the edges at most ``spacing_m`` apart, ends included.
+
+        Not cached: at a few metres' spacing the samples of a whole network outweigh it,
+        and a query samples only the ``edges`` it reached.
+
+        Parameters
+        ----------
+        spacing_m
+            Largest distance between neighbouring points, metres.
+        edges
+            The edges to sample (sorted); ``None`` for all.
 
         Returns
         -------
@@ -445,39 +460,51 @@ class WalkNetwork:
         along_m : (n,) float64
             Distance from the edge's ``u`` end, scaled to ``edge_length_m``.
         """
-        key = ("samples", float(spacing_m))
-        if key not in self._cache:
-            coords, n_coords = _edge_coords(
-                self.node_x, self.node_y, self.edge_u, self.edge_v, self.geom_offsets, self.geom_xy
-            )
-            last = np.cumsum(n_coords) - 1  # each edge's last vertex
-            is_start = np.ones(coords.shape[0], dtype=bool)
-            is_start[last] = False
-            seg = np.flatnonzero(is_start)  # segment k runs from vertex seg[k] to seg[k] + 1
-            seg_edge = np.repeat(np.arange(self.n_edges), n_coords - 1)
-            delta = coords[seg + 1] - coords[seg]
-            seg_len = np.hypot(delta[:, 0], delta[:, 1])
-            # distance along the edge at each segment's start
-            seg_start = np.cumsum(seg_len) - seg_len
-            edge_first_seg = np.cumsum(n_coords - 1) - (n_coords - 1)
-            seg_start -= seg_start[edge_first_seg][seg_edge]
-            n_pts = np.maximum(1, np.ceil(seg_len / spacing_m).astype(np.int64))
-            owner = np.repeat(np.arange(seg.size), n_pts)
-            step = np.arange(owner.size) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
-            t = step / n_pts[owner]
-            xy = coords[seg[owner]] + delta[owner] * t[:, None]
-            along = seg_start[owner] + seg_len[owner] * t
-            # each edge's end point, then everything back in edge order
-            geom_len = np.bincount(seg_edge, weights=seg_len, minlength=self.n_edges)
-            xy = np.concatenate([xy, coords[last]])
-            along = np.concatenate([along, geom_len])
-            edge = np.concatenate([seg_edge[owner], np.arange(self.n_edges)])
-            order = np.argsort(edge, kind="stable")
-            xy, along, edge = xy[order], along[order], edge[order]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                scale = np.where(geom_len > 0, self.edge_length_m / geom_len, 0.0)
-            self._cache[key] = (xy, edge, along * scale[edge])
-        return self._cache[key]
+        if edges is None:
+            edges = np.arange(self.n_edges)
+        edges = np.asarray(edges, dtype=np.int64)
+        first = self.geom_offsets[edges]
+        n_inner = self.geom_offsets[edges + 1] - first
+        offsets = np.zeros(edges.size + 1, dtype=np.int64)
+        np.cumsum(n_inner, out=offsets[1:])
+        inner = np.repeat(first - offsets[:-1], n_inner) + np.arange(offsets[-1])
+        coords, n_coords = _edge_coords(
+            self.node_x, self.node_y, self.edge_u[edges], self.edge_v[edges], offsets,
+            self.geom_xy[inner],
+        )  # fmt: skip
+        n = edges.size
+        last = np.cumsum(n_coords) - 1  # each edge's last vertex
+        is_start = np.ones(coords.shape[0], dtype=bool)
+        is_start[last] = False
+        seg = np.flatnonzero(is_start)  # segment k runs from vertex seg[k] to seg[k] + 1
+        seg_edge = np.repeat(np.arange(n), n_coords - 1)
+        delta = coords[seg + 1] - coords[seg]
+        seg_len = np.hypot(delta[:, 0], delta[:, 1])
+        # distance along the edge at each segment's start
+        seg_start = np.cumsum(seg_len) - seg_len
+        edge_first_seg = np.cumsum(n_coords - 1) - (n_coords - 1)
+        seg_start -= seg_start[edge_first_seg][seg_edge]
+        n_pts = np.maximum(1, np.ceil(seg_len / spacing_m).astype(np.int64))
+        owner = np.repeat(np.arange(seg.size), n_pts)
+        step = np.arange(owner.size) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
+        t = step / n_pts[owner]
+        xy = coords[seg[owner]] + delta[owner] * t[:, None]
+        along = seg_start[owner] + seg_len[owner] * t
+        # each edge's points, then its end point
+        geom_len = np.bincount(seg_edge, weights=seg_len, minlength=n)
+        point_edge = seg_edge[owner]
+        end = np.cumsum(np.bincount(point_edge, minlength=n) + 1) - 1
+        at = np.arange(owner.size) + point_edge  # after the end points of the edges before
+        local = np.empty(owner.size + n, dtype=np.int64)
+        local[at], local[end] = point_edge, np.arange(n)
+        out_xy = np.empty((local.size, 2))
+        out_xy[at], out_xy[end] = xy, coords[last]
+        out_along = np.empty(local.size)
+        out_along[at], out_along[end] = along, geom_len
+        xy, along = out_xy, out_along
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(geom_len > 0, self.edge_length_m[edges] / geom_len, 0.0)
+        return xy, edges[local], along * scale[local]
 
     @cached_property
     def edge_arc(self) -> np.ndarray:

@@ -131,11 +131,11 @@ def test_raster_and_vector_dissolves_agree(beijing_study):
     assert abs(len(a) - len(b)) <= max(1, len(a) // 5)
 
 
-def test_holes_filled_on_the_grid_are_those_the_outline_would_drop():
-    """Filling block interiors before tracing gives the outline filled after, exactly."""
+def test_holes_dropped_while_tracing_are_those_the_outline_would_drop():
+    """Dropping block interiors as the rings are traced equals filling them afterwards."""
     from scipy import ndimage
 
-    from service_circle._raster import Grid, fill_small_holes
+    from service_circle._raster import Grid
     from service_circle.isochrones import _fill_holes
 
     grid = Grid((0.0, 0.0, 3000.0, 2500.0), 10.0, 0.0)
@@ -149,18 +149,42 @@ def test_holes_filled_on_the_grid_are_those_the_outline_would_drop():
     mask[:40, :40] = False  # an open corner
     traced = grid.outlines(mask)[1]
     after = _fill_holes(traced, 10_000.0)
-    before = grid.outlines(fill_small_holes(mask, 10_000.0 / grid.cell**2))[1]
+    during = grid.outlines(mask, min_hole_m2=10_000.0)[1]
     holes = [shapely.Polygon(h).area for p in shapely.get_parts(traced) for h in p.interiors]
     assert min(holes) < 10_000 < max(holes)  # some to fill, some to keep
-    assert shapely.area(before) == pytest.approx(shapely.area(after), rel=1e-12)
-    assert shapely.area(shapely.symmetric_difference(before, after)) < 1e-6
+    assert shapely.area(during) == pytest.approx(shapely.area(after), rel=1e-12)
+    assert shapely.area(shapely.symmetric_difference(during, after)) < 1e-6
+    assert shapely.area(during) > shapely.area(traced)
+
+
+def test_outlines_follow_the_cells():
+    """Traced outlines: cells joined at corners, each label apart, straight runs one edge."""
+    from service_circle._raster import Grid
+
+    grid = Grid((0.0, 0.0, 100.0, 100.0), 10.0, 0.0)  # 11 x 11 cells
+    labels = np.zeros(grid.shape, dtype=np.int32)
+    labels[2:6, 2:8] = 1  # a 4 x 6 block
+    labels[6, 8] = 1  # touching it at a corner only
+    labels[8:10, 1:3] = 2  # another label
+    out = grid.outlines(labels)
+    assert sorted(out) == [1, 2]
+    one, two = out[1], out[2]
+    assert len(one.geoms) == 1  # the corner cell joins the block
+    # the outline runs through the cells' edges, cutting a corner by half a cell
+    # 24 cells less four cut corners, the lone cell's diamond, the joint's three quarters
+    assert one.area == pytest.approx((24 - 4 / 8 + 4 / 8 + (3 / 4 - 2 / 8)) * 100)
+    assert two.area == pytest.approx((4 - 4 * 0.125) * 100)
+    assert shapely.get_num_coordinates(two) == 9  # an octagon, closed
+    # the block's centre cell and not its outside neighbour
+    assert one.contains(shapely.Point(grid.minx + 4.5 * 10, grid.maxy - 3.5 * 10))
+    assert not one.contains(shapely.Point(grid.minx + 0.5 * 10, grid.maxy - 0.5 * 10))
 
 
 @pytest.mark.parametrize("radius", [0.5, 1.0, 2.3, 3.5, 4.0, 6.2])
 def test_disc_minimum_equals_a_disc_footprint_filter(radius):
     from scipy import ndimage
 
-    from service_circle._raster import disc_minimum
+    from service_circle._raster import Grid, disc_minimum
 
     rng = np.random.default_rng(int(radius * 10))
     field = np.where(rng.random((60, 70)) < 0.05, rng.random((60, 70)), np.inf).astype(np.float32)
@@ -169,6 +193,11 @@ def test_disc_minimum_equals_a_disc_footprint_filter(radius):
     footprint = dx**2 + dy**2 <= radius**2
     expected = ndimage.minimum_filter(field, footprint=footprint, mode="constant", cval=np.inf)
     np.testing.assert_array_equal(disc_minimum(field, radius), expected)
+    # growing a mask by a disc is the same disc, as a maximum
+    grid = Grid((0.0, 0.0, 690.0, 590.0), 10.0, 0.0)
+    mask = np.isfinite(field)
+    grown = ndimage.binary_dilation(mask, structure=footprint)
+    np.testing.assert_array_equal(grid.grow(mask, radius * 10.0), grown)
 
 
 def test_isochrones_share_one_field_and_nest(beijing_study):
