@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from service_circle._errors import InputError, ServiceCircleError
+from service_circle._errors import InputError, InputNotFoundError, ServiceCircleError
 from service_circle._validate import check_number, parse_numbers
 from service_circle.cost import CostModel, Threshold
 from service_circle.network import (
@@ -1382,6 +1382,125 @@ def map_(
     )  # fmt: skip
     save_map(fmap, out)
     console.print(f"wrote {escape(str(out))} ({'linked' if cdn else 'self-contained'}, {lang})")
+
+
+@app.command()
+def batch(
+    units: Annotated[Path, typer.Option(
+        help="The areas to analyse, one task each: counties, districts or cities (polygons)")],
+    network: Annotated[Path, typer.Option(
+        help="The .osm.pbf of them all (a province, the country); each task reads its box")],
+    out: Annotated[Path, typer.Option(help="Dataset folder (new, empty, or a batch to resume)")],
+    key: Annotated[str | None, typer.Option(
+        help="Key column of --units (default: code, adcode, 区划代码 … or the name)")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name-column", help="Name column of --units (default: name, 名称 …)")] = None,
+    units_crs: UnitsCRS = None,
+    facilities: Annotated[list[Path] | None, typer.Option(
+        help="Facility files (repeatable; default: the OSM file's own)")] = None,
+    demand: Annotated[Path | None, typer.Option(
+        help="Demand points (default: residents of the OSM file's residential buildings)")] = None,
+    planning_units: Annotated[Path | None, typer.Option(
+        help="Communities and villages: their rows go into the dataset")] = None,
+    minutes: Annotated[str | None, typer.Option(help="Thresholds in minutes, e.g. 5,10,15")] = None,
+    metres: Annotated[str | None, typer.Option(help="Thresholds in metres")] = None,
+    profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
+    category: Annotated[list[str] | None, typer.Option(
+        help="Only these categories (repeatable)")] = None,
+    targets_preset: TargetsPreset = None,
+    lang: Lang = "auto",
+    crs: Annotated[str | None, typer.Option(
+        help="One metric CRS for every unit (default: each unit's UTM zone)")] = None,
+    max_access_m: MaxAccess = DEFAULT_MAX_ACCESS_M,
+    scheduler: Annotated[str | None, typer.Option(
+        help="A running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Worker processes of the local cluster (default: the cores)")] = None,
+    memory_limit: Annotated[str | None, typer.Option(
+        help="Memory per local worker, e.g. 4GB (default: shared out by Dask)")] = None,
+    retries: Annotated[int, typer.Option(
+        help="Runs again of a task that fails on something else than its data")] = 2,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List the tasks, their boxes and status; run nothing")] = False,
+) -> None:  # fmt: skip
+    """Every area of --units in one run on Dask: a province's counties, a country's cities.
+
+    Each unit is one task: its box plus a halo (the longest threshold walked at the
+    fastest speed, plus the access legs) read out of --network, built and analysed; the
+    homes, gaps, indicators, coverage, facilities and planning units inside it are written
+    to OUT/TABLE/area=KEY/ as GeoParquet, and OUT/_done/KEY.json last. A rerun skips the
+    units done with the same settings. OUT/summary.parquet and report.html/.xlsx rank the
+    units, the worst served first; a unit that fails on its data is listed with its reason.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from service_circle.batch import BatchSpec, describe_tasks, plan_tasks, read_areas, run_batch
+    from service_circle.catalogue import load_catalogue
+
+    check_number(max_access_m, "--max-access-m", gt=0)
+    check_number(retries, "--retries", ge=0, le=20, integer=True)
+    if workers is not None:
+        check_number(workers, "--workers", ge=1, le=512, integer=True)
+    if not str(network).lower().endswith(".pbf"):
+        raise InputError(f"--network {network}: give an .osm.pbf file (a task reads a box of it)")
+    for path in [network, units, *(facilities or []), demand, planning_units]:
+        if path is not None and not Path(path).exists():
+            raise InputNotFoundError(f"{path} does not exist")
+    cat = load_catalogue()
+    keys = tuple(_category_key(cat, c) for c in category) if category else ()
+    thresholds = _thresholds(minutes, metres)
+    spec = BatchSpec(
+        network=str(network.resolve()),
+        facilities=tuple(str(f.resolve()) for f in facilities or ()),
+        demand=str(demand.resolve()) if demand else None,
+        units=str(planning_units.resolve()) if planning_units else None, categories=keys,
+        profile=profile, minutes=tuple(t.value for t in thresholds if t.is_time),
+        metres=tuple(t.value for t in thresholds if not t.is_time),
+        targets_preset=targets_preset, lang=lang, crs=crs, max_access_m=max_access_m,
+    )  # fmt: skip
+    areas = read_areas(units, key=key, name=name, crs=units_crs)
+    err_console.print(
+        f"read {escape(str(units))}: {len(areas)} units; halo {spec.halo_m():,.0f} m (times "
+        f"exact up to {spec.bound().value:g} min)", highlight=False,
+    )  # fmt: skip
+    if dry_run:
+        tasks = plan_tasks(areas, spec, out)
+        console.print("key\tname\thalo box\tstatus")
+        for line in describe_tasks(tasks):
+            console.print(escape(line), highlight=False)
+        todo = int((tasks["status"] != "done").sum())
+        console.print(f"{todo} of {len(tasks)} tasks to run; nothing was run (--dry-run)")
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                  "{task.total}"), TimeElapsedColumn(), console=err_console) as bar:  # fmt: skip
+        job = bar.add_task("starting", total=len(areas))
+
+        def show(done: int, failed: int, running: int, total: int) -> None:
+            bar.update(job, completed=done + failed, description=(
+                f"done {done} · failed {failed} · running {running}"))  # fmt: skip
+
+        result = run_batch(
+            areas, spec, out, scheduler=scheduler, workers=workers, memory_limit=memory_limit,
+            retries=retries, on_progress=show,
+        )  # fmt: skip
+    summary = result.summary
+    table = Table(title=escape(f"batch — {out} (worst served first)"))
+    for col in ("rank", "key", "name", "status", "population", "mean share", "reason"):
+        table.add_column(col)
+    for row in summary.head(20).itertuples():
+        share = getattr(row, "mean_share", float("nan"))
+        table.add_row(str(row.rank), escape(str(row.key)), escape(str(row.name)), row.status,
+                      f"{getattr(row, 'population', float('nan')):,.0f}",
+                      "" if not np.isfinite(share) else f"{100 * share:.1f}%",
+                      escape(str(getattr(row, "error", "") or "")))  # fmt: skip
+    console.print(table)
+    console.print(
+        f"{result.done} units run, {result.skipped} done before, {result.failed} failed; "
+        f"wrote {escape(str(out))}/: {', '.join(result.files)}"
+    )
+    if result.failed:
+        raise typer.Exit(1)
 
 
 @app.command()

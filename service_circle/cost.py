@@ -232,6 +232,19 @@ class CostModel:
             return float(threshold.value) * SECONDS_PER_MINUTE
         return float(threshold.value)
 
+    def reach_m(self, threshold: Threshold) -> float:
+        """The farthest a walk (or ride) within ``threshold`` goes on the flat, metres.
+
+        A distance threshold is its own metres; a time threshold is walked at the
+        profile's flat speed (or ridden at the road speed).
+        """
+        if not threshold.is_time:
+            return float(threshold.value)
+        speed = self.road_speed_m_s or (self.profile.speed_m_s if self.profile else None)
+        if speed is None:
+            raise InputError(f"threshold {threshold.label} needs a walking profile's speed")
+        return float(threshold.value) * SECONDS_PER_MINUTE * speed
+
     def to_minutes(self, cost: float | np.ndarray) -> float | np.ndarray:
         """Seconds as minutes (a time model only)."""
         if self.kind != "time":

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -34,7 +35,13 @@ from service_circle._errors import InputError, InputNotFoundError
 from service_circle._validate import check_counts
 from service_circle.catalogue import GROUP_COLUMNS, MAX_AGE, age_band, group_column
 from service_circle.facilities import osm_ids
-from service_circle.readers import find_column
+from service_circle.readers import (
+    BBox,
+    check_box_source,
+    edge_of_extract_quiet,
+    find_column,
+    open_pbf,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,20 +106,21 @@ AREA_NAME_NAMES = ("name", "名称", "社区名称", "社区", "村名", "村名
 
 
 # ---------------------------------------------------------------------- buildings
-def buildings_from_osm(path: str | os.PathLike) -> gpd.GeoDataFrame:
+def buildings_from_osm(path: str | os.PathLike, bbox: BBox | None = None) -> gpd.GeoDataFrame:
     """Building footprints of an ``.osm.pbf`` (pyrosm) or ``.osm`` (osmnx) file, WGS-84.
 
     Columns: ``id``, ``building``, ``levels`` (from ``building:levels``, NaN if absent) and
     polygon geometry. Residential ``landuse`` polygons come with :func:`landuse_from_osm`.
+    With ``bbox`` (WGS-84), only those in that box of an ``.osm.pbf`` file.
     """
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"OSM file {path} does not exist")
+    check_box_source(path, bbox)
     try:
         if path.name.lower().endswith(".pbf"):
-            import pyrosm
-
-            found = pyrosm.OSM(str(path)).get_buildings()
+            with edge_of_extract_quiet():
+                found = open_pbf(path, bbox).get_buildings()
             if found is None:
                 raise InputError(f"{path} has no buildings")
             found = found.rename(columns={"id": "osm_id"})
@@ -181,18 +189,22 @@ def buildings_from_frame(frame: gpd.GeoDataFrame, *, what: str = "buildings") ->
     )
 
 
-def landuse_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
-    """``landuse=residential`` polygons of an OSM file (WGS-84); empty when there are none."""
+def landuse_from_osm(path: str | os.PathLike, bbox: BBox | None = None) -> gpd.GeoSeries:
+    """``landuse=residential`` polygons of an OSM file (WGS-84); empty when there are none.
+
+    With ``bbox`` (WGS-84), only those in that box of an ``.osm.pbf`` file.
+    """
     path = Path(path)
+    check_box_source(path, bbox)
     try:
-        if path.name.lower().endswith(".pbf"):
-            import pyrosm
+        with edge_of_extract_quiet(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Could not find any landuse")  # None
+            if path.name.lower().endswith(".pbf"):
+                found = open_pbf(path, bbox).get_landuse(custom_filter={"landuse": ["residential"]})
+            else:
+                import osmnx as ox
 
-            found = pyrosm.OSM(str(path)).get_landuse(custom_filter={"landuse": ["residential"]})
-        else:
-            import osmnx as ox
-
-            found = ox.features_from_xml(path, tags={"landuse": "residential"})
+                found = ox.features_from_xml(path, tags={"landuse": "residential"})
     except Exception:  # nothing tagged: no landuse polygons
         found = None
     if found is None or len(found) == 0:

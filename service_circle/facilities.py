@@ -33,7 +33,15 @@ import shapely
 
 from service_circle._errors import InputError, InputNotFoundError, NetworkDownloadError
 from service_circle.catalogue import Catalogue, load_catalogue
-from service_circle.readers import ReadReport, find_column, read_points_with_report
+from service_circle.readers import (
+    BBox,
+    ReadReport,
+    check_box_source,
+    edge_of_extract_quiet,
+    find_column,
+    open_pbf,
+    read_points_with_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,20 +113,22 @@ def facilities_from_osm(
     catalogue: Catalogue | None = None,
     *,
     categories: Sequence[str] | None = None,
+    bbox: BBox | None = None,
 ) -> tuple[gpd.GeoDataFrame, FacilityReport]:
     """Facilities in an ``.osm.pbf`` (pyrosm) or ``.osm``/``.osm.bz2`` (osmnx) file.
 
     A feature belongs to every category whose tag rules it matches; a POI that matches no
     rule is classified by the longest catalogue keyword in its name. Polygons (a school's
     grounds) become a point inside them; the ``capacity``, ``beds`` or ``seats`` tag gives
-    the capacity.
+    the capacity. With ``bbox`` (WGS-84), only those in that box of an ``.osm.pbf`` file.
     """
     catalogue = (catalogue or load_catalogue()).select(categories)
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"OSM file {path} does not exist")
+    check_box_source(path, bbox)
     keys = catalogue.osm_keys() | set(CAPACITY_TAGS)
-    features = _osm_features(path, {k for k in keys if k != "name" and ":" not in k})
+    features = _osm_features(path, {k for k in keys if k != "name" and ":" not in k}, bbox)
     return _classify(features, catalogue, keys, source=str(path))
 
 
@@ -162,13 +172,12 @@ def _classify(
     return frame, FacilityReport(duplicates=find_duplicates(frame))
 
 
-def _osm_features(path: Path, keys: set[str]) -> gpd.GeoDataFrame | None:
+def _osm_features(path: Path, keys: set[str], bbox: BBox | None = None) -> gpd.GeoDataFrame | None:
     """POI-like features carrying any of ``keys``, with ``osm_id``/``osm_type`` columns."""
     try:
         if path.name.lower().endswith(".pbf"):
-            import pyrosm
-
-            found = pyrosm.OSM(str(path)).get_pois(custom_filter={k: True for k in keys})
+            with edge_of_extract_quiet():
+                found = open_pbf(path, bbox).get_pois(custom_filter={k: True for k in keys})
             if found is None:
                 return None
             return found.rename(columns={"id": "osm_id"})
@@ -298,6 +307,7 @@ def facilities_from_file(
     category: str | None = None,
     categories: Sequence[str] | None = None,
     encoding: str | None = None,
+    bbox: BBox | None = None,
 ) -> tuple[gpd.GeoDataFrame, FacilityReport]:
     """Facilities from a CSV, XLSX, GeoJSON or GeoPackage file of POIs.
 
@@ -324,6 +334,9 @@ def facilities_from_file(
         Keep only these categories.
     encoding
         The text encoding of a CSV (default: detected; UTF-8, GBK and GB18030 are found).
+    bbox
+        Read only the part of a GeoPackage or GeoParquet file near this WGS-84 box
+        (:func:`~service_circle.readers.read_points_with_report`).
 
     Each row's category comes from ``category``, else its category column (a key or a
     name, ``老年食堂``), else :meth:`~service_circle.catalogue.Catalogue.classify`: its
@@ -336,7 +349,7 @@ def facilities_from_file(
     catalogue = catalogue or load_catalogue()
     path = Path(path)
     columns = columns or ColumnMap()
-    table, geometry, read = _read_poi_table(path, crs, table_crs, columns, encoding)
+    table, geometry, read = _read_poi_table(path, crs, table_crs, columns, encoding, bbox)
     what = str(path)
     n = len(table)
     line = np.arange(n) + 2  # header on line 1 for CSV/XLSX; feature order for vector files
@@ -500,12 +513,13 @@ def _unique_ids(ids: np.ndarray, used: np.ndarray) -> tuple[np.ndarray, list[tup
 
 
 def _read_poi_table(
-    path: Path, crs: str | None, table_crs: str | None, columns: ColumnMap, encoding: str | None
-) -> tuple[pd.DataFrame, np.ndarray, ReadReport]:
+    path: Path, crs: str | None, table_crs: str | None, columns: ColumnMap, encoding: str | None,
+    bbox: BBox | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, ReadReport]:  # fmt: skip
     """The table, WGS-84 point geometry (empty where unusable) and read report of a POI file."""
     points, read = read_points_with_report(
         path, crs=crs, table_crs=table_crs, encoding=encoding, lon=columns.lon, lat=columns.lat,
-        location=columns.location,
+        location=columns.location, bbox=bbox,
     )  # fmt: skip
     if points.crs is not None and not pyproj.CRS(points.crs).equals(pyproj.CRS("EPSG:4326")):
         points = points.to_crs("EPSG:4326")

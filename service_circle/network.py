@@ -59,6 +59,7 @@ from service_circle.crossings import (
     node_control,
     way_control,
 )
+from service_circle.readers import BBox, check_box_source, edge_of_extract_quiet, open_pbf
 from service_circle.walk_network import WalkNetwork, load_compiled
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def load_network(
     mode: str = "walk",
     crossings: bool = False,
     simplify: bool = True,
+    bbox: BBox | None = None,
 ) -> WalkNetwork:
     """Load a walking (or driving) network from a file or a networkx graph and compile it.
 
@@ -114,6 +116,9 @@ def load_network(
         Fold the nodes that only bend a way (two edges of one OSM way) into its edges'
         geometry (:mod:`._contract`): the same streets and times with a third of the
         nodes. ``False`` keeps every OSM node.
+    bbox
+        Only the ways within this box (WGS-84 ``west, south, east, north``) of an
+        ``.osm.pbf`` file, read without loading the rest of the file.
 
     Returns
     -------
@@ -155,7 +160,10 @@ def load_network(
             )
         return _check_crossings(net, crossings, str(path))
     if name.endswith(".pbf"):
-        return _from_pbf(path, crs=crs, mode=mode, crossings=crossings, simplify=simplify)
+        return _from_pbf(path, crs=crs, mode=mode, crossings=crossings, simplify=simplify,
+                         bbox=bbox)  # fmt: skip
+    if bbox is not None:
+        check_box_source(path, bbox)
     if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
         return _from_osm_xml(path, crs=crs, mode=mode, crossings=crossings, simplify=simplify)
     if name.endswith(".graphml"):
@@ -290,24 +298,25 @@ WATER_TAGS: dict[str, bool | str | list[str]] = {
 }
 
 
-def barriers_from_osm(path: str | os.PathLike) -> gpd.GeoSeries:
+def barriers_from_osm(path: str | os.PathLike, bbox: BBox | None = None) -> gpd.GeoSeries:
     """Water that an access leg may not cross, from an OSM file (WGS-84).
 
     Polygons of ``natural=water`` and ``waterway=riverbank``, and the lines of rivers,
     canals and the coastline. Pass them to :func:`service_circle.snapping.snap` as
     ``barriers`` so that a home on one bank is not snapped to the street on the other.
     Streams and ditches are left out: culverts and footbridges cross them everywhere.
+    With ``bbox``, only the water in that box of an ``.osm.pbf`` file.
     """
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"OSM file {path} does not exist")
+    check_box_source(path, bbox)
     try:
         if path.name.lower().endswith(".pbf"):
-            import pyrosm
-
-            found = pyrosm.OSM(str(path)).get_data_by_custom_criteria(
-                custom_filter=WATER_TAGS, filter_type="keep", keep_nodes=False
-            )
+            with edge_of_extract_quiet():
+                found = open_pbf(path, bbox).get_data_by_custom_criteria(
+                    custom_filter=WATER_TAGS, filter_type="keep", keep_nodes=False
+                )
         else:
             import osmnx as ox
 
@@ -336,17 +345,17 @@ def _from_pbf(
     mode: str = "walk",
     crossings: bool = False,
     simplify: bool = True,
+    bbox: BBox | None = None,
 ) -> WalkNetwork:
-    import pyrosm
-
     try:
-        osm = pyrosm.OSM(str(path))
-        result = osm.get_network(
-            network_type="all",
-            nodes=True,
-            extra_attributes=["foot", "access", "area", "motor_vehicle", "motorcar", "incline",
-                              "crossing", "step_count"],
-        )  # fmt: skip
+        with edge_of_extract_quiet():
+            osm = open_pbf(path, bbox)
+            result = osm.get_network(
+                network_type="all",
+                nodes=True,
+                extra_attributes=["foot", "access", "area", "motor_vehicle", "motorcar", "incline",
+                                  "crossing", "step_count"],
+            )  # fmt: skip
     except Exception as exc:  # pyrosm raises bare Exceptions on corrupt files
         raise InputError(
             f"cannot read {path} as an OSM PBF file ({type(exc).__name__}: {exc})"

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -253,6 +256,7 @@ def read_points_with_report(
     lon: str | None = None,
     lat: str | None = None,
     location: str | None = None,
+    bbox: BBox | None = None,
 ) -> tuple[gpd.GeoDataFrame, ReadReport]:
     """Points (or polygons) of a file or table, and a report of what was understood.
 
@@ -276,6 +280,12 @@ def read_points_with_report(
         The text encoding of a CSV (default: detected).
     lon, lat, location
         Column names, where they are not found by their usual names.
+
+    bbox
+        Read only the features near this box (WGS-84 ``west, south, east, north``) of a
+        GeoPackage, FlatGeobuf or shapefile (through its spatial index) or a GeoParquet
+        file with a bbox column; tables are read whole. The box is grown by about a
+        kilometre (a datum shift): the caller keeps what it needs.
 
     Returns
     -------
@@ -315,10 +325,7 @@ def read_points_with_report(
             warnings.filterwarnings(
                 "ignore", message="Could not parse column", category=UserWarning
             )
-            if suffix in (".parquet", ".geoparquet"):
-                frame = gpd.read_parquet(path)
-            else:
-                frame = gpd.read_file(path)
+            frame = _read_vector(path, bbox)
     except Exception as exc:  # pyogrio / JSON errors: name the file, not the stack
         raise InputError(f"cannot read {report.what} ({type(exc).__name__}: {exc})") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.isna().all():
@@ -351,6 +358,32 @@ def read_points_with_report(
         return frame.set_crs("EPSG:4326"), report
     report.coordinates = f"{kind}: its own CRS, {frame.crs.to_string()}"
     return frame, report
+
+
+def _read_vector(path: Path, bbox: BBox | None) -> gpd.GeoDataFrame:
+    """A vector file, or the part of it near ``bbox`` where its format can read a part."""
+    parquet = path.suffix.lower() in (".parquet", ".geoparquet")
+    if bbox is None:
+        return gpd.read_parquet(path) if parquet else gpd.read_file(path)
+    wide = (bbox[0] - 0.01, bbox[1] - 0.01, bbox[2] + 0.01, bbox[3] + 0.01)
+    try:
+        if parquet:  # its bbox is in the file's CRS: only degrees are read by box
+            return gpd.read_parquet(path, bbox=wide) if _parquet_in_degrees(path) else (
+                gpd.read_parquet(path))  # fmt: skip
+        return gpd.read_file(path, mask=gpd.GeoSeries([shapely.box(*wide)], crs="EPSG:4326"))
+    except ValueError:  # no bbox column, or no CRS to reproject the box to: read it whole
+        return gpd.read_parquet(path) if parquet else gpd.read_file(path)
+
+
+def _parquet_in_degrees(path: Path) -> bool:
+    """Whether a GeoParquet file's geometry is in longitude/latitude (its default)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(path).metadata or {}
+    geo = json.loads(meta.get(b"geo", b"{}"))
+    column = geo.get("columns", {}).get(geo.get("primary_column", "geometry"), {})
+    crs = column.get("crs", "OGC:CRS84")  # absent: longitude/latitude
+    return crs is None or pyproj.CRS.from_user_input(crs).is_geographic
 
 
 def _system_label(crs: str) -> str:
@@ -474,3 +507,40 @@ def _points_from_table(
     geometry[bad] = None
     frame = gpd.GeoDataFrame(table.copy(), geometry=geometry, crs="EPSG:4326")
     return _declare(frame, crs_used, what) if crs_used != "wgs84" else frame
+
+
+#: A box in longitude and latitude (WGS-84): ``(west, south, east, north)``.
+BBox = tuple[float, float, float, float]
+
+
+def open_pbf(path: str | os.PathLike, bbox: BBox | None = None) -> Any:
+    """A pyrosm reader of an ``.osm.pbf`` file; with ``bbox``, of what lies in that box.
+
+    pyrosm's default (out-of-core) engine streams the file once and keeps only the box:
+    a county read out of a national file without loading the nation.
+    """
+    import pyrosm
+
+    return pyrosm.OSM(str(path), bounding_box=None if bbox is None else [float(v) for v in bbox])
+
+
+@contextmanager
+def edge_of_extract_quiet() -> Iterator[None]:
+    """Silence pyrosm's warning that relations run beyond the file's or the box's edge.
+
+    Every extract cuts some relations (a landuse area, a riverbank); the warning says so
+    on every read, and where warnings are errors it would abort the read. The halo of a
+    batch, and the file's own extent otherwise, are what bound such cuts.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*extend beyond the bounding box")
+        yield
+
+
+def check_box_source(path: Path, bbox: BBox | None) -> None:
+    """Refuse a box on an OSM XML file (read whole by osmnx): only PBF is read by box."""
+    if bbox is not None and not path.name.lower().endswith(".pbf"):
+        raise InputError(
+            f"{path}: reading a box out of an OSM file needs an .osm.pbf file; convert it "
+            "(e.g. `osmium cat FILE.osm -o FILE.osm.pbf`)"
+        )

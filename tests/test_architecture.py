@@ -73,8 +73,8 @@ LAYERS: dict[str, int] = {
         6,
     ),
     **dict.fromkeys(["siting", "_highs", "_pmedian", "candidates", "siting_study"], 7),
-    **dict.fromkeys(["writers", "tables", "indicators", "maps"], 8),
-    **dict.fromkeys(["pipeline", "sample"], 9),
+    **dict.fromkeys(["writers", "tables", "indicators", "maps", "batch_report"], 8),
+    **dict.fromkeys(["pipeline", "sample", "batch"], 9),
     **dict.fromkeys(["cli", "__init__"], 99),
 }
 
