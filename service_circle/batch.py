@@ -373,6 +373,11 @@ def _analyse_unit(task: dict, spec: BatchSpec, out: Path, geometry: Any) -> dict
     net = load_network(spec.network, bbox=box, crs=spec.crs)
     facilities = _facilities(spec, box, catalogue)
     homes = _homes_inside(_demand(spec, box), geometry, task.get("others"))
+    if homes.empty:
+        raise InputError(
+            f"unit {key}: no demand point (or residential building) lies in it: nobody to "
+            "measure; give --demand points that cover it"
+        )
     study = Study.build(
         net, facilities, homes, name=str(task["name"]), catalogue=catalogue,
         barriers=barriers_from_osm(spec.network, bbox=box), max_access_m=spec.max_access_m,
@@ -412,11 +417,11 @@ def _demand(spec: BatchSpec, box: BBox) -> gpd.GeoDataFrame:
     centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
     shares = shares_only(age_shares(age_shares_for(*centre)))
     if spec.demand is None:
-        buildings = dm.buildings_from_osm(spec.network, bbox=box)
-        landuse = dm.landuse_from_osm(spec.network, bbox=box)
         try:
+            buildings = dm.buildings_from_osm(spec.network, bbox=box)
+            landuse = dm.landuse_from_osm(spec.network, bbox=box)
             return dm.demand_from_buildings(buildings, landuse=landuse, shares=shares)
-        except InputError:  # no residential building in the box: nobody to count
+        except InputError:  # no (residential) building in the box: nobody to count
             return gpd.GeoDataFrame({"id": [], "population": []}, geometry=[], crs="EPSG:4326")
     frame, _ = read_points_with_report(spec.demand, what=spec.demand, bbox=box)
     if frame.crs is not None and not frame.crs.equals("EPSG:4326"):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -146,7 +147,7 @@ def mclp(
         gained = float(gains.sum())
         return SitingResult("mclp", "lazy greedy (heuristic)", "heuristic", chosen, gains,
                             before, before + gained, total, gained,
-                            gained / (1 - 1 / np.e), None)  # fmt: skip
+                            gained / (1 - 1 / math.e), None)  # fmt: skip
     if method != "exact":
         raise InputError(f"method must be 'exact' or 'greedy', got {method!r}")
     a, w = _merge_rows(reach[rows], weights[rows])

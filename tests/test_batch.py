@@ -138,6 +138,21 @@ def test_read_areas_names_its_problems(tmp_path):
     assert got["key"].tolist() == ["甲", "乙"] and got["name"].tolist() == ["甲", "乙"]
 
 
+def test_areas_drawn_in_gcj02_come_back_to_wgs84(tmp_path):
+    """A county layer traced on Amap tiles (GCJ-02): stated, it lands on the streets."""
+    from service_circle.coords import wgs84_to_gcj02
+
+    west, south, east, north = 116.33, 39.99, 116.37, 40.02  # Haidian, WGS-84
+    corners = shapely.get_coordinates(shapely.box(west, south, east, north))
+    lon, lat = wgs84_to_gcj02(corners[:, 0], corners[:, 1])  # each corner as Amap draws it
+    box = shapely.Polygon(np.column_stack([lon, lat]))
+    shifted = gpd.GeoDataFrame({"code": ["110108"]}, geometry=[box], crs=4326)
+    shifted.to_file(tmp_path / "gcj.geojson")
+    got = read_areas(tmp_path / "gcj.geojson", crs="gcj02")
+    assert got["key"].tolist() == ["110108"]
+    np.testing.assert_allclose(got.total_bounds, [west, south, east, north], atol=1e-6)
+
+
 def test_three_counties_equal_their_single_runs(dask_client, merged_pbf, helsinki_pbf, tmp_path):
     sources = {"haidian": shared_file(f"{BEIJING}.osm.pbf"),
                "guixi": shared_file(f"{GUIXI}.osm.pbf"), "helsinki": helsinki_pbf}  # fmt: skip
