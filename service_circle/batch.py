@@ -630,16 +630,13 @@ def run_batch(
         try:
             spec_future = client.scatter(spec, broadcast=True)
             futures = []
-            ordered = sorted(geometry)  # the owner of a border home: the lowest key
+            keys = areas["key"].to_numpy(dtype=object)
+            tree = shapely.STRtree(areas.geometry.to_numpy())
             for task in todo.to_dict("records"):
-                earlier = [
-                    shapely.to_wkb(geometry[k])
-                    for k in ordered
-                    if k < task["key"]
-                    and geometry[k] is not None
-                    and _touches(geometry[k], task["box"])
-                ]
-                task["others"] = earlier  # fmt: skip
+                # the areas with a lower key that may share a border: they own its homes
+                near = tree.query(shapely.box(*task["box"])) if task["box"] else []
+                task["others"] = [shapely.to_wkb(geometry[keys[i]]) for i in near
+                                  if keys[i] < task["key"]]  # fmt: skip
                 futures.append(client.submit(
                     run_unit, task, spec_future, str(out), shapely.to_wkb(geometry[task["key"]]),
                     key=f"unit-{task['area']}-{spec.fingerprint()}-{time.time_ns()}",
@@ -656,10 +653,6 @@ def run_batch(
     files = sorted(p.name for p in out.iterdir())
     return BatchResult(summary=summary, done=counts["done"], skipped=skipped,
                        failed=counts["failed"], files=files)  # fmt: skip
-
-
-def _touches(geometry: Any, box: Any) -> bool:
-    return box is not None and bool(shapely.intersects(geometry, shapely.box(*box)))
 
 
 def _wait(
@@ -790,12 +783,10 @@ def read_table(out: str | os.PathLike, table: str) -> gpd.GeoDataFrame | pd.Data
         return pd.read_parquet(folder)
 
 
-def describe_tasks(tasks: pd.DataFrame, nodes_per_km2: float | None = None) -> list[str]:
-    """Lines for ``--dry-run``: each task, its box, and what it would cost."""
+def describe_tasks(tasks: pd.DataFrame) -> list[str]:
+    """Lines for ``--dry-run``: each task, the size of the box it reads, its status."""
     lines = []
     for t in tasks.itertuples():
         size = f"{t.box_km2:,.0f} km²" if np.isfinite(t.box_km2) else "no geometry"
-        guess = (f", ~{t.box_km2 * nodes_per_km2:,.0f} nodes" if nodes_per_km2 and
-                 np.isfinite(t.box_km2) else "")  # fmt: skip
-        lines.append(f"{t.key}\t{t.name}\t{size}{guess}\t{t.status}")
+        lines.append(f"{t.key}\t{t.name}\t{size}\t{t.status}")
     return lines

@@ -179,14 +179,29 @@ def _raster_isochrone_samples(
         np.fmin(cost[a:b], budget_used + walk, out=cost[a:b])
     keep = cost <= reach.limit
     xy, cost = xy[keep], cost[keep]
-    legs = _reached_legs(net, result, reach.limit)
-    if legs.size:
-        leg_xy, leg = shapely.get_coordinates(
-            shapely.segmentize(legs, spacing_m), return_index=True
-        )
-        leg_cost = result.point_cost[result.point_cost <= reach.limit][leg]
-        xy, cost = np.concatenate([xy, leg_xy]), np.concatenate([cost, leg_cost])
-    return xy, cost
+    leg_xy, leg_cost = _leg_samples(net, result, reach.limit, spacing_m)
+    return np.concatenate([xy, leg_xy]), np.concatenate([cost, leg_cost])
+
+
+def _leg_samples(
+    net: WalkNetwork, result: SearchResult, limit: float, spacing_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points along the access legs of the points reached within ``limit``.
+
+    At most ``spacing_m`` apart, ends included, each with its point's cost: the lines of
+    :func:`_reached_legs` as arrays, without building them.
+    """
+    if result.points is None:
+        return np.empty((0, 2)), np.empty(0)
+    reached = np.flatnonzero(result.point_cost <= limit)
+    s = result.points
+    start = np.column_stack([s.x[reached], s.y[reached]])
+    delta = net.edge_points(s.edge[reached], s.pos_m[reached]) - start
+    steps = np.maximum(1, np.ceil(np.hypot(delta[:, 0], delta[:, 1]) / spacing_m)).astype(int)
+    leg = np.repeat(np.arange(reached.size), steps + 1)
+    t = np.arange(leg.size) - np.repeat(np.cumsum(steps + 1) - (steps + 1), steps + 1)
+    t = t / steps[leg]
+    return start[leg] + delta[leg] * t[:, None], result.point_cost[reached][leg]
 
 
 def _raster_isochrones(
