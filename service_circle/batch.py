@@ -629,6 +629,7 @@ def run_batch(
             client = _client(scheduler, workers, memory_limit)
         try:
             spec_future = client.scatter(spec, broadcast=True)
+            finger = spec.fingerprint()
             futures = []
             keys = areas["key"].to_numpy(dtype=object)
             tree = shapely.STRtree(areas.geometry.to_numpy())
@@ -639,7 +640,7 @@ def run_batch(
                                   if keys[i] < task["key"]]  # fmt: skip
                 futures.append(client.submit(
                     run_unit, task, spec_future, str(out), shapely.to_wkb(geometry[task["key"]]),
-                    key=f"unit-{task['area']}-{spec.fingerprint()}-{time.time_ns()}",
+                    key=f"unit-{task['area']}-{finger}-{time.time_ns()}",
                     retries=retries, pure=False,
                 ))  # fmt: skip
             _wait(futures, todo, out, spec, counts, total, skipped, on_progress)
@@ -672,10 +673,12 @@ def _wait(
         if future.status == "finished":
             result = future.result()
             counts["done" if result["status"] == "done" else "failed"] += 1
-        else:  # retried and failed still: the error goes into the summary
-            row = by_key[future.key]
-            exc = future.exception()
-            _mark_failed(out, row, spec, f"{type(exc).__name__}: {exc}", future.traceback())
+        else:  # retried and failed still, or cancelled: the error goes into the summary
+            try:
+                exc, tb = future.exception(), future.traceback()
+            except Exception as lost:  # a cancelled future has no exception of its own
+                exc, tb = lost, None
+            _mark_failed(out, by_key[future.key], spec, f"{type(exc).__name__}: {exc}", tb)
             counts["failed"] += 1
         if on_progress:
             on_progress(skipped + counts["done"], counts["failed"], running, total)
