@@ -151,6 +151,7 @@ def load_network(
     name = path.name.lower()
     if path.stat().st_size == 0:
         raise EmptyNetworkError(f"network file {path} is empty")
+    check_box_source(path, bbox)  # only an .osm.pbf is read by box
     if name.endswith(".npz"):
         net = load_compiled(path)
         if crs is not None and _parse_crs(crs, what="crs") != net.crs:
@@ -162,8 +163,6 @@ def load_network(
     if name.endswith(".pbf"):
         return _from_pbf(path, crs=crs, mode=mode, crossings=crossings, simplify=simplify,
                          bbox=bbox)  # fmt: skip
-    if bbox is not None:
-        check_box_source(path, bbox)
     if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
         return _from_osm_xml(path, crs=crs, mode=mode, crossings=crossings, simplify=simplify)
     if name.endswith(".graphml"):
