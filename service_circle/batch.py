@@ -404,8 +404,9 @@ def _facilities(spec: BatchSpec, box: BBox, catalogue: Any) -> gpd.GeoDataFrame:
     frames = []
     for path in spec.facilities:
         frame, _ = facilities_from_file(path, catalogue, bbox=box)
-        frames.append(_in_box(frame, box).assign(id=lambda f, p=path: Path(p).name + ":" +
-                                                 f["id"].astype(str)))  # fmt: skip
+        frame = _in_box(frame, box)
+        frame["id"] = Path(path).name + ":" + frame["id"].astype(str)  # unique across files
+        frames.append(frame)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
@@ -732,10 +733,11 @@ def _prepare_dataset(out: Path, spec: BatchSpec) -> None:
 def _write_summary(out: Path, tasks: pd.DataFrame, spec: BatchSpec) -> pd.DataFrame:
     """``summary.parquet`` / ``summary.csv`` and the ranked report over every unit."""
     rows = []
+    finger = spec.fingerprint()
     for task in tasks.itertuples():
         done = _read_marker(out / "_done" / f"{task.area}.json")
         failed = _read_marker(out / "_failed" / f"{task.area}.json")
-        if done is not None and done.get("fingerprint") == spec.fingerprint():
+        if done is not None and done.get("fingerprint") == finger:
             rows.append(done)
         elif failed is not None:
             rows.append(failed)

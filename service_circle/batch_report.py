@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from service_circle._escape import html_text
 from service_circle.folders import atomic_write
+from service_circle.tables import percent
 from service_circle.writers import write_xlsx
 
 #: Column headers for people: (Chinese, English).
@@ -48,19 +48,15 @@ def people_table(summary: pd.DataFrame, lang: str) -> pd.DataFrame:
             continue
         values = summary[col]
         if col.endswith("share"):
-            values = values.map(_percent)
+            values = values.map(percent)
         elif col == "status":
             values = values.map(lambda s: STATUS.get(s, (s, s))[i])
         elif col == "population":
             values = values.map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
         out[names[i]] = values
     for col in [c for c in summary.columns if c.startswith("share_")]:
-        out[col[len("share_") :]] = summary[col].map(_percent)
+        out[col[len("share_") :]] = summary[col].map(percent)
     return out
-
-
-def _percent(value: float) -> str:
-    return "" if value is None or not np.isfinite(value) else f"{100 * value:.1f}%"
 
 
 def write_batch_report(summary: pd.DataFrame, folder: str | os.PathLike, *, lang: str) -> None:

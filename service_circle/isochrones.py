@@ -191,12 +191,10 @@ def _leg_samples(
     At most ``spacing_m`` apart, ends included, each with its point's cost: the lines of
     :func:`_reached_legs` as arrays, without building them.
     """
-    if result.points is None:
+    reached, start, spot = _leg_ends(net, result, limit)
+    if reached.size == 0:
         return np.empty((0, 2)), np.empty(0)
-    reached = np.flatnonzero(result.point_cost <= limit)
-    s = result.points
-    start = np.column_stack([s.x[reached], s.y[reached]])
-    delta = net.edge_points(s.edge[reached], s.pos_m[reached]) - start
+    delta = spot - start
     steps = np.maximum(1, np.ceil(np.hypot(delta[:, 0], delta[:, 1]) / spacing_m)).astype(int)
     leg = np.repeat(np.arange(reached.size), steps + 1)
     t = np.arange(leg.size) - np.repeat(np.cumsum(steps + 1) - (steps + 1), steps + 1)
@@ -218,13 +216,11 @@ def _raster_isochrones(
     for group in _raster.clusters(xy, 2 * frontage_m + 4 * frontage_m / 3.5):
         grid, near = _raster.least_cost(xy[group], cost[group], frontage_m)
         for k, limit in enumerate(limits):
-            window, inside = grid.crop(near <= np.float32(limit))
-            if not inside.any():
-                continue
             # block interiors dropped as the rings come out of the tracer, before any
             # polygon is built: the same rule as the vector path's, on the traced areas
-            outline = window.outlines(inside, min_hole_m2=fill_holes_m2)[1]
-            parts[k].extend(shapely.get_parts(outline))
+            outline = grid.outlines(near <= np.float32(limit), min_hole_m2=fill_holes_m2)
+            if 1 in outline:
+                parts[k].extend(shapely.get_parts(outline[1]))
     return [shapely.MultiPolygon(part) for part in parts]
 
 
@@ -314,12 +310,19 @@ def _reachable_lines(net: WalkNetwork, result: SearchResult, limit: float) -> np
 
 def _reached_legs(net: WalkNetwork, result: SearchResult, limit: float) -> np.ndarray:
     """Access legs (point → street) of the search's points reached within ``limit``."""
-    if result.points is None:
-        return np.empty(0, dtype=object)
-    reached = np.flatnonzero(result.point_cost <= limit)
+    reached, start, spot = _leg_ends(net, result, limit)
     if reached.size == 0:
         return np.empty(0, dtype=object)
+    return shapely.linestrings(np.stack([start, spot], axis=1))
+
+
+def _leg_ends(
+    net: WalkNetwork, result: SearchResult, limit: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The search's points reached within ``limit``: their rows, places and street spots."""
+    if result.points is None:
+        return np.empty(0, dtype=np.int64), np.empty((0, 2)), np.empty((0, 2))
+    reached = np.flatnonzero(result.point_cost <= limit)
     s = result.points
-    spots = net.edge_points(s.edge[reached], s.pos_m[reached])
     start = np.column_stack([s.x[reached], s.y[reached]])
-    return shapely.linestrings(np.stack([start, spots], axis=1))
+    return reached, start, net.edge_points(s.edge[reached], s.pos_m[reached])
