@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from service_circle_api import errors
 from service_circle_api.compute import ComputePool
 from service_circle_api.registry import Registry, load_studies
-from service_circle_api.routers import coverage, meta, report, siting, studies
+from service_circle_api.routers import coverage, meta, report, siting, studies, workbench
 from service_circle_api.routers.report import html_page
 from service_circle_api.settings import Settings
 
@@ -90,9 +90,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "HEAD"],
             allow_headers=["content-type", "accept"],
         )
-    for module in (meta, studies, coverage, siting, report):
+    for module in (meta, studies, coverage, siting, report, workbench):
         app.include_router(module.router)
     _offline_docs(app)
+    workbench.mount_assets(app)
     return app
 
 

@@ -80,6 +80,11 @@ class Category(BaseModel):
     capacity_unit: str
     group: str = Field(description="everyone, 60plus or an age band A_B (ages A to B-1)")
     group_column: str
+    profile: str = Field(
+        "adult",
+        description="The walking profile it is judged under unless one is asked for "
+        "(its served group's: elderly services under elderly)",
+    )
     basic_guarantee: bool
     mofcom: str = Field(
         description="MOFCOM format: basic (基本保障类), quality (品质提升类) or empty"
@@ -137,6 +142,9 @@ class StudyDetail(StudySummary):
     facilities_by_category: dict[str, int]
     demand_status: dict[str, int]
     categories: list[str]
+    units: int = Field(
+        0, description="Planning units (社区 / 村) it holds; 0 when it was built without"
+    )
 
 
 class CoverageRow(BaseModel):
@@ -394,6 +402,11 @@ class SitingRequest(Request):
         None, description="Candidate points (GeoJSON); default: spots in today's gaps"
     )
     candidates_crs: Crs = "wgs84"
+    gaps_after: bool = Field(
+        False,
+        description="Also answer the gap polygons left after the new sites (``gaps_after``: "
+        "a FeatureCollection, as GET /gaps gives them)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> SitingRequest:

@@ -28,7 +28,11 @@ class Settings(BaseSettings):
     can fork; threads otherwise, or when false).
     ``SC_CACHE_ENTRIES``: results kept per process. ``SC_SELF_CONTAINED_MAPS``: embed the
     map scripts (for offline browsers; the default). ``SC_CORS_ORIGINS``: origins allowed
-    to call the API from a browser, comma-separated (none by default).
+    to call the API from a browser, comma-separated (none by default). ``SC_TILES``: the
+    workbench's base-map tiles, a URL template such as an intranet tile server's
+    ``http://tiles.example/{z}/{x}/{y}.png`` (shown from the start; unset, OpenStreetMap's
+    are offered, off until switched on, since an intranet may have no internet) and
+    ``SC_TILES_ATTRIBUTION`` their attribution.
     """
 
     model_config = SettingsConfigDict(env_prefix="SC_")
@@ -44,6 +48,8 @@ class Settings(BaseSettings):
     compute_processes: bool = True
     cache_entries: int = Field(256, ge=0)
     self_contained_maps: bool = True
+    tiles: str | None = Field(None, pattern=r"^https?://[^\s\"'<>]+$")
+    tiles_attribution: str | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("cors_origins", mode="before")

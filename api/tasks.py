@@ -139,17 +139,29 @@ def siting_geojson(
     time_limit_s: float,
     max_candidates: int,
     candidates: gpd.GeoDataFrame | None,
+    *,
+    gaps_after: bool = False,
 ) -> bytes:
-    """New sites and the summary, as GeoJSON (see :func:`service_circle.siting.site_study`)."""
-    from service_circle.siting_study import site_study, site_summary
+    """New sites and the summary, as GeoJSON (see :func:`service_circle.siting.site_study`).
 
-    result, sites, _ = site_study(
+    With ``gaps_after``, the gap polygons of the study with the new sites added come as
+    the member ``gaps_after`` (a FeatureCollection, as :func:`gaps_geojson` writes them).
+    """
+    from service_circle.siting_study import site_study, site_summary
+    from service_circle.writers import geojson_text
+
+    result, sites, after = site_study(
         study, category, threshold, candidates=candidates, time_limit_s=time_limit_s,
         max_candidates=max_candidates, **options,
     )  # fmt: skip
     summary = site_summary(result, study, category, threshold, options.get("profile"))
     summary["time_limit_s"] = time_limit_s
-    return feature_collection(sites, study=study_id, summary=summary, attribution=study.attribution)
+    members: dict[str, Any] = {}
+    if gaps_after:
+        left = gaps(after, category, threshold, profile=options.get("profile"))
+        members["gaps_after"] = json.loads(geojson_text(left, category=category))
+    return feature_collection(sites, study=study_id, summary=summary, **members,
+                              attribution=study.attribution)  # fmt: skip
 
 
 def report_parts(
@@ -188,3 +200,81 @@ def map_page(
             judged=rule,
         )
     )  # fmt: skip
+
+
+#: The columns of a facility a planner reads (those the study has).
+FACILITY_COLUMNS = ("id", "name", "category", "capacity", "places", "nursery_places", "seats",
+                    "beds", "care_beds", "floor_area_m2", "ground_area_m2", "area_m2",
+                    "footprint_m2", "source")  # fmt: skip
+
+
+def _facility_frame(study: Study, rows: Any) -> gpd.GeoDataFrame:
+    """Facilities of the given rows with the columns a planner reads and their names."""
+    frame = study.facilities.iloc[rows]
+    keep = [c for c in FACILITY_COLUMNS if c in frame]
+    out = gpd.GeoDataFrame(frame[keep].copy(), geometry=frame.geometry.to_numpy(),
+                           crs="EPSG:4326")  # fmt: skip
+    names = {c.key: (c.name_zh, c.name_en) for c in study.catalogue}
+    out["category_zh"] = [names.get(k, (k, k))[0] for k in out["category"]]
+    out["category_en"] = [names.get(k, (k, k))[1] for k in out["category"]]
+    return out
+
+
+def facilities_geojson(study: Study, study_id: str, category: str | None) -> bytes:
+    """The study's facilities (one category, or all), with their snapping status."""
+    import numpy as np
+
+    keys = study.facilities["category"].to_numpy()
+    rows = np.arange(keys.size) if category is None else np.flatnonzero(keys == category)
+    frame = _facility_frame(study, rows)
+    frame["status"] = study.facility_snap.status[rows].astype(str)
+    frame["access_m"] = np.round(study.facility_snap.access_m[rows], 1)
+    return feature_collection(frame, study=study_id, category=category,
+                              attribution=study.attribution)  # fmt: skip
+
+
+def unit_facilities(
+    study: Study, index: int, judged: Sequence[tuple[str, Threshold, str]]
+) -> dict[str, list[dict]]:
+    """The facilities inside planning unit ``index`` and those that serve its homes.
+
+    ``judged`` holds each category with the threshold and profile it is judged at. A
+    facility serves the unit when it is the nearest of its category for some of the
+    unit's homes; each comes with those homes, their people and their median and
+    longest cost (seconds or metres) to it, and whether that is within the threshold.
+    """
+    import numpy as np
+
+    from service_circle.cost import CostModel
+    from service_circle.units import assign
+
+    assert study.units is not None
+    inside = np.flatnonzero(assign(study.units, study.facilities) == index)
+    home = assign(study.units, study.demand) == index
+    population = study.demand["population"].to_numpy(np.float64)[home]
+    keys = study.facilities["category"].to_numpy()
+    serving: list[dict] = []
+    for category, threshold, profile in judged:
+        if category not in study.catalogue or not (keys == category).any():
+            continue
+        cost = CostModel.for_threshold(threshold, profile)
+        result = study.search(category, cost)
+        nearest = result.point_facility[home]
+        times = result.point_cost[home]
+        rows_of = np.flatnonzero(keys == category)
+        for f in np.unique(nearest[nearest >= 0]):
+            mine = nearest == f
+            row = _records(_facility_frame(study, [rows_of[f]]).drop(columns="geometry"))[0]
+            point = study.facilities.geometry.iloc[rows_of[f]]
+            median = float(np.median(times[mine]))
+            serving.append({
+                **row, "lon": float(point.x), "lat": float(point.y),
+                "homes": int(mine.sum()), "population": float(population[mine].sum()),
+                "cost_unit": cost.unit, "median": median, "max": float(times[mine].max()),
+                "threshold": threshold.value, "threshold_unit": threshold.unit,
+                "profile": cost.name, "within": bool(median <= cost.limit(threshold)),
+            })  # fmt: skip
+    facilities = _records(_facility_frame(study, inside).drop(columns="geometry"))
+    for record, point in zip(facilities, study.facilities.geometry.iloc[inside], strict=True):
+        record.update(lon=float(point.x), lat=float(point.y))
+    return {"inside": facilities, "serving": serving}

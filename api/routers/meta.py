@@ -10,7 +10,8 @@ from service_circle_api.schemas import Category, Health, ProfileOut
 
 from service_circle import __version__
 from service_circle.catalogue import load_catalogue
-from service_circle.profiles import CROSSED_CLASSES, PROFILES, CrossingWaits
+from service_circle.judging import GROUP_PROFILES
+from service_circle.profiles import CROSSED_CLASSES, PROFILES, CrossingWaits, get_profile
 
 router = APIRouter(tags=["meta"])
 
@@ -50,6 +51,7 @@ async def categories(lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> li
             capacity_unit=c.capacity_unit,
             group=c.group,
             group_column=c.group_column,
+            profile=get_profile(GROUP_PROFILES.get(c.group)).name,
             basic_guarantee=c.basic_guarantee,
             mofcom=c.mofcom,
             clause=c.clause,

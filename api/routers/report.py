@@ -99,6 +99,18 @@ async def report(rep: ReportDep, accept: Annotated[str | None, Header()] = None)
 
 
 @router.get(
+    "/report.html",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The report as a page"},
+               **ERRORS},
+    operation_id="getReportPage",
+)  # fmt: skip
+async def report_page(rep: ReportDep) -> HTMLResponse:
+    """The report as an HTML page to open, print or save (what ``Accept: text/html`` gets)."""
+    return html_page(report_html(rep))
+
+
+@router.get(
     "/report.xlsx",
     response_class=Response,
     responses={200: {"content": {XLSX: {}}, "description": "The report as a workbook"},
@@ -164,10 +176,14 @@ async def unit(
     study_id: str,
     code: Annotated[str, Path(description="The unit's code (unit_code)", max_length=200)],
     rep: ReportDep,
+    registry: RegistryDep,
 ) -> dict[str, Any]:
-    """One unit: its indicators, what it lacks (缺配, with names) and the facilities inside."""
-    from service_circle.units import assign
+    """One unit: its indicators, what it lacks, the facilities inside it and serving it.
 
+    What it lacks (缺配) comes with the names; a facility serves the unit when it is the
+    nearest of its category for some of the unit's homes, and comes with those homes,
+    their people and their median and longest time (or distance) to it, as judged.
+    """
     study = rep.study
     table = _units_of(study, rep.plan)
     rows = table.iloc[:-1]
@@ -179,23 +195,19 @@ async def unit(
     i = int(match[0])
     row = rows.drop(columns="geometry").loc[i].to_dict()
     missing = [k for k in str(row.get("missing") or "").split(",") if k]
-    fac = study.facilities
-    inside = fac[assign(study.units, fac) == i] if study.units is not None else fac.iloc[:0]
-    keep = [c for c in ("id", "name", "category", "capacity", "places", "nursery_places",
-                        "seats", "beds", "care_beds", "floor_area_m2", "ground_area_m2",
-                        "area_m2", "footprint_m2") if c in inside]  # fmt: skip
-    facilities = [
-        {**r, "lon": float(g.x), "lat": float(g.y)}
-        for r, g in zip(json_safe(inside[keep].astype(object).where(inside[keep].notna(), None)
-                                  .to_dict("records")), inside.geometry, strict=True)
-    ]  # fmt: skip
+    judged = [(j.category, j.threshold, j.profile.name) for j in rep.plan.judged.values()]
+    found = await registry.get(
+        (study_id, "unit", i, tuple(judged)),
+        Task(tasks.unit_facilities, study_id, (i, judged)),
+    )
     return json_safe({
         "study": study_id,
         "unit": row,
         "missing": [{"category": k, "name_zh": study.catalogue[k].name_zh,
                      "name_en": study.catalogue[k].name_en} for k in missing
                     if k in study.catalogue],
-        "facilities": facilities,
+        "facilities": found["inside"],
+        "serving": found["serving"],
         "judged": [j.to_dict() for j in rep.plan.judged.values()],
         "attribution": study.attribution,
     })  # fmt: skip

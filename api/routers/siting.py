@@ -88,5 +88,6 @@ async def siting(
         tasks.siting_geojson, study_id,
         (study_id, request.category, threshold, options, limit, settings.max_candidates,
          candidates),
+        {"gaps_after": request.gaps_after},
     )  # fmt: skip
     return GeoJSONResponse(await registry.compute(task, time_limit_s=limit))

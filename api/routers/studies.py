@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from service_circle_api import tasks
 from service_circle_api.deps import RegistryDep, StudyDep
-from service_circle_api.schemas import JSON, Problem, StudyDetail, StudySummary
+from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
+from service_circle_api.schemas import (
+    JSON,
+    FeatureCollection,
+    Problem,
+    StudyDetail,
+    StudySummary,
+    problems,
+)
+from service_circle_api.tasks import Task
 
 from service_circle.study import Study
 
@@ -14,8 +26,9 @@ router = APIRouter(prefix="/studies", tags=["studies"])
 # every operation on a study takes its id from this list (OpenAPI links: clients and
 # stateful tests follow them)
 _ON_A_STUDY = (
-    "getStudy", "getCoverage", "getGaps", "getIsochrones", "postNeighbourhood", "postReach",
-    "postSiting", "getReport", "getReportWorkbook", "getUnits", "getMap",
+    "getStudy", "getFacilities", "getCoverage", "getGaps", "getIsochrones",
+    "postNeighbourhood", "postReach", "postSiting", "getReport", "getReportPage",
+    "getReportWorkbook", "getUnits", "getMap",
 )  # fmt: skip
 LINKS = {
     op: {"operationId": op, "parameters": {"study_id": "$response.body#/0/id"}}
@@ -75,4 +88,35 @@ async def get_study(study_id: str, study: StudyDep) -> StudyDetail:
         facilities_by_category={str(k): int(v) for k, v in by_category.items()},
         demand_status=status,
         categories=[c.key for c in study.catalogue if c.key in by_category.index],
+        units=0 if study.units is None else len(study.units),
     )
+
+
+FACILITIES: dict[int | str, dict[str, Any]] = {
+    200: {"model": FeatureCollection, "content": {MEDIA_TYPE: {}},
+          "description": "The facilities (GeoJSON points, WGS-84)"},
+    **problems(404, 422, 503),
+}  # fmt: skip
+
+
+@router.get(
+    "/{study_id}/facilities",
+    response_class=GeoJSONResponse,
+    responses=FACILITIES,
+    operation_id="getFacilities",
+)
+async def facilities(
+    study_id: str,
+    study: StudyDep,
+    registry: RegistryDep,
+    category: Annotated[str | None, Query(description="A category key; all when absent")] = None,
+) -> GeoJSONResponse:
+    """The study's facilities, one category or all, as GeoJSON points.
+
+    Each has its id, name, category (with the category's Chinese and English names), its
+    capacity columns, and whether it lies on the network (``status``, ``access_m``).
+    """
+    if category is not None:
+        study.catalogue[category]  # unknown → 404
+    task = Task(tasks.facilities_geojson, study_id, (study_id, category))
+    return GeoJSONResponse(await registry.get((study_id, "facilities", category), task))
