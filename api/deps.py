@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from service_circle_api.errors import StudyNotFoundError, StudyUnavailableError
 from service_circle_api.registry import Registry
-from service_circle_api.schemas import MAX_METRES, MAX_MINUTES, ProfileName
+from service_circle_api.schemas import AT_PATTERN, MAX_METRES, MAX_MINUTES, ProfileName
 from service_circle_api.settings import Settings
 
 from service_circle._errors import InputError
@@ -108,7 +108,44 @@ async def optional_profile(
     return None if profile is None else get_profile(profile).name
 
 
+AtText = Annotated[
+    str | None,
+    Query(
+        description="Count only the facilities open then, local time at the study: "
+        "'Tue 23:00', '周二 23:00' (an ordinary week) or '2026-12-05T12:00' (that day)",
+        pattern=AT_PATTERN,
+        max_length=40,
+    ),
+]
+UnknownHours = Annotated[
+    Literal["open", "closed"],
+    Query(description="Facilities without known hours count as open (default) or closed"),
+]
+
+
+async def opening(
+    study: Annotated[Study, Depends(get_study)],
+    at: AtText = None,
+    unknown_hours: UnknownHours = "open",
+) -> tuple[str | None, bool]:
+    """``(at, unknown_open)``: the moment as ISO local time (checked), and the option."""
+    return check_at(study, at), unknown_hours == "open"
+
+
+def check_at(study: Study, at: str | None) -> str | None:
+    """The moment as ISO local time, or 422 naming the forms understood."""
+    if at is None:
+        return None
+    from service_circle.hours import parse_at
+
+    try:
+        return parse_at(at, study.timezone).isoformat(timespec="minutes")
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
 StudyDep = Annotated[Study, Depends(get_study)]
+OpeningDep = Annotated[tuple[str | None, bool], Depends(opening)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ThresholdsDep = Annotated[list[Threshold], Depends(thresholds)]

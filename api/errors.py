@@ -92,6 +92,14 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # the default handler fails (500) on NaN/Infinity inputs: they are not JSON
         errors = _json_safe(jsonable_encoder(exc.errors()))
+        for error in errors:
+            if error.get("type") == "string_pattern_mismatch" and error.get("loc", [])[-1:] == [
+                "at"
+            ]:  # the pattern of a moment says nothing to a planner
+                error["msg"] = (
+                    f"cannot read {error.get('input')!r} as a moment: write a weekday and a "
+                    "time ('Tue 23:00', '周二 23:00') or a date and time ('2026-12-05T12:00')"
+                )
         return JSONResponse({"detail": errors}, status_code=422)
 
 

@@ -50,6 +50,31 @@ class Request(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
+_CLOCK = r"(?:[01]?[0-9]|2[0-3]):[0-5][0-9]"
+_WEEKDAY = (r"(?:(?:周|星期|礼拜)[一二三四五六日天]|Monday|Tuesday|Wednesday|Thursday|Friday|"
+            r"Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun|Mo|Tu|We|Th|Fr|Sa|Su)")  # fmt: skip
+_DATE = (r"(?:19|20)[0-9]{2}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+         r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)")  # fmt: skip
+#: What ``at`` accepts: a weekday and a time, or a date and time (29 February aside), with
+#: an optional offset.
+AT_PATTERN = (rf"^(?:{_WEEKDAY} ?{_CLOCK}|{_DATE}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]"
+              rf"(?::[0-5][0-9])?(?:Z|[+-](?:0[0-9]|1[0-4]):[0-5][0-9])?)$")  # fmt: skip
+#: ``at`` in a request body (see GET routes' ``at``).
+At = Annotated[
+    str | None,
+    Field(
+        max_length=40,
+        pattern=AT_PATTERN,
+        description="Count only the facilities open then, local time at the study: "
+        "'Tue 23:00', '周二 23:00' or '2026-12-05T12:00'",
+    ),
+]  # fmt: skip
+UnknownHoursField = Annotated[
+    Literal["open", "closed"],
+    Field(description="Facilities without known hours count as open or closed"),
+]
+
+
 class Health(BaseModel):
     """Liveness."""
 
@@ -262,6 +287,8 @@ class NeighbourhoodRequest(Request):
     and the answer's ``note`` says so; one without area holds no home.
     """
 
+    at: At = None
+    unknown_hours: UnknownHoursField = "open"
     geometry: Annotated[
         PolygonGeometry | MultiPolygonGeometry | PolygonFeature,
         Field(
@@ -306,6 +333,8 @@ class ReachRequest(Request):
     """A point and a threshold (minutes or metres; 15 minutes when neither is given)."""
 
     model_config = ConfigDict(json_schema_extra=_NOT_BOTH_THRESHOLDS)
+    at: At = None
+    unknown_hours: UnknownHoursField = "open"
 
     lon: Lon
     lat: Lat
@@ -384,6 +413,8 @@ class SitingRequest(Request):
     """What to site: the category, p or a target share, the model."""
 
     model_config = ConfigDict(json_schema_extra=_SITING_RULES)
+    at: At = None
+    unknown_hours: UnknownHoursField = "open"
 
     category: str
     p: Annotated[int, Field(ge=1, le=500, strict=True)] | None = None

@@ -45,15 +45,32 @@ class Task:
         return self.fn(studies[self.study_id], *self.args, **self.kwargs)
 
 
+#: ``(at, unknown_open)``: the moment (ISO local time, or ``None`` for all hours) and
+#: whether facilities without known hours count as open.
+Opening = tuple[str | None, bool]
+
+
+def _view(study: Study, opening: Opening | None) -> Study:
+    """The study with only the facilities open at ``opening``'s moment (or all of them)."""
+    if opening is None or opening[0] is None:
+        return study
+    return study.open_at(opening[0], unknown_open=opening[1])
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     return json.loads(frame.to_json(orient="records"))
 
 
 def coverage_rows(
-    study: Study, keys: Sequence[str], thresholds: Sequence[Threshold], profile: str
+    study: Study,
+    keys: Sequence[str],
+    thresholds: Sequence[Threshold],
+    profile: str,
+    opening: Opening | None = None,
 ) -> list[dict]:
     """The coverage table as JSON-ready rows."""
-    return _records(cov.coverage_table(study, thresholds, categories=keys, profile=profile))
+    return _records(cov.coverage_table(_view(study, opening), thresholds, categories=keys,
+                                       profile=profile))  # fmt: skip
 
 
 _gap_polygons: OrderedDict[tuple, gpd.GeoDataFrame] = OrderedDict()
@@ -66,12 +83,14 @@ def gaps_geojson(
     thresholds: Sequence[Threshold],
     profile: str,
     min_population: float,
+    opening: Opening | None = None,
 ) -> bytes:
     """Gap polygons of each threshold, largest first, without those under ``min_population``."""
-    key = (id(study), category, tuple(thresholds), profile)
+    key = (id(study), category, tuple(thresholds), profile, opening)
     frame = _gap_polygons.get(key)
     if frame is None:
-        parts = [gaps(study, category, t, profile=profile) for t in thresholds]
+        view = _view(study, opening)
+        parts = [gaps(view, category, t, profile=profile) for t in thresholds]
         frame = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
                                  crs="EPSG:4326")  # fmt: skip
         _gap_polygons[key] = frame
@@ -84,10 +103,15 @@ def gaps_geojson(
 
 
 def isochrones_geojson(
-    study: Study, study_id: str, category: str, thresholds: Sequence[Threshold], profile: str
+    study: Study,
+    study_id: str,
+    category: str,
+    thresholds: Sequence[Threshold],
+    profile: str,
+    opening: Opening | None = None,
 ) -> bytes:
     """The isochrone multipolygons of each threshold."""
-    frame = isochrones(study, category, thresholds, profile=profile)
+    frame = isochrones(_view(study, opening), category, thresholds, profile=profile)
     return feature_collection(
         frame, study=study_id, category=category, attribution=study.attribution
     )
@@ -100,13 +124,14 @@ def neighbourhood_summary(
     crs: str,
     categories: Sequence[str] | None,
     profile: str | None,
+    opening: Opening | None = None,
 ) -> dict:
     """Coverage and completeness inside a polygon (WKB, in ``crs``)."""
     import shapely
 
     result = neighbourhood(
-        study, shapely.from_wkb(polygon_wkb), [Threshold.minutes(m) for m in minutes], crs=crs,
-        categories=categories, profile=profile,
+        _view(study, opening), shapely.from_wkb(polygon_wkb),
+        [Threshold.minutes(m) for m in minutes], crs=crs, categories=categories, profile=profile,
     )  # fmt: skip
     return {**result, "coverage": _records(result["coverage"])}
 
@@ -119,9 +144,10 @@ def reach_geojson(
     threshold: Threshold,
     crs: str,
     profile: str | None,
+    opening: Opening | None = None,
 ) -> bytes:
     """The area within reach of a point and the facilities in it, as GeoJSON."""
-    area, facilities = reach(study, lon, lat, threshold, crs=crs, profile=profile)
+    area, facilities = reach(_view(study, opening), lon, lat, threshold, crs=crs, profile=profile)
     area = area.assign(kind="reach_area")
     facilities = facilities.assign(kind="facility")
     frame = gpd.GeoDataFrame(pd.concat([area, facilities], ignore_index=True), crs=4326)
@@ -141,6 +167,7 @@ def siting_geojson(
     candidates: gpd.GeoDataFrame | None,
     *,
     gaps_after: bool = False,
+    opening: Opening | None = None,
 ) -> bytes:
     """New sites and the summary, as GeoJSON (see :func:`service_circle.siting.site_study`).
 
@@ -150,6 +177,7 @@ def siting_geojson(
     from service_circle.siting_study import site_study, site_summary
     from service_circle.writers import geojson_text
 
+    study = _view(study, opening)
     result, sites, after = site_study(
         study, category, threshold, candidates=candidates, time_limit_s=time_limit_s,
         max_candidates=max_candidates, **options,
@@ -165,14 +193,23 @@ def siting_geojson(
 
 
 def report_parts(
-    study: Study, thresholds: Sequence[Threshold], profile: str | None, preset: str | None
-) -> tuple[Any, pd.DataFrame, dict]:
-    """The plan's indicators (study, units, townships), the coverage table and the targets."""
+    study: Study,
+    thresholds: Sequence[Threshold],
+    profile: str | None,
+    preset: str | None,
+    opening: Opening | None = None,
+) -> tuple[Any, pd.DataFrame, dict, Any, Any]:
+    """What the report says, computed once.
+
+    The plan's indicators (study, units, townships), the coverage table, the targets, the
+    "open when needed" section and what ``opening`` chose.
+    """
     from service_circle.pipeline import analyze_study
 
+    at, unknown_open = opening or (None, True)
     analysis = analyze_study(study, thresholds, profile=profile, targets_preset=preset,
-                             polygons=False)  # fmt: skip
-    return analysis.plan, analysis.coverage, analysis.targets
+                             polygons=False, at=at, unknown_open=unknown_open)  # fmt: skip
+    return analysis.plan, analysis.coverage, analysis.targets, analysis.hours, analysis.opening
 
 
 def map_page(
@@ -220,21 +257,31 @@ def _facility_frame(study: Study, rows: Any) -> gpd.GeoDataFrame:
     return out
 
 
-def facilities_geojson(study: Study, study_id: str, category: str | None) -> bytes:
-    """The study's facilities (one category, or all), with their snapping status."""
+def facilities_geojson(
+    study: Study, study_id: str, category: str | None, opening: Opening | None = None
+) -> bytes:
+    """The study's facilities (one category, or all), with their snapping status and hours.
+
+    With a moment, only those open then.
+    """
     import numpy as np
 
+    study = _view(study, opening)
     keys = study.facilities["category"].to_numpy()
     rows = np.arange(keys.size) if category is None else np.flatnonzero(keys == category)
     frame = _facility_frame(study, rows)
     frame["status"] = study.facility_snap.status[rows].astype(str)
     frame["access_m"] = np.round(study.facility_snap.access_m[rows], 1)
+    frame["opening_hours"] = study.opening_hours[rows]
     return feature_collection(frame, study=study_id, category=category,
                               attribution=study.attribution)  # fmt: skip
 
 
 def unit_facilities(
-    study: Study, index: int, judged: Sequence[tuple[str, Threshold, str]]
+    study: Study,
+    index: int,
+    judged: Sequence[tuple[str, Threshold, str]],
+    opening: Opening | None = None,
 ) -> dict[str, list[dict]]:
     """The facilities inside planning unit ``index`` and those that serve its homes.
 
@@ -249,6 +296,7 @@ def unit_facilities(
     from service_circle.units import assign
 
     assert study.units is not None
+    study = _view(study, opening)
     inside = np.flatnonzero(assign(study.units, study.facilities) == index)
     home = assign(study.units, study.demand) == index
     population = study.demand["population"].to_numpy(np.float64)[home]

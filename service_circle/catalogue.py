@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from service_circle._errors import InputError, InputNotFoundError, UnknownCategoryError
+from service_circle.hours import DAYS, Window
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ class Category:
     clause: str = ""
     mofcom: str = ""
     road_minutes: float | None = None
+    #: when it is needed (the elderly canteen: weekday lunch; the pharmacy: night)
+    windows: tuple[Window, ...] = ()
 
     def name(self, lang: str = "en") -> str:
         """The display name in ``"zh"`` or ``"en"``."""
@@ -503,6 +506,7 @@ def _parse_entry(entry: dict, key: str, where: str) -> Category:
             f"{where}: keyword(s) {', '.join(clash)} hold one of its own exclusions: the "
             "category could never be found by them"
         )
+    windows = _windows(entry.get("windows", []), where)
     clause = entry.get("clause", "")
     if not isinstance(clause, str):
         raise InputError(f"{where}: field 'clause' must be a string (the standard's clause)")
@@ -523,4 +527,33 @@ def _parse_entry(entry: dict, key: str, where: str) -> Category:
         clause=clause,
         mofcom=mofcom,
         road_minutes=road,
+        windows=windows,
     )
+
+
+_CLOCK = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+_DAY_LIST = re.compile(rf"^(?:{'|'.join(DAYS)})(?:-(?:{'|'.join(DAYS)}))?"
+                       rf"(?:,(?:{'|'.join(DAYS)})(?:-(?:{'|'.join(DAYS)}))?)*$")  # fmt: skip
+
+
+def _windows(value: Any, where: str) -> tuple[Window, ...]:
+    """A category's named windows: ``[{key, name_zh, name_en, days, start, end}]``."""
+    example = ('[{ key = "lunch", name_zh = "工作日午餐", name_en = "weekday lunch", '
+               'days = "Mo-Fr", start = "11:30", end = "12:30" }]')  # fmt: skip
+    if not isinstance(value, list):
+        raise InputError(f"{where}: field 'windows' must be a list of tables, e.g. {example}")
+    out = []
+    for item in value:
+        fields = ("key", "name_zh", "name_en", "days", "start", "end")
+        if not isinstance(item, dict) or not all(isinstance(item.get(f), str) for f in fields):
+            raise InputError(f"{where}: each window needs {', '.join(fields)} (text), e.g. "
+                             f"{example}")  # fmt: skip
+        if not _DAY_LIST.match(item["days"]):
+            raise InputError(f"{where}: window {item['key']!r}: days {item['days']!r} must be "
+                             "OSM day codes such as Mo-Fr, Mo-Su or Sa,Su")  # fmt: skip
+        for f in ("start", "end"):
+            if not _CLOCK.match(item[f]):
+                raise InputError(f"{where}: window {item['key']!r}: {f} {item[f]!r} must be "
+                                 "HH:MM (00:00 to 24:00)")  # fmt: skip
+        out.append(Window(*(item[f] for f in fields)))
+    return tuple(out)

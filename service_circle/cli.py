@@ -151,6 +151,20 @@ AgeShares = Annotated[
         "auto (the study's province when known)"
     ),
 ]
+At = Annotated[
+    str | None,
+    typer.Option(
+        help="Count only the facilities open at this moment, local time: 'Tue 23:00', "
+        "'周二 23:00' (an ordinary week) or '2026-12-05T12:00' (that day, holidays too)"
+    ),
+]
+UnknownHours = Annotated[
+    str,
+    typer.Option(
+        help="Facilities without known hours: open (the default; the output says how many) "
+        "or closed"
+    ),
+]
 TargetsPreset = Annotated[
     str | None,
     typer.Option(
@@ -283,11 +297,14 @@ def times(
     dem: DemFiles = None,
     incline: Incline = False,
     crossings: CrossingsFlag = False,
+    at: At = None,
+    unknown_hours: UnknownHours = "open",
 ) -> None:
     """Walking time from every point to its nearest facility, one CSV row per point.
 
     Columns: point_id, time_s (empty when not within the threshold), facility_id, access_m
-    (the access leg: from the point to its street), status.
+    (the access leg: from the point to its street), status. With --at, only the facilities
+    open then count (their hours: an opening_hours / 营业时间 / 开放时间 column).
     """
     prof = get_profile(profile, speed_m_s=speed)
     check_number(max_access_m, "--max-access-m", gt=0)
@@ -298,6 +315,8 @@ def times(
     net = _with_dem(_network(network, crs, crossings), dem, incline)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac = _read(facilities, crs=facilities_crs, table_crs=input_crs, encoding=encoding)
+    if at is not None:
+        fac = _open_only(fac, at, _unknown_open(unknown_hours), f"facilities in {facilities}")
     pts = _read(points, crs=points_crs, table_crs=input_crs, encoding=encoding)
     walls = _barriers(barriers, network)
     if walls is not None:
@@ -319,6 +338,42 @@ def times(
     )
     _report_unplaced(fac_snapped.off_network_ids, f"facilities in {facilities}")
     _report_unplaced(pts_snapped.off_network_ids, f"points in {points}")
+
+
+def _unknown_open(option: str) -> bool:
+    if option not in ("open", "closed"):
+        raise InputError(f"--unknown-hours must be open or closed, got {option!r}")
+    return option == "open"
+
+
+def _open_only(frame: gpd.GeoDataFrame, at: str, unknown_open: bool, what: str):
+    """The facilities of ``frame`` open at ``at`` (their hours column), said in one line."""
+    from service_circle.coords import in_china
+    from service_circle.facilities import hours_columns
+    from service_circle.hours import HOURS_COLUMNS, describe_at, open_mask, parse_at, zone_at
+    from service_circle.readers import find_column
+
+    column = find_column(list(frame.columns), HOURS_COLUMNS)
+    given = (frame[column].to_numpy(dtype=object) if column
+             else np.full(len(frame), None, dtype=object))  # fmt: skip
+    hours = hours_columns(given)
+    located = frame.geometry.notna() & ~frame.geometry.is_empty
+    lon = float(frame.geometry[located].x.mean()) if located.any() else 116.4
+    lat = float(frame.geometry[located].y.mean()) if located.any() else 39.9
+    country = "CN" if bool(in_china(np.array([lon]), np.array([lat]))[0]) else None
+    moment = parse_at(at, zone_at(lon, lat))
+    mask = open_mask(hours["opening_hours"], moment, unknown_open=unknown_open, country=country)
+    unknown = int((hours["opening_hours"] == None).sum())  # noqa: E711
+    invalid = int((hours["hours_status"] == "invalid").sum())
+    told = (f"{unknown} without known hours counted {'open' if unknown_open else 'closed'}"
+            + (f", {invalid} of them unreadable" if invalid else ""))  # fmt: skip
+    err_console.print(
+        f"at {describe_at(moment)}: {int(mask.sum())} of {len(frame)} {escape(what)} open "
+        f"({told}{'' if column else '; no hours column: ' + ', '.join(HOURS_COLUMNS[:4])})"
+    )
+    if "id" not in frame.columns:  # the ids of every row, as without --at
+        frame = frame.assign(id=np.arange(len(frame)))
+    return frame[mask].reset_index(drop=True)
 
 
 def _report_unplaced(ids: np.ndarray, what: str) -> None:
@@ -917,6 +972,8 @@ def analyze(
         help="Road speed, km/h (a rural bus or motorbike)")] = 30.0,
     road_minutes: Annotated[float | None, typer.Option(
         help="One road threshold, minutes (default: each category's road_minutes)")] = None,
+    at: At = None,
+    unknown_hours: UnknownHours = "open",
 ) -> None:  # fmt: skip
     """Coverage, demand times, isochrones, gaps, the plan's indicators, the report and the map.
 
@@ -927,7 +984,10 @@ def analyze(
     report.html, report.xlsx and map.html (self-contained: opens without internet) — and,
     with planning units (--units, or stored in the study), units.csv and units.geojson —
     published together. With --road, the township services are also measured on the drive
-    network (road_circle.csv, and a section of the report).
+    network (road_circle.csv, and a section of the report). Where a category has windows
+    when it is needed (elderly canteen: weekday lunch; pharmacy: night, 24 hours), its
+    coverage in each is reported next to all hours (open_when_needed.csv, and a section
+    of the report); with --at, every output counts only the facilities open then.
     """
     from service_circle.catalogue import load_catalogue
     from service_circle.folders import check_target, publishing
@@ -956,9 +1016,14 @@ def analyze(
     elif townships is not None or counties is not None:
         raise InputError("--townships and --counties go with --units")
     drive = _road_network(study, road_network) if road or road_network else None
+    hours = (at, _unknown_open(unknown_hours))
+    if at is not None:
+        from service_circle.hours import parse_at
+
+        parse_at(at, study.timezone)  # a bad moment is refused before any work
     with publishing(out, kind="analysis") as staging:
         _analyze(study, staging, thresholds, profile, category, targets_preset, targets, lang,
-                 shown=out, road=(drive, road_speed, road_minutes))  # fmt: skip
+                 shown=out, road=(drive, road_speed, road_minutes), hours=hours)  # fmt: skip
 
 
 def _road_network(study, path: Path | None) -> WalkNetwork:
@@ -975,6 +1040,7 @@ def _road_network(study, path: Path | None) -> WalkNetwork:
 def _analyze(
     study, out: Path, thresholds, profile, category, targets_preset, targets, lang: str = "auto",
     *, shown: Path | None = None, road: tuple = (None, 30.0, None),
+    hours: tuple[str | None, bool] = (None, True),
 ) -> None:  # fmt: skip
     """Write every analysis output of a study into ``out`` and print the tables."""
     from service_circle.coverage import UNCOVERED
@@ -991,7 +1057,7 @@ def _analyze(
     analysis = analyze_study(
         study, thresholds, profile=profile, categories=keys, targets_preset=targets_preset,
         targets_file=targets, lang=lang, road_network=road[0], road_speed_kmh=road[1],
-        road_minutes=road[2],
+        road_minutes=road[2], at=hours[0], unknown_open=hours[1],
     )  # fmt: skip
     written = write_analysis(analysis, out)
     table, report, label, lang = (
@@ -1054,6 +1120,7 @@ def _analyze(
                               escape(status))  # fmt: skip
     console.print(targets_table)
     _print_road(analysis, lang)
+    _print_hours(analysis, lang)
     _print_lacking(analysis, lang)
     console.print(f"wrote {escape(str(shown or out))}/: {', '.join(written)}")
     console.print(("数据：" if zh else "Data: ") + escape(study.attribution))
@@ -1088,6 +1155,19 @@ def _print_road(analysis, lang: str) -> None:
 
 #: How many units missing services the console lists (all of them go to the files).
 SHOWN_UNITS = 10
+
+
+def _print_hours(analysis, lang: str) -> None:
+    """The "open when needed" table, and what --at chose."""
+    from service_circle.indicators import at_line
+    from service_circle.tables import hours_for_people
+
+    if analysis.opening is not None:
+        console.print(escape(at_line(analysis.opening, lang)))
+    if analysis.hours is None or not len(analysis.hours.table):
+        return
+    frame = hours_for_people(analysis.hours, analysis.study.catalogue, analysis.lang)
+    _print_frame("需要时是否开着" if lang == "zh" else "open when needed", frame)
 
 
 def _print_lacking(analysis, lang: str) -> None:

@@ -33,6 +33,7 @@ import shapely
 
 from service_circle._errors import InputError, InputNotFoundError, NetworkDownloadError
 from service_circle.catalogue import Catalogue, load_catalogue
+from service_circle.hours import HOURS_COLUMNS, normalise_hours
 from service_circle.readers import (
     BBox,
     ReadReport,
@@ -72,7 +73,7 @@ UNIT_FIELDS = {
     "none": (),
 }
 COLUMNS = ["id", "name", "category", "capacity", "source", "osm_id", "osm_type", "row",
-           *FIELDS, "footprint_m2"]  # fmt: skip
+           *FIELDS, "footprint_m2", "opening_hours", "hours_status"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def facilities_from_osm(
     check_box_source(path, bbox)
     keys = catalogue.osm_keys() | set(CAPACITY_TAGS)
     features = _osm_features(path, {k for k in keys if k != "name" and ":" not in k}, bbox)
-    return _classify(features, catalogue, keys, source=str(path))
+    return _classify(features, catalogue, keys | {"opening_hours"}, source=str(path))
 
 
 def _classify(
@@ -164,6 +165,7 @@ def _classify(
             "row": pd.array([None] * len(picked), dtype="Int64"),
             **fields,
             "footprint_m2": _footprint_m2(picked),
+            **hours_columns([t.get("opening_hours") for t in picked_tags]),
         },
         geometry=_as_points(picked.geometry.to_numpy()),
         crs=picked.crs or "EPSG:4326",
@@ -223,7 +225,8 @@ def facilities_from_place(
             f"downloading POIs for {query!r} failed ({type(exc).__name__}: {exc}); without "
             "internet, pass an .osm.pbf file instead"
         ) from None
-    return _classify(_from_osmnx(found), catalogue, keys, source=f"OSM place {query!r}")
+    return _classify(_from_osmnx(found), catalogue, keys | {"opening_hours"},
+                     source=f"OSM place {query!r}")  # fmt: skip
 
 
 def _feature_tags(features: pd.DataFrame, keys: set[str]) -> list[dict[str, str]]:
@@ -415,6 +418,13 @@ def facilities_from_file(
     extra = {}
     if typecodes is not None:
         extra["typecode"] = typecodes.to_numpy(dtype=object)[ok]
+    found_hours = find_column(list(table.columns), HOURS_COLUMNS)
+    given_hours = table[found_hours].to_numpy(dtype=object) if found_hours else np.full(n, None)
+    hours = hours_columns(given_hours)
+    for row in np.flatnonzero((hours["hours_status"] == "invalid") & ok):
+        problems.append((int(line[row]), f"kept with unknown hours: {found_hours} "
+                         f"{given_hours[row]!r} is not hours this tool can read (write e.g. "
+                         "08:00-20:00, 24小时 or 周一至周五 11:00-13:00)"))  # fmt: skip
     frame = gpd.GeoDataFrame(
         {
             "id": id_values[ok],
@@ -429,6 +439,7 @@ def facilities_from_file(
             "row": pd.array(line[ok], dtype="Int64"),
             **{f: numbers.get(f, np.full(n, np.nan))[ok] for f in FIELDS},
             "footprint_m2": np.full(int(ok.sum()), np.nan),
+            **{k: v[ok] for k, v in hours.items()},
             **extra,
         },
         geometry=geometry[ok],
@@ -442,6 +453,19 @@ def facilities_from_file(
     if len(report.problems):
         logger.info("%s: %d rows not used or changed (see the report)", path, len(report.problems))
     return frame.reset_index(drop=True), report
+
+
+def hours_columns(given: Sequence[object] | np.ndarray) -> dict[str, np.ndarray]:
+    """``opening_hours`` (OSM syntax, or ``None``) and ``hours_status`` of each facility.
+
+    See :func:`~service_circle.hours.normalise_hours`; ``hours_status`` is ``ok``,
+    ``unknown`` (none given) or ``invalid`` (given, not readable: counted as unknown).
+    """
+    pairs = [normalise_hours(v) for v in given]
+    return {
+        "opening_hours": np.array([p[0] for p in pairs], dtype=object),
+        "hours_status": np.array([p[1] for p in pairs], dtype=object),
+    }
 
 
 def _numbers_of(

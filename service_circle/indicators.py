@@ -24,10 +24,11 @@ import pandas as pd
 
 from service_circle.folders import atomic_write
 from service_circle.judging import Judgement, judging_rule
+from service_circle.opening import OpenWhenNeeded
 from service_circle.plan import BY_KEY, PARENT_COLUMNS, Indicator, PlanResult, plan_indicators
 from service_circle.profiles import Profile
 from service_circle.rural import RoadCircle
-from service_circle.study import Study
+from service_circle.study import OpenAt, Study
 from service_circle.targets import load_targets
 from service_circle.terrain_effect import TerrainEffect
 from service_circle.writers import json_safe, write_csv, write_geojson, write_xlsx
@@ -48,6 +49,8 @@ class Report:
     lang: str = "zh"
     road: RoadCircle | None = None
     terrain: TerrainEffect | None = None
+    hours: OpenWhenNeeded | None = None
+    opening: OpenAt | None = None
 
     @property
     def indicators(self) -> list[Indicator]:
@@ -127,6 +130,8 @@ def report_payload(report: Report) -> dict:
                 if report.terrain.units is None
                 else json.loads(report.terrain.units.to_json(orient="records", force_ascii=False)),
             },
+            "open_when_needed": None if report.hours is None else report.hours.payload(),
+            "at": None if report.opening is None else report.opening.to_dict(),
             "notes": plan.notes,
             "parent_columns": {k: v[0] for k, v in PARENT_COLUMNS.items()},
             "sources": [s.to_dict() for s in study.sources],
@@ -234,13 +239,62 @@ def _extra_sections(report: Report, lang: str) -> str:
         title = terrain_title(report.terrain, lang)
         frames = terrain_for_people(report.terrain, report.study.catalogue, lang)
         sections.append((title, "terrain", frames, report.terrain.terrain))
+    if report.hours is not None and len(report.hours.table):
+        sections.append(_hours_section(report, lang))
     parts = []
+    if report.opening is not None:
+        parts.append(f"<p id='at'><strong>{esc(at_line(report.opening, lang))}</strong></p>")
     for title, ident, (summary, by_unit), source in sections:
         parts += [f"<h2>{esc(title)}</h2>", _frame_html(summary, ident)]
         if by_unit is not None:
             parts.append(_frame_html(by_unit, f"{ident}-units"))
         parts.append(f"<p><small>{esc(source)}</small></p>")
     return "\n".join(parts)  # fmt: skip
+
+
+def at_line(opening: OpenAt, lang: str) -> str:
+    """What ``--at`` chose, in words."""
+    from service_circle.hours import describe_at, parse_at
+
+    when = describe_at(parse_at(opening.when), lang) if ":" in opening.when else opening.when
+    unknown = opening.assumed
+    if lang == "zh":
+        told = (f"，其中{unknown}处营业时间不明、按营业计" if opening.unknown_open and unknown
+                else "；营业时间不明的按未营业计" if not opening.unknown_open else "")  # fmt: skip
+        return f"本报告只计 {when} 营业的设施：{opening.open}/{opening.total}处{told}。"
+    told = (f", {unknown} of them without known hours, assumed open" if opening.unknown_open
+            and unknown else "; facilities without known hours counted closed"
+            if not opening.unknown_open else "")  # fmt: skip
+    return f"Only facilities open at {when} count: {opening.open} of {opening.total}{told}."
+
+
+def _hours_section(report: Report, lang: str) -> tuple:
+    """The "open when needed" section: its title, id, tables and the note on hours."""
+    from service_circle.tables import check_lang, hours_for_people
+
+    hours = report.hours
+    assert hours is not None
+    table = hours_for_people(hours, report.study.catalogue, check_lang(lang))
+    known = hours.hours
+    assumed = int(known["facilities"].sum() - known["hours_known"].sum())
+    invalid = int(known["hours_invalid"].sum())
+    pharmacy = hours.table[(hours.table["category"] == "pharmacy")
+                           & (hours.table["window"] == "24h")]  # fmt: skip
+    if lang == "zh":
+        title = "需要时是否开着：各时段覆盖率（与不计营业时间相比）"
+        note = (f"{assumed}处设施营业时间不明（其中{invalid}处无法识别），"
+                + ("按营业计。" if hours.unknown_open else "按未营业计。"))  # fmt: skip
+        if len(pharmacy):
+            note += f"24小时药房覆盖率（海东方案要求建24小时药房）：{pharmacy['group_share'].iloc[0]:.1%}。"  # noqa: E501
+    else:
+        title = "Open when needed: coverage in each window, next to all hours"
+        note = f"{assumed} facilities have no known hours ({invalid} unreadable); they were " + (
+            "counted open." if hours.unknown_open else "counted closed."
+        )
+        if len(pharmacy):
+            note += (f" Coverage by 24-hour pharmacies (the Haidong plan asks for them): "
+                     f"{pharmacy['group_share'].iloc[0]:.1%}.")  # fmt: skip
+    return (title, "open-when-needed", (table, None), note)
 
 
 def _fmt(value: float | None, unit: str) -> str:

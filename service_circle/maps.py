@@ -171,6 +171,7 @@ def study_map(
     attribution: str | None = None,
     units: gpd.GeoDataFrame | None = None,
     judged: Mapping[str, Judgement] | None = None,
+    unknown_open: bool = True,
 ) -> folium.Map:
     """A folium map of a study.
 
@@ -216,6 +217,10 @@ def study_map(
     units
         The per-unit table (:attr:`service_circle.plan.PlanResult.units`): a choropleth of
         the services each unit misses (缺配), its name written on it and its row in a popup.
+    unknown_open
+        In the layers of a category's windows (the pharmacy at night …: the area within its
+        judged threshold of the facilities open throughout the window), whether facilities
+        without known hours count as open.
     """
     from service_circle.gaps import gaps
     from service_circle.isochrones import isochrones
@@ -282,6 +287,31 @@ def study_map(
                 }
             )
             iso_shown[key].append(i)
+
+    # the windows a category is needed in: the area its facilities open then reach
+    for key in keys:
+        cat = study.catalogue[key]
+        threshold = judged[key].threshold if judged and key in judged else Threshold.minutes(
+            cat.minutes)  # fmt: skip
+        for window in cat.windows:
+            view = study.open_at(window, unknown_open=unknown_open)
+            open_now = int((view.facilities["category"] == key).sum())
+            iso = isochrones(view, key, [threshold], profile=_profile_of(key))
+            label = (f"{text['isochrones']} {_label(threshold, text)} · {window.name(lang)} "
+                     f"({open_now})")  # fmt: skip
+            tip = [["", name(key)], ["", label]]
+            layers.append(
+                {
+                    "key": f"windows/{key}/{window.key}",
+                    "group": name(key),
+                    "colour": colour[key],
+                    "label": label,
+                    "order": 1,
+                    "show": False,
+                    "style": {**_fill_style(colour[key], 0.15), "dashArray": "6 4", "weight": 2},
+                    "data": _collection(iso, [{"t": tip}] * len(iso)),
+                }
+            )
 
     # gaps: a population choropleth on one scale for every category
     gap_frames: dict[str, tuple[gpd.GeoDataFrame, Threshold]] = {}

@@ -27,13 +27,14 @@ from service_circle.indicators import Indicator, Report, write_report
 from service_circle.isochrones import isochrones
 from service_circle.judging import Judgement, judging_rule, judging_threshold
 from service_circle.maps import save_map, study_map
+from service_circle.opening import OpenWhenNeeded, open_when_needed
 from service_circle.plan import PlanResult, PlanSettings, plan_indicators
 from service_circle.profiles import Profile, get_profile
 from service_circle.rural import DEFAULT_ROAD_SPEED_KMH, RoadCircle, road_circle
 from service_circle.search import nearest
 from service_circle.snapping import Snapped
-from service_circle.study import Study
-from service_circle.tables import Lang, coverage_for_people, resolve_lang
+from service_circle.study import OpenAt, Study
+from service_circle.tables import Lang, coverage_for_people, hours_for_people, resolve_lang
 from service_circle.targets import load_targets, targets_for
 from service_circle.terrain_effect import TerrainEffect, terrain_effect
 from service_circle.walk_network import WalkNetwork
@@ -50,6 +51,8 @@ ANALYSIS_FILES = (
 UNIT_FILES = ("units.csv", "units.geojson")
 #: Written as well with the township circle by road.
 ROAD_FILES = ("road_circle.csv",)
+#: Written as well when a category with windows (elderly canteen, pharmacy …) has facilities.
+HOURS_FILES = ("open_when_needed.csv",)
 #: Written as well on a network with heights.
 TERRAIN_FILES = ("terrain_effect.csv",)
 
@@ -85,6 +88,12 @@ class Analysis:
     terrain
         Coverage with the hills and on the flat (:mod:`.terrain_effect`), when the
         network carries heights.
+    hours
+        Coverage in the windows each category is needed next to all hours
+        (:mod:`.opening`), over every facility whatever ``at`` says.
+    opening
+        With ``at``: the moment, and how many facilities were open then (of which how
+        many assumed open without known hours).
     """
 
     study: Study
@@ -103,6 +112,8 @@ class Analysis:
     gaps: gpd.GeoDataFrame | None = None
     road: RoadCircle | None = None
     terrain: TerrainEffect | None = None
+    hours: OpenWhenNeeded | None = None
+    opening: OpenAt | None = None
 
 
 def analyze_study(
@@ -119,6 +130,8 @@ def analyze_study(
     road_network: WalkNetwork | None = None,
     road_speed_kmh: float = DEFAULT_ROAD_SPEED_KMH,
     road_minutes: float | None = None,
+    at: str | None = None,
+    unknown_open: bool = True,
 ) -> Analysis:
     """Compute every output of ``study`` once.
 
@@ -149,6 +162,13 @@ def analyze_study(
     road_network, road_speed_kmh, road_minutes
         A drive network: the township services are also measured by road
         (:func:`~service_circle.rural.road_circle`), reported apart from the walk.
+    at
+        A moment (``"Tue 23:00"``, ``"2026-12-05T12:00"``, local time): coverage, gaps,
+        isochrones and indicators with only the facilities open then
+        (:meth:`~service_circle.study.Study.open_at`).
+    unknown_open
+        Whether facilities without known hours count as open (at ``at`` and in the
+        windows of the "open when needed" section).
     """
     keys = (
         [study.catalogue[c].key for c in categories]
@@ -159,12 +179,16 @@ def analyze_study(
     one, unit = judging_threshold(thresholds)
     # every category: the plan's indicators and completeness need them, whichever are shown
     rule = judging_rule(study.catalogue, threshold=one, profile=profile, unit=unit)
+    extra: dict = {"hours": open_when_needed(study, {k: rule[k] for k in keys},
+                                             unknown_open=unknown_open)}  # fmt: skip
+    if at is not None:
+        study = study.open_at(at, unknown_open=unknown_open)
+        extra["opening"] = study.opening
     table = judged_coverage(study, {k: rule[k] for k in keys}, thresholds)
     preset = targets_preset or (targets_for(*study_centre(study)) if targets_file is None
                                 else None)  # fmt: skip
     targets = load_targets(preset, targets_file)
     plan = plan_indicators(study, rule, targets, settings=settings)
-    extra: dict = {}
     if road_network is not None:
         extra["road"] = road_circle(study, road_network, speed_kmh=road_speed_kmh,
                                     minutes=road_minutes)  # fmt: skip
@@ -231,14 +255,20 @@ def write_analysis(analysis: Analysis, folder: str | os.PathLike) -> list[str]:
                   attribution=study.attribution)  # fmt: skip
     write_geojson(analysis.gaps, folder / "gaps.geojson", attribution=study.attribution)
     write_report(report_of(analysis), folder)
+    if analysis.hours is not None and len(analysis.hours.table):
+        write_csv(hours_for_people(analysis.hours, study.catalogue, lang),
+                  folder / "open_when_needed.csv")  # fmt: skip
     fmap = study_map(
         study, categories=list(analysis.categories), thresholds=list(analysis.thresholds),
         profile=analysis.profile, lang=lang, self_contained=True,
         computed_isochrones=analysis.isochrones, computed_gaps=analysis.gaps,
         units=analysis.plan.units, judged=analysis.judged,
+        unknown_open=analysis.hours.unknown_open if analysis.hours is not None else True,
     )  # fmt: skip
     save_map(fmap, folder / "map.html")
+    hours = analysis.hours is not None and len(analysis.hours.table) > 0
     return [*ANALYSIS_FILES, *(UNIT_FILES if analysis.plan.units is not None else ()),
+            *(HOURS_FILES if hours else ()),
             *(ROAD_FILES if analysis.road is not None else ()),
             *(TERRAIN_FILES if analysis.terrain is not None else ())]  # fmt: skip
 
@@ -246,7 +276,8 @@ def write_analysis(analysis: Analysis, folder: str | os.PathLike) -> list[str]:
 def report_of(analysis: Analysis) -> Report:
     """The report of an analysis."""
     return Report(analysis.study, analysis.plan, analysis.coverage, analysis.targets,
-                  analysis.lang, analysis.road, analysis.terrain)  # fmt: skip
+                  analysis.lang, analysis.road, analysis.terrain, analysis.hours,
+                  analysis.opening)  # fmt: skip
 
 
 def _quantile_min(minutes: np.ndarray, q: float) -> float:

@@ -15,11 +15,13 @@ damaged and how to fix it.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from service_circle.catalogue import Catalogue, load_catalogue
 from service_circle.cost import CostModel, Threshold
 from service_circle.demand import AGE_COLUMNS, age_columns, with_bands
 from service_circle.folders import publishing, recover
+from service_circle.hours import Window
 from service_circle.profiles import Profile
 from service_circle.provenance import (
     Source,
@@ -50,6 +53,27 @@ logger = logging.getLogger(__name__)
 FORMAT = "service-circle/study"
 FORMAT_VERSION = 1
 _STATUS = ("ok", "off_network", "blocked", "no_geometry")
+
+
+@dataclass(frozen=True)
+class OpenAt:
+    """What chose the facilities of a study view (:meth:`Study.open_at`).
+
+    ``when``: the moment (ISO, local) or the window's key; ``open``: the facilities
+    counted, of ``total``; ``assumed``: those counted open without known hours.
+    """
+
+    when: str
+    unknown_open: bool
+    open: int
+    total: int
+    assumed: int
+
+    def to_dict(self) -> dict:
+        """JSON-ready."""
+        return {"at": self.when, "unknown_hours": "open" if self.unknown_open else "closed",
+                "facilities_open": self.open, "facilities": self.total,
+                "assumed_open": self.assumed}  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -85,7 +109,10 @@ class Study:
     demand_snap: Snapped
     sources: tuple[Source, ...] = ()
     units: gpd.GeoDataFrame | None = None
+    #: when only some facilities are counted: what chose them (:meth:`open_at`)
+    opening: OpenAt | None = None
     _searches: dict = field(default_factory=dict, repr=False)
+    _open_views: dict = field(default_factory=dict, repr=False)
 
     @property
     def attribution(self) -> str:
@@ -212,6 +239,77 @@ class Study:
             sources=tuple(sources), units=units.reset_index(drop=True),
         )  # fmt: skip
 
+    # ------------------------------------------------------------------ hours
+    @property
+    def opening_hours(self) -> np.ndarray:
+        """Each facility's hours in OSM syntax, or ``None`` where unknown.
+
+        Studies built before hours were read have none.
+        """
+        if "opening_hours" not in self.facilities:
+            return np.full(len(self.facilities), None, dtype=object)
+        values = self.facilities["opening_hours"].to_numpy(dtype=object)
+        return np.array([v if isinstance(v, str) and v else None for v in values], dtype=object)
+
+    @property
+    def country(self) -> str | None:
+        """The country whose public holidays the hours follow (``"CN"`` inside China)."""
+        from service_circle.coords import in_china
+
+        west, south, east, north = self.extent()
+        if not np.isfinite(west):
+            return None
+        inside = in_china(np.array([(west + east) / 2]), np.array([(south + north) / 2]))
+        return "CN" if bool(inside[0]) else None
+
+    @property
+    def timezone(self) -> str:
+        """The study's time zone (from where it is), for moments given with an offset."""
+        from service_circle.hours import zone_at
+
+        west, south, east, north = self.extent()
+        if not np.isfinite(west):
+            return "UTC"
+        return zone_at((west + east) / 2, (south + north) / 2)
+
+    def open_at(self, when: str | dt.datetime | Window, *, unknown_open: bool = True) -> Study:
+        """The study with only the facilities open at a moment, or throughout a window.
+
+        ``when`` is a moment (:func:`~service_circle.hours.parse_at`: ``"Tue 23:00"``,
+        ``"2026-12-05T12:00"``, local time) or a :class:`~service_circle.hours.Window`.
+        A facility without hours counts as open when ``unknown_open`` (the default; the
+        view's :attr:`opening` says how many were assumed so). Views share this study's
+        searches: a category is searched once per distinct set of its facilities, however
+        many moments select that set.
+        """
+        from service_circle.hours import Window, open_mask, parse_at
+
+        if isinstance(when, Window):
+            mask = when.open_mask(self.opening_hours, unknown_open=unknown_open,
+                                  country=self.country)  # fmt: skip
+            label = when.key
+        else:
+            moment = parse_at(when, self.timezone)
+            mask = open_mask(self.opening_hours, moment, unknown_open=unknown_open,
+                             country=self.country)  # fmt: skip
+            label = moment.isoformat(timespec="minutes")
+        rows = np.flatnonzero(mask)
+        assumed = int((mask & (self.opening_hours == None)).sum())  # noqa: E711
+        opening = OpenAt(label, unknown_open, int(rows.size), len(self.facilities), assumed)
+        view = self._open_views.get(mask.tobytes())
+        if view is None:
+            view = Study(
+                name=self.name, network=self.network,
+                facilities=self.facilities.iloc[rows].reset_index(drop=True),
+                demand=self.demand, catalogue=self.catalogue,
+                facility_snap=self.facility_snap.take(mask), demand_snap=self.demand_snap,
+                sources=self.sources, units=self.units, _searches=self._searches,
+                _open_views=self._open_views,
+            )  # fmt: skip
+            self._open_views[mask.tobytes()] = view
+        view = replace(view, opening=opening)
+        return view
+
     # ------------------------------------------------------------------ queries
     def facilities_of(self, category: str) -> Snapped:
         """The snapped facilities of one category (the catalogue must know it)."""
@@ -236,12 +334,17 @@ class Study:
             if isinstance(threshold, CostModel)
             else CostModel.for_threshold(threshold, profile)
         )
-        key = (category, cost.key)
+        key = (category, cost.key, self._signature(category))
         if key not in self._searches:
             self._searches[key] = nearest(
                 self.network, self.facilities_of(category), self.demand_snap, cost=cost
             )
         return self._searches[key]
+
+    def _signature(self, category: str) -> bytes:
+        """Which facilities of a category this study counts (views share searches by it)."""
+        ids = self.facilities["id"].to_numpy()[self.facilities["category"].to_numpy() == category]
+        return hashlib.sha1("\0".join(map(str, ids)).encode("utf-8")).digest()
 
     # ------------------------------------------------------------------ files
     def save(self, folder: str | os.PathLike) -> Path:

@@ -21,6 +21,7 @@ from service_circle.catalogue import age_band
 if TYPE_CHECKING:
     from service_circle.catalogue import Catalogue
     from service_circle.indicators import Report
+    from service_circle.opening import OpenWhenNeeded
     from service_circle.rural import RoadCircle
     from service_circle.study import Study
     from service_circle.terrain_effect import TerrainEffect
@@ -296,6 +297,17 @@ SHEETS = {
     "zh": ("指标汇总", "社区明细", "乡镇街道汇总", "缺配清单", "设施清单", "数据说明"),
     "en": ("indicators", "units", "townships", "lacking", "facilities", "about"),
 }
+#: The sheet added when a category with windows has facilities ("open when needed").
+HOURS_SHEET = {"zh": "营业时段覆盖", "en": "open when needed"}
+_HOURS = {  # column → (zh, en)
+    "category": ("设施", "facility type"), "window": ("时段", "window"),
+    "facilities": ("营业设施数", "facilities open"),
+    "assumed_open": ("其中营业时间不明", "of which hours unknown"),
+    "threshold": ("阈值", "threshold"), "profile": ("步速档", "profile"),
+    "group": ("服务人群", "group"), "group_population": ("服务人群人数", "group population"),
+    "group_covered": ("覆盖人数", "group covered"), "group_share": ("覆盖率", "group share"),
+    "change": ("较全部时段（百分点）", "vs all hours (points)"),
+}  # fmt: skip
 #: The sheets added with the township circle by road.
 ROAD_SHEETS = {"zh": ("车行圈", "车行圈单元明细"), "en": ("road circle", "road circle by unit")}
 _ROAD = {  # column → (zh, en)
@@ -309,6 +321,30 @@ _ROAD = {  # column → (zh, en)
     "village_within": ("行政村内阈值内人数", "within, in villages"),
     "village_share": ("行政村覆盖率", "share within, in villages"),
 }  # fmt: skip
+
+
+def hours_for_people(hours: OpenWhenNeeded, catalogue: Catalogue, lang: Lang) -> pd.DataFrame:
+    """The "open when needed" table with headers in ``lang``, shares in %."""
+    i = 0 if lang == "zh" else 1
+    t = hours.table
+    out = pd.DataFrame()
+    out[_HOURS["category"][i]] = [catalogue[k].name(lang) for k in t["category"]]
+    out[_HOURS["window"][i]] = t["window_zh" if lang == "zh" else "window_en"]
+    out[_HOURS["facilities"][i]] = t["facilities"].astype("int64")
+    out[_HOURS["assumed_open"][i]] = t["assumed_open"].astype("int64")
+    out[_HOURS["threshold"][i]] = [
+        f"{v:g} {UNIT_NAMES[lang][u]}" for v, u in zip(t["threshold"], t["unit"], strict=True)
+    ]
+    out[_HOURS["profile"][i]] = t["profile"]
+    out[_HOURS["group"][i]] = [group_name(g, lang) for g in t["group"]]
+    for col in ("group_population", "group_covered"):
+        out[_HOURS[col][i]] = _whole(t[col])
+    out[_HOURS["group_share"][i]] = t["group_share"].map(percent)
+    out[_HOURS["change"][i]] = [
+        "" if w == "all_hours" else f"{100 * c:+.1f}"
+        for w, c in zip(t["window"], t["change"], strict=True)
+    ]
+    return out
 
 
 def road_for_people(road: RoadCircle, catalogue: Catalogue,
@@ -484,6 +520,16 @@ def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
         if by_unit is not None:
             sheets[ROAD_SHEETS[lang][1]] = by_unit
         about.append(("车行路网" if zh else "drive network", report.road.network))
+    if report.hours is not None and len(report.hours.table):
+        sheets[HOURS_SHEET[lang]] = hours_for_people(report.hours, catalogue, lang)
+        assumed = int(report.hours.hours["facilities"].sum()
+                      - report.hours.hours["hours_known"].sum())  # fmt: skip
+        about.append((("营业时间不明的设施" if zh else "facilities without known hours"),
+                      f"{assumed}（{'按营业计' if report.hours.unknown_open else '按未营业计'}）"
+                      if zh else f"{assumed} (counted "
+                      f"{'open' if report.hours.unknown_open else 'closed'})"))  # fmt: skip
+    if report.opening is not None:
+        about.append((("计算时刻" if zh else "at"), report.opening.when))
     if report.terrain is not None:
         summary, by_unit = terrain_for_people(report.terrain, catalogue, lang)
         sheets[TERRAIN_SHEETS[lang][0]] = summary

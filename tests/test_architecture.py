@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
             "folders",
             "coords",
             "catalogue",
+            "hours",
             "profiles",
             "provenance",
             "targets",
@@ -58,6 +59,7 @@ LAYERS: dict[str, int] = {
         [
             "judging",
             "coverage",
+            "opening",
             "isochrones",
             "gaps",
             "completeness",

@@ -161,10 +161,21 @@ def test_api_map_in_a_browser(browser, live):
     params = {"category": "pharmacy", "minutes": "5,10,15"}
     iso = httpx.get(f"{live}/studies/{study}/isochrones", params=params).json()["features"]
     detail = httpx.get(f"{live}/studies/{study}").json()
+    # a layer per window the pharmacy is needed in: the area of those open throughout it
+    # (the sample's hours are OSM's; those without count as open)
+    from service_circle.catalogue import load_catalogue
+
+    pharmacies = httpx.get(f"{live}/studies/{study}/facilities",
+                           params={"category": "pharmacy"}).json()["features"]  # fmt: skip
+    hours = [f["properties"]["opening_hours"] for f in pharmacies]
+    windows = {f"windows/pharmacy/{w.key}": int(w.open_mask(hours, country=None).any())
+               for w in load_catalogue()["pharmacy"].windows}  # fmt: skip
+    assert sum(h is not None for h in hours) > 0  # Helsinki's pharmacies carry hours
     expected = {
         "facilities/pharmacy": detail["facilities_by_category"]["pharmacy"],
         "gaps/pharmacy": sum(f["geometry"] is not None for f in gaps),
         **{f"isochrones/pharmacy/{t} min": 1 for t in (5, 10, 15)},
+        **windows,
     }
     assert len(iso) == 3
     assert sorted(page.evaluate("Object.keys(window.serviceCircle.layers)")) == sorted(expected)

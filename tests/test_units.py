@@ -404,7 +404,7 @@ def test_analyze_with_units_writes_the_report_an_official_signs(haidian, tmp_pat
         "elderly"}  # fmt: skip
     book = load_workbook(out / "report.xlsx", read_only=True)
     assert book.sheetnames == ["指标汇总", "社区明细", "乡镇街道汇总", "缺配清单", "设施清单",
-                               "数据说明"]  # fmt: skip
+                               "营业时段覆盖", "数据说明"]  # fmt: skip
     indicators = [row for row in book["指标汇总"].iter_rows(values_only=True)]
     assert indicators[0][:3] == ("指标代码", "指标", "现状值")
     assert len(indicators) == 1 + len(DEFINITIONS)
@@ -492,7 +492,7 @@ def test_api_units_unit_and_workbook(units_client):
     assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
     book = load_workbook(BytesIO(xlsx.content), read_only=True)
     assert book.sheetnames == ["indicators", "units", "townships", "lacking", "facilities",
-                               "about"]  # fmt: skip
+                               "open when needed", "about"]  # fmt: skip
     page = units_client.get("/studies/haidian/report", headers={"Accept": "text/html"})
     assert "缺配社区" in page.text and "东门社区" in page.text
 

@@ -626,3 +626,27 @@ def test_a_study_without_units_says_so(bench):
     assert "没有社区" in b.page.inner_text("#notice")
     assert _drawn(b, "units") == 0 and b.js("document.getElementById('unit').disabled")
     assert _drawn(b, "facilities") > 0
+
+
+def test_a_time_of_day_counts_only_the_facilities_open_then(bench, api):
+    b = bench("?category=convenience_store&t=min:15")
+    every = _drawn(b, "facilities")
+    b.page.select_option("#at", "周二 23:00")
+    b.idle()
+    b.page.click("#unknown-open")  # facilities without hours: closed
+    b.idle()
+    params = {"category": "convenience_store", "at": "周二 23:00", "unknown_hours": "closed"}
+    open_now = api.get("/studies/haidian/facilities", params=params).json()["features"]
+    assert _drawn(b, "facilities") == len(open_now) < every
+    gaps = api.get("/studies/haidian/gaps", params={**params, "minutes": 15,
+                                                    "profile": "adult"}).json()  # fmt: skip
+    people = sum(f["properties"]["population"] for f in gaps["features"])
+    assert float(b.js("document.getElementById('summary-gaps').dataset.value")) == pytest.approx(
+        people)  # fmt: skip
+    report = api.get("/studies/haidian/report", params=params).json()["at"]
+    shown = b.js("document.getElementById('summary-at').dataset")
+    assert int(shown["open"]) == report["facilities_open"]
+    state = b.state()
+    assert state["uh"] == "closed" and "at" in state
+    assert "at=" in b.page.get_attribute("#dl-report-xlsx", "href")
+    b.shot("workbench-night.png")

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Query
 from service_circle_api import tasks
-from service_circle_api.deps import ProfileDep, RegistryDep, StudyDep, ThresholdsDep
+from service_circle_api.deps import (
+    OpeningDep,
+    ProfileDep,
+    RegistryDep,
+    StudyDep,
+    ThresholdsDep,
+    check_at,
+)
 from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
 from service_circle_api.schemas import (
     CoverageRow,
@@ -48,6 +55,7 @@ async def coverage(
     registry: RegistryDep,
     thresholds: ThresholdsDep,
     profile: ProfileDep,
+    opening: OpeningDep,
     category: Annotated[str | None, Query(description="A category key; all when absent")] = None,
 ) -> list[CoverageRow]:
     """Population covered per category and threshold, for everyone and the group served.
@@ -57,8 +65,8 @@ async def coverage(
     """
     keys = _categories(study, category)
     rows = await registry.get(
-        (study_id, "coverage", tuple(keys), tuple(thresholds), profile),
-        Task(tasks.coverage_rows, study_id, (keys, thresholds, profile)),
+        (study_id, "coverage", tuple(keys), tuple(thresholds), profile, opening),
+        Task(tasks.coverage_rows, study_id, (keys, thresholds, profile, opening)),
     )
     return [CoverageRow(**row) for row in rows]
 
@@ -71,15 +79,16 @@ async def gaps(
     category: Category,
     thresholds: ThresholdsDep,
     profile: ProfileDep,
+    opening: OpeningDep,
     min_population: Annotated[
         float, Query(ge=0, allow_inf_nan=False, description="Drop smaller gaps")
     ] = 0.0,
 ) -> GeoJSONResponse:
     """Gap polygons: the populated places beyond each threshold, largest population first."""
     study.catalogue[category]
-    key = (study_id, "gaps", category, tuple(thresholds), profile, min_population)
+    key = (study_id, "gaps", category, tuple(thresholds), profile, min_population, opening)
     task = Task(tasks.gaps_geojson, study_id,
-                (study_id, category, thresholds, profile, min_population))  # fmt: skip
+                (study_id, category, thresholds, profile, min_population, opening))  # fmt: skip
     return GeoJSONResponse(await registry.get(key, task))
 
 
@@ -96,11 +105,13 @@ async def isochrones(
     category: Category,
     thresholds: ThresholdsDep,
     profile: ProfileDep,
+    opening: OpeningDep,
 ) -> GeoJSONResponse:
     """The area within each threshold of the category's facilities (multipolygons)."""
     study.catalogue[category]
-    key = (study_id, "isochrones", category, tuple(thresholds), profile)
-    task = Task(tasks.isochrones_geojson, study_id, (study_id, category, thresholds, profile))
+    key = (study_id, "isochrones", category, tuple(thresholds), profile, opening)
+    task = Task(tasks.isochrones_geojson, study_id,
+                (study_id, category, thresholds, profile, opening))  # fmt: skip
     return GeoJSONResponse(await registry.get(key, task))
 
 
@@ -117,9 +128,10 @@ async def neighbourhood(
     if request.categories:
         categories = [_categories(study, c)[0] for c in request.categories]
 
+    opening = (check_at(study, request.at), request.unknown_hours == "open")
     task = Task(
         tasks.neighbourhood_summary, study_id,
-        (polygon.wkb, list(request.minutes), request.crs, categories, request.profile),
+        (polygon.wkb, list(request.minutes), request.crs, categories, request.profile, opening),
     )  # fmt: skip
     result = await registry.compute(task)
     return NeighbourhoodSummary(
@@ -168,8 +180,9 @@ async def reach(
     else:
         threshold = Threshold.minutes(request.minutes or 15)
 
+    opening = (check_at(study, request.at), request.unknown_hours == "open")
     task = Task(
         tasks.reach_geojson, study_id,
-        (study_id, request.lon, request.lat, threshold, request.crs, request.profile),
+        (study_id, request.lon, request.lat, threshold, request.crs, request.profile, opening),
     )  # fmt: skip
     return GeoJSONResponse(await registry.compute(task))

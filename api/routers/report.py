@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from service_circle_api import tasks
 from service_circle_api.deps import (
     GroupProfileDep,
+    OpeningDep,
     RegistryDep,
     SettingsDep,
     StudyDep,
@@ -67,15 +68,18 @@ async def report_of(
     registry: RegistryDep,
     thresholds: ThresholdsDep,
     profile: GroupProfileDep,
+    opening: OpeningDep,
     preset: PresetQuery = None,
     lang: LangQuery = None,
 ) -> Report:
     """The report of a study for the question asked, computed once in a worker."""
-    task = Task(tasks.report_parts, study_id, (thresholds, profile, preset))
-    plan, table, targets = await registry.get(
-        (study_id, "report", tuple(thresholds), profile, preset), task
+    task = Task(tasks.report_parts, study_id, (thresholds, profile, preset, opening))
+    plan, table, targets, hours, chosen = await registry.get(
+        (study_id, "report", tuple(thresholds), profile, preset, opening), task
     )
-    return Report(study, plan, table, targets, check_lang(lang or study_language(study)))
+    view = study if opening[0] is None else study.open_at(opening[0], unknown_open=opening[1])
+    return Report(view, plan, table, targets, check_lang(lang or study_language(study)),
+                  hours=hours, opening=chosen)  # fmt: skip
 
 
 ReportDep = Annotated[Report, Depends(report_of)]
@@ -196,9 +200,10 @@ async def unit(
     row = rows.drop(columns="geometry").loc[i].to_dict()
     missing = [k for k in str(row.get("missing") or "").split(",") if k]
     judged = [(j.category, j.threshold, j.profile.name) for j in rep.plan.judged.values()]
+    opening = None if rep.opening is None else (rep.opening.when, rep.opening.unknown_open)
     found = await registry.get(
-        (study_id, "unit", i, tuple(judged)),
-        Task(tasks.unit_facilities, study_id, (i, judged)),
+        (study_id, "unit", i, tuple(judged), opening),
+        Task(tasks.unit_facilities, study_id, (i, judged), {"opening": opening}),
     )
     return json_safe({
         "study": study_id,

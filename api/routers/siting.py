@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 from fastapi import APIRouter
 from service_circle_api import tasks
-from service_circle_api.deps import RegistryDep, SettingsDep, StudyDep
+from service_circle_api.deps import RegistryDep, SettingsDep, StudyDep, check_at
 from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
 from service_circle_api.schemas import (
     CandidateCollection,
@@ -88,6 +88,7 @@ async def siting(
         tasks.siting_geojson, study_id,
         (study_id, request.category, threshold, options, limit, settings.max_candidates,
          candidates),
-        {"gaps_after": request.gaps_after},
+        {"gaps_after": request.gaps_after,
+         "opening": (check_at(study, request.at), request.unknown_hours == "open")},
     )  # fmt: skip
     return GeoJSONResponse(await registry.compute(task, time_limit_s=limit))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Query
 from service_circle_api import tasks
-from service_circle_api.deps import RegistryDep, StudyDep
+from service_circle_api.deps import OpeningDep, RegistryDep, StudyDep
 from service_circle_api.geojson import MEDIA_TYPE, GeoJSONResponse
 from service_circle_api.schemas import (
     JSON,
@@ -109,6 +109,7 @@ async def facilities(
     study_id: str,
     study: StudyDep,
     registry: RegistryDep,
+    opening: OpeningDep,
     category: Annotated[str | None, Query(description="A category key; all when absent")] = None,
 ) -> GeoJSONResponse:
     """The study's facilities, one category or all, as GeoJSON points.
@@ -118,5 +119,6 @@ async def facilities(
     """
     if category is not None:
         study.catalogue[category]  # unknown → 404
-    task = Task(tasks.facilities_geojson, study_id, (study_id, category))
-    return GeoJSONResponse(await registry.get((study_id, "facilities", category), task))
+    task = Task(tasks.facilities_geojson, study_id, (study_id, category, opening))
+    key = (study_id, "facilities", category, opening)
+    return GeoJSONResponse(await registry.get(key, task))

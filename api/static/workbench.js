@@ -14,6 +14,9 @@
       title: '一刻钟便民生活圈 · 规划工作台',
       langSwitch: 'English',
       study: '研究区', category: '设施类别', threshold: '时间 / 距离', profile: '步行人群',
+      at: '营业时间', atCustom: '其他时刻', unknownOpen: '营业时间不明的按营业计',
+      atAll: '不考虑营业时间（全部设施）', atOpen: (when, n, total, assumed) =>
+        `${when} 营业的设施：${n}/${total} 处${assumed ? `（其中 ${assumed} 处营业时间不明，按营业计）` : ''}`,
       layers: '图层', facilities: '设施', isochrones: '步行可达范围', gaps: '覆盖缺口（人口）',
       units: '社区 / 村', base: '底图（需联网）', colourBy: '社区着色', unitPick: '查看社区 / 村',
       tools: '地图点击', toolUnit: '查看社区', toolReach: '此处能到哪些设施',
@@ -63,6 +66,9 @@
       title: '15-minute living circle · planner\'s workbench',
       langSwitch: '中文',
       study: 'Study', category: 'Category', threshold: 'Time / distance', profile: 'Walkers',
+      at: 'Open at', atCustom: 'Another moment', unknownOpen: 'Count facilities without known hours as open',
+      atAll: 'any time (every facility)', atOpen: (when, n, total, assumed) =>
+        `open at ${when}: ${n} of ${total} facilities${assumed ? ` (${assumed} without known hours, counted open)` : ''}`,
       layers: 'Layers', facilities: 'Facilities', isochrones: 'Walkable area',
       gaps: 'Gaps (population)', units: 'Communities / villages', base: 'Base map (internet)',
       colourBy: 'Colour units by', unitPick: 'Show a community / village',
@@ -121,6 +127,13 @@
           walker_frame: 'walking frame' },
   };
   const LEVELS = ['block', '5min', '10min', '15min', 'village', 'township'];
+  // moments of an ordinary week the planner is offered (any other can be typed)
+  const MOMENTS = {
+    zh: [['周一 08:00', '工作日早上 8:00（送托）'], ['周一 12:00', '工作日中午 12:00（午餐）'],
+         ['周日 12:00', '周日中午 12:00'], ['周二 23:00', '夜间 23:00'], ['周三 03:00', '凌晨 3:00']],
+    en: [['周一 08:00', 'weekday 08:00 (drop-off)'], ['周一 12:00', 'weekday noon (lunch)'],
+         ['周日 12:00', 'Sunday noon'], ['周二 23:00', 'night, 23:00'], ['周三 03:00', '03:00 at night']],
+  };
   const THRESHOLDS = ['min:5', 'min:10', 'min:15', 'm:300', 'm:500', 'm:1000'];
   const LAYERS = ['facilities', 'isochrones', 'gaps', 'units', 'base'];
 
@@ -136,6 +149,8 @@
     unit: params.get('unit') || '',
     tool: ['unit', 'reach', 'draw', 'pick'].includes(params.get('tool')) ? params.get('tool') : 'unit',
     view: params.get('view') || '',
+    at: params.get('at') || '',
+    unknownOpen: params.get('uh') !== 'closed',
     layers: null,
   };
   const shown = params.get('layers');
@@ -316,6 +331,8 @@
     if (state.category) q.set('category', state.category);
     if (state.threshold) q.set('t', state.threshold);
     if (state.profile) q.set('profile', state.profile);
+    if (state.at) q.set('at', state.at);
+    if (!state.unknownOpen) q.set('uh', 'closed');
     q.set('layers', LAYERS.filter((k) => state.layers.has(k)).join(','));
     q.set('colour', state.colour);
     if (state.unit) q.set('unit', state.unit);
@@ -451,6 +468,11 @@
     saveUrl();
   }
 
+  function setReportLinks() {
+    $('dl-report-html').href = withHours(studyPath(`/report.html?lang=${state.lang}`));
+    $('dl-report-xlsx').href = withHours(studyPath(`/report.xlsx?lang=${state.lang}`));
+  }
+
   // ------------------------------------------------------------------ queries
   function studyPath(rest) {
     return `/studies/${encodeURIComponent(state.study)}${rest}`;
@@ -473,9 +495,29 @@
     return cat ? cat.profile : 'adult';
   }
 
+  /** The moment asked for (query parameters, or body fields): none for every facility. */
+  function hoursParams() {
+    return state.at ? { at: state.at, unknown_hours: state.unknownOpen ? 'open' : 'closed' } : {};
+  }
+
+  function withHours(path) {
+    const q = new URLSearchParams(hoursParams()).toString();
+    return q ? `${path}${path.includes('?') ? '&' : '?'}${q}` : path;
+  }
+
   function query(extra) {
-    const q = new URLSearchParams({ category: state.category, profile: profileOf(), ...thresholdQuery(), ...(extra || {}) });
+    const q = new URLSearchParams({ category: state.category, profile: profileOf(), ...thresholdQuery(), ...hoursParams(), ...(extra || {}) });
     return q.toString();
+  }
+
+  function fillMoments() {
+    const select = $('at');
+    select.replaceChildren(el('option', { value: '' }, t('atAll')));
+    for (const [value, label] of MOMENTS[state.lang]) select.append(el('option', { value }, label));
+    const preset = MOMENTS.zh.some(([value]) => value === state.at);
+    if (state.at && !preset) select.append(el('option', { value: state.at }, state.at));
+    select.value = state.at;
+    $('unknown-open').checked = state.unknownOpen;
   }
 
   async function loadStudy() {
@@ -494,9 +536,9 @@
     } else {
       map.fitBounds([[s, w], [n, e]], { padding: [10, 10] });
     }
-    $('dl-report-html').href = studyPath(`/report.html?lang=${state.lang}`);
-    $('dl-report-xlsx').href = studyPath(`/report.xlsx?lang=${state.lang}`);
+    setReportLinks();
     await Promise.all([loadUnits(), loadCategoryLayers()]);
+    if (wb.data.facilities) drawLayerSummary();
   }
 
   async function loadUnits() {
@@ -504,7 +546,7 @@
     wb.data.report = null;
     layerGroups.units.clearLayers();
     if (wb.data.study.units > 0) {
-      const [units, report] = await Promise.all([api(studyPath('/units')), api(studyPath('/report'))]);
+      const [units, report] = await Promise.all([api(withHours(studyPath('/units'))), api(withHours(studyPath('/report')))]);
       wb.data.units = units;
       wb.data.report = report;
     } else {
@@ -519,7 +561,7 @@
     if (!state.category) return;
     const q = query();
     const [facilities, isochrones, gaps] = await Promise.all([
-      api(studyPath(`/facilities?category=${encodeURIComponent(state.category)}`)),
+      api(withHours(studyPath(`/facilities?category=${encodeURIComponent(state.category)}`))),
       api(studyPath(`/isochrones?${q}`)),
       api(studyPath(`/gaps?${q}`)),
     ]);
@@ -685,7 +727,9 @@
       let scale;
       if (state.colour === 'missing') {
         const most = Math.max(1, ...wb.data.units.features.map((f) => f.properties.missing_count || 0));
-        scale = [[GREENS_TO_REDS[0], '0'], [GREENS_TO_REDS[2], String(Math.round(most / 2))], [GREENS_TO_REDS[4], String(most)]];
+        scale = most >= 2
+          ? [[GREENS_TO_REDS[0], '0'], [GREENS_TO_REDS[2], String(Math.round(most / 2))], [GREENS_TO_REDS[4], String(most)]]
+          : [[GREENS_TO_REDS[0], '0'], [GREENS_TO_REDS[4], String(most)]];
       } else if (state.colour === 'share') {
         scale = [[GREENS_TO_REDS[0], '≥ 80%'], [GREENS_TO_REDS[2], '40–60%'], [GREENS_TO_REDS[4], '< 20%']];
       } else {
@@ -701,8 +745,13 @@
     const gapPeople = gaps.reduce((s, f) => s + f.properties.population, 0);
     const iso = wb.data.isochrones.features;
     const area = iso.reduce((s, f) => s + (f.properties.area_km2 || 0), 0);
+    const chosen = wb.data.report && wb.data.report.at;
+    const open = state.at ? wb.data.facilities.features.length : null;
     box.replaceChildren(
       el('h2', {}, `${categoryName(state.category)} · ${thresholdText(state.threshold)} · ${profileName(profileOf())}`),
+      state.at && chosen ? el('p', { id: 'summary-at', dataset: { open: chosen.facilities_open, total: chosen.facilities, assumed: chosen.assumed_open } },
+        t('atOpen', state.at, chosen.facilities_open, chosen.facilities, chosen.assumed_open)) : null,
+      state.at && !chosen ? el('p', { id: 'summary-at', dataset: { open } }, `${state.at}: ${t('facilityCount', open)}`) : null,
       el('p', { id: 'layer-summary' },
         el('span', { id: 'summary-facilities', dataset: { value: wb.data.facilities.features.length } }, t('facilityCount', wb.data.facilities.features.length)), '；',
         el('span', { id: 'summary-isochrones', dataset: { value: area } }, t('isoArea', fixed(area, 2))), '；',
@@ -731,7 +780,7 @@
       $('details').replaceChildren();
       return;
     }
-    const data = await api(studyPath(`/units/${encodeURIComponent(code)}`));
+    const data = await api(withHours(studyPath(`/units/${encodeURIComponent(code)}`)));
     wb.data.unit = data;
     const u = data.unit;
     const rows = [];
@@ -801,7 +850,7 @@
   // ------------------------------------------------------------------ a point's reach
   async function reachFrom(latlng) {
     const answer = await api(studyPath('/reach'), {
-      body: { lon: latlng.lng, lat: latlng.lat, ...thresholdBody(), profile: profileOf() },
+      body: { lon: latlng.lng, lat: latlng.lat, ...thresholdBody(), profile: profileOf(), ...hoursParams() },
     });
     wb.data.reach = answer;
     const group = layerGroups.reach;
@@ -891,7 +940,7 @@
   async function summarise(geometry, title) {
     const [unit, value] = state.threshold.split(':');
     const minutes = unit === 'min' ? [Number(value)] : [5, 10, 15];
-    const request = { geometry, minutes, categories: wb.data.study.categories };
+    const request = { geometry, minutes, categories: wb.data.study.categories, ...hoursParams() };
     if (state.profile) request.profile = state.profile;
     const answer = await api(studyPath('/neighbourhood'), { body: request });
     wb.data.neighbourhood = { request, answer };
@@ -921,7 +970,7 @@
   // ------------------------------------------------------------------ siting
   async function runSiting() {
     const n = Math.round(Number($('site-n').value));
-    const request = { category: state.category, p: n, ...thresholdBody(), gaps_after: true };
+    const request = { category: state.category, p: n, ...thresholdBody(), gaps_after: true, ...hoursParams() };
     request.profile = profileOf();
     const answer = await api(studyPath('/siting'), { body: request });
     wb.data.siting = answer;
@@ -998,8 +1047,8 @@
       fillColours();
       fillUnits();
       drawLegend();
-      $('dl-report-html').href = studyPath(`/report.html?lang=${state.lang}`);
-      $('dl-report-xlsx').href = studyPath(`/report.xlsx?lang=${state.lang}`);
+      setReportLinks();
+      fillMoments();
       saveUrl();
       drawLayerSummary();
       drawFacilities();
@@ -1032,6 +1081,24 @@
       state.threshold = e.target.value;
       saveUrl();
       await loadCategoryLayers();
+    }));
+    const changeMoment = (value) => guarded(async () => {
+      state.at = value.trim();
+      fillMoments();
+      setReportLinks();
+      resetResults();
+      saveUrl();
+      await Promise.all([loadUnits(), loadCategoryLayers()]);
+      if (wb.data.facilities) drawLayerSummary();
+    });
+    $('at').addEventListener('change', (e) => { $('at-custom').value = ''; changeMoment(e.target.value); });
+    $('at-custom').addEventListener('change', (e) => changeMoment(e.target.value));
+    $('unknown-open').addEventListener('change', (e) => guarded(async () => {
+      state.unknownOpen = e.target.checked;
+      saveUrl();
+      setReportLinks();
+      if (state.at) await Promise.all([loadUnits(), loadCategoryLayers()]);
+      if (wb.data.facilities) drawLayerSummary();
     }));
     $('profile').addEventListener('change', (e) => guarded(async () => {
       state.profile = e.target.value;
@@ -1094,6 +1161,7 @@
 
   async function start() {
     applyWords();
+    fillMoments();
     wire();
     setTool(state.tool);
     const [studies, profiles, zh, en] = await Promise.all([
