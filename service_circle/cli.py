@@ -358,10 +358,12 @@ def _open_only(frame: gpd.GeoDataFrame, at: str, unknown_open: bool, what: str):
              else np.full(len(frame), None, dtype=object))  # fmt: skip
     hours = hours_columns(given)
     located = frame.geometry.notna() & ~frame.geometry.is_empty
-    lon = float(frame.geometry[located].x.mean()) if located.any() else 116.4
-    lat = float(frame.geometry[located].y.mean()) if located.any() else 39.9
-    country = "CN" if bool(in_china(np.array([lon]), np.array([lat]))[0]) else None
-    moment = parse_at(at, zone_at(lon, lat))
+    country, zone = None, "UTC"  # where nothing has a place, holidays and zone are moot
+    if located.any():
+        lon, lat = float(frame.geometry[located].x.mean()), float(frame.geometry[located].y.mean())
+        country = "CN" if bool(in_china(np.array([lon]), np.array([lat]))[0]) else None
+        zone = zone_at(lon, lat)
+    moment = parse_at(at, zone)
     mask = open_mask(hours["opening_hours"], moment, unknown_open=unknown_open, country=country)
     unknown = int((hours["opening_hours"] == None).sum())  # noqa: E711
     invalid = int((hours["hours_status"] == "invalid").sum())

@@ -229,12 +229,19 @@ def status_at(hours: HoursLike, moment: dt.datetime, country: str | None = "CN")
     No hours is unknown, and so is what the hours leave open (``"Mo-Fr 10:00-12:00
     unknown"``). Each distinct hours text is evaluated once.
     """
-    out = np.full(len(hours), "unknown", dtype=object)
-    texts = np.asarray(hours, dtype=object)
-    for text in {h for h in texts if isinstance(h, str)}:
-        state, _ = _hours(text, country).state(moment)
-        out[texts == text] = str(state).rsplit(".", 1)[-1].lower()
-    return out
+    distinct, which = _distinct(hours)
+    states = ["unknown" if text is None else
+              str(_hours(text, country).state(moment)[0]).rsplit(".", 1)[-1].lower()
+              for text in distinct]  # fmt: skip
+    return np.array(states, dtype=object)[which]
+
+
+def _distinct(hours: HoursLike) -> tuple[list[str | None], np.ndarray]:
+    """The distinct hours texts (``None`` for unknown) and each facility's index into them."""
+    texts = [h if isinstance(h, str) else None for h in hours]
+    index: dict[str | None, int] = {}
+    which = np.array([index.setdefault(t, len(index)) for t in texts], dtype=np.int64)
+    return list(index), which
 
 
 def open_mask(
@@ -295,11 +302,11 @@ class Window:
         self, hours: HoursLike, *, unknown_open: bool = True, country: str | None = "CN"
     ) -> np.ndarray:
         """Which facilities are open throughout the window (unknown hours: ``unknown_open``)."""
-        texts = np.asarray(hours, dtype=object)
-        out = np.full(texts.size, unknown_open, dtype=bool)
-        for text in {h for h in texts if isinstance(h, str)}:
-            out[texts == text] = _open_throughout(_hours(text, country), self.spans())
-        return out
+        distinct, which = _distinct(hours)
+        spans = self.spans()
+        served = [unknown_open if text is None else _open_throughout(_hours(text, country), spans)
+                  for text in distinct]  # fmt: skip
+        return np.array(served, dtype=bool)[which]
 
     def to_dict(self) -> dict[str, str]:
         """JSON-ready."""

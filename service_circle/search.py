@@ -112,7 +112,8 @@ class SearchResult:
             raise InputError("no points were given to the search")
         cost = np.where(np.isfinite(self.point_cost), self.point_cost, np.nan)
         fac = self.point_facility
-        fac_id = np.where(fac >= 0, self.facilities.point_id[np.maximum(fac, 0)], None)
+        fac_id = np.full(fac.size, None, dtype=object)
+        fac_id[fac >= 0] = self.facilities.point_id[fac[fac >= 0]]  # none when no facility
         return pd.DataFrame(
             {
                 "point_id": self.points.point_id,

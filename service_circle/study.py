@@ -113,6 +113,7 @@ class Study:
     opening: OpenAt | None = None
     _searches: dict = field(default_factory=dict, repr=False)
     _open_views: dict = field(default_factory=dict, repr=False)
+    _signatures: dict = field(default_factory=dict, repr=False)
 
     @property
     def attribution(self) -> str:
@@ -282,7 +283,7 @@ class Study:
         searches: a category is searched once per distinct set of its facilities, however
         many moments select that set.
         """
-        from service_circle.hours import Window, open_mask, parse_at
+        from service_circle.hours import open_mask, parse_at
 
         if isinstance(when, Window):
             mask = when.open_mask(self.opening_hours, unknown_open=unknown_open,
@@ -343,8 +344,13 @@ class Study:
 
     def _signature(self, category: str) -> bytes:
         """Which facilities of a category this study counts (views share searches by it)."""
-        ids = self.facilities["id"].to_numpy()[self.facilities["category"].to_numpy() == category]
-        return hashlib.sha1("\0".join(map(str, ids)).encode("utf-8")).digest()
+        if category not in self._signatures:
+            ids = self.facilities["id"].to_numpy()[
+                self.facilities["category"].to_numpy() == category
+            ]
+            digest = hashlib.sha1("\0".join(map(str, ids)).encode("utf-8")).digest()
+            self._signatures[category] = digest
+        return self._signatures[category]
 
     # ------------------------------------------------------------------ files
     def save(self, folder: str | os.PathLike) -> Path:

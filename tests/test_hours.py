@@ -288,6 +288,12 @@ def test_times_at_counts_only_the_facilities_open_then(tmp_path, capsys):
     assert (night["time_s"] > every["time_s"]).any()
     assert main([*base, "--out", str(tmp_path / "x.csv"), "--at", "someday"]) == 2
     assert "Tue 23:00" in capsys.readouterr().err
+    # at 03:00 on a holiday-less Wednesday with only day pharmacies: nobody is served, said so
+    pharmacies.iloc[[1]].to_csv(fac, index=False, encoding="gbk")
+    assert main([*base, "--out", str(tmp_path / "none.csv"), "--at", "Wed 03:00"]) == 0
+    assert "0 of 1" in capsys.readouterr().err
+    nobody = pd.read_csv(tmp_path / "none.csv")
+    assert nobody["time_s"].isna().all() and set(nobody["status"]) == {"unreachable"}
 
 
 def test_analyze_reports_open_when_needed_and_at(street, tmp_path, capsys):
