@@ -165,6 +165,7 @@
     return typeof word === 'function' ? word(...args) : word;
   };
   const numberFormat = () => new Intl.NumberFormat(state.lang === 'zh' ? 'zh-CN' : 'en-GB', { maximumFractionDigits: 0 });
+  const sep = () => (state.lang === 'zh' ? '；' : '; ');
   const people = (v) => numberFormat().format(Math.round(v));
   const percent = (v) => (v === null || v === undefined || !Number.isFinite(v)) ? '–' : `${(100 * v).toFixed(1)}%`;
   const fixed = (v, d = 1) => (v === null || v === undefined || !Number.isFinite(v)) ? '–' : v.toFixed(d);
@@ -753,8 +754,8 @@
         t('atOpen', state.at, chosen.facilities_open, chosen.facilities, chosen.assumed_open)) : null,
       state.at && !chosen ? el('p', { id: 'summary-at', dataset: { open } }, `${state.at}: ${t('facilityCount', open)}`) : null,
       el('p', { id: 'layer-summary' },
-        el('span', { id: 'summary-facilities', dataset: { value: wb.data.facilities.features.length } }, t('facilityCount', wb.data.facilities.features.length)), '；',
-        el('span', { id: 'summary-isochrones', dataset: { value: area } }, t('isoArea', fixed(area, 2))), '；',
+        el('span', { id: 'summary-facilities', dataset: { value: wb.data.facilities.features.length } }, t('facilityCount', wb.data.facilities.features.length)), sep(),
+        el('span', { id: 'summary-isochrones', dataset: { value: area } }, t('isoArea', fixed(area, 2))), sep(),
         el('span', { id: 'summary-gaps', dataset: { value: gapPeople, count: gaps.length } }, t('gapCount', gaps.length, people(gapPeople)))),
     );
   }
@@ -801,9 +802,9 @@
     showDetails(
       el('h2', { className: 'unit-name' }, u.unit_name),
       el('p', {},
-        `${t('kind')}: ${kind || '–'}；${t('township')}: ${u.township || '–'}；`,
+        `${t('kind')}: ${kind || '–'}${sep()}${t('township')}: ${u.township || '–'}${sep()}`,
         el('span', { id: 'unit-residents', dataset: { value: u.residents } }, `${t('residents')} ${people(u.residents)}`),
-        u.households ? `；${t('households')} ${people(u.households)}` : '', `；${t('homes')} ${u.homes}`),
+        u.households ? `${sep()}${t('households')} ${people(u.households)}` : '', `${sep()}${t('homes')} ${u.homes}`),
       el('h3', {}, t('missingTitle', data.missing.length)),
       data.missing.length
         ? el('ul', { className: 'missing', id: 'unit-missing' }, data.missing.map((m) => el('li', { dataset: { category: m.category } }, state.lang === 'zh' ? m.name_zh : m.name_en)))
@@ -880,7 +881,7 @@
     });
     showDetails(
       el('h2', {}, t('reachTitle', within)),
-      el('p', {}, `${latlng.lat.toFixed(5)}, ${latlng.lng.toFixed(5)}；`, area ? t('reachArea', fixed(area.properties.area_km2, 2)) : ''),
+      el('p', {}, `${latlng.lat.toFixed(5)}, ${latlng.lng.toFixed(5)}${sep()}`, area ? t('reachArea', fixed(area.properties.area_km2, 2)) : ''),
       el('table', { id: 'reach-table' },
         el('thead', {}, el('tr', {}, el('th', {}, t('kindCol')), el('th', {}, t('nearest')), el('th', { className: 'num' }, t('time')))),
         el('tbody', {}, rows)),
@@ -953,10 +954,10 @@
     showDetails(
       el('h2', {}, title),
       el('p', { id: 'nbhd-summary' },
-        el('span', { dataset: { field: 'population', value: answer.population } }, `${t('population')} ${people(answer.population)}`), '；',
-        el('span', { dataset: { field: 'homes', value: answer.homes } }, `${t('homes')} ${answer.homes}`), '；',
+        el('span', { dataset: { field: 'population', value: answer.population } }, `${t('population')} ${people(answer.population)}`), sep(),
+        el('span', { dataset: { field: 'homes', value: answer.homes } }, `${t('homes')} ${answer.homes}`), sep(),
         el('span', { dataset: { field: 'completeness', value: answer.completeness.score === null ? '' : answer.completeness.score } },
-          `${t('completeness')} ${percent(answer.completeness.score)}`), '；',
+          `${t('completeness')} ${percent(answer.completeness.score)}`), sep(),
         el('span', { dataset: { field: 'basic', value: answer.basic.score === null ? '' : answer.basic.score } },
           `${t('basicScore')} ${percent(answer.basic.score)}`)),
       answer.note ? el('p', { className: 'hint' }, answer.note) : null,
