@@ -301,7 +301,8 @@ def unit_facilities(
     home = assign(study.units, study.demand) == index
     population = study.demand["population"].to_numpy(np.float64)[home]
     keys = study.facilities["category"].to_numpy()
-    serving: list[dict] = []
+    rows: list[int] = []  # the facility row each serving entry is about
+    stats: list[dict] = []
     for category, threshold, profile in judged:
         if category not in study.catalogue or not (keys == category).any():
             continue
@@ -312,17 +313,23 @@ def unit_facilities(
         rows_of = np.flatnonzero(keys == category)
         for f in np.unique(nearest[nearest >= 0]):
             mine = nearest == f
-            row = _records(_facility_frame(study, [rows_of[f]]).drop(columns="geometry"))[0]
-            point = study.facilities.geometry.iloc[rows_of[f]]
             median = float(np.median(times[mine]))
-            serving.append({
-                **row, "lon": float(point.x), "lat": float(point.y),
+            rows.append(int(rows_of[f]))
+            stats.append({
                 "homes": int(mine.sum()), "population": float(population[mine].sum()),
                 "cost_unit": cost.unit, "median": median, "max": float(times[mine].max()),
                 "threshold": threshold.value, "threshold_unit": threshold.unit,
                 "profile": cost.name, "within": bool(median <= cost.limit(threshold)),
             })  # fmt: skip
-    facilities = _records(_facility_frame(study, inside).drop(columns="geometry"))
-    for record, point in zip(facilities, study.facilities.geometry.iloc[inside], strict=True):
+    serving = [{**record, **extra} for record, extra in
+               zip(_located_records(study, rows), stats, strict=True)]  # fmt: skip
+    return {"inside": _located_records(study, inside), "serving": serving}
+
+
+def _located_records(study: Study, rows: Any) -> list[dict]:
+    """The facilities of ``rows`` as JSON-ready records with ``lon`` and ``lat``."""
+    frame = _facility_frame(study, rows)
+    records = _records(frame.drop(columns="geometry"))
+    for record, point in zip(records, frame.geometry, strict=True):
         record.update(lon=float(point.x), lat=float(point.y))
-    return {"inside": facilities, "serving": serving}
+    return records

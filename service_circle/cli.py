@@ -348,9 +348,8 @@ def _unknown_open(option: str) -> bool:
 
 def _open_only(frame: gpd.GeoDataFrame, at: str, unknown_open: bool, what: str):
     """The facilities of ``frame`` open at ``at`` (their hours column), said in one line."""
-    from service_circle.coords import in_china
     from service_circle.facilities import hours_columns
-    from service_circle.hours import HOURS_COLUMNS, describe_at, open_mask, parse_at, zone_at
+    from service_circle.hours import HOURS_COLUMNS, describe_at, open_mask, parse_at, place_of
     from service_circle.readers import find_column
 
     column = find_column(list(frame.columns), HOURS_COLUMNS)
@@ -360,9 +359,8 @@ def _open_only(frame: gpd.GeoDataFrame, at: str, unknown_open: bool, what: str):
     located = frame.geometry.notna() & ~frame.geometry.is_empty
     country, zone = None, "UTC"  # where nothing has a place, holidays and zone are moot
     if located.any():
-        lon, lat = float(frame.geometry[located].x.mean()), float(frame.geometry[located].y.mean())
-        country = "CN" if bool(in_china(np.array([lon]), np.array([lat]))[0]) else None
-        zone = zone_at(lon, lat)
+        points = frame.geometry[located]
+        country, zone = place_of(float(points.x.mean()), float(points.y.mean()))
     moment = parse_at(at, zone)
     mask = open_mask(hours["opening_hours"], moment, unknown_open=unknown_open, country=country)
     unknown = int((hours["opening_hours"] == None).sum())  # noqa: E711

@@ -138,6 +138,17 @@ def _clock(m: re.Match) -> str:
 
 
 # ---------------------------------------------------------------------- moments
+def place_of(lon: float, lat: float) -> tuple[str | None, str]:
+    """The holidays' country and the time zone of a place.
+
+    The country is ``"CN"`` inside China, else ``None`` (no public holidays known).
+    """
+    from service_circle.coords import in_china
+
+    china = bool(in_china(np.array([lon]), np.array([lat]))[0])
+    return ("CN" if china else None), zone_at(lon, lat)
+
+
 @lru_cache(maxsize=256)
 def zone_at(lon: float, lat: float) -> str:
     """The time zone of a place (as the parser finds it from coordinates)."""

@@ -179,12 +179,12 @@ def analyze_study(
     one, unit = judging_threshold(thresholds)
     # every category: the plan's indicators and completeness need them, whichever are shown
     rule = judging_rule(study.catalogue, threshold=one, profile=profile, unit=unit)
-    extra: dict = {"hours": open_when_needed(study, {k: rule[k] for k in keys},
-                                             unknown_open=unknown_open)}  # fmt: skip
+    shown = {k: rule[k] for k in keys}
+    extra: dict = {"hours": open_when_needed(study, shown, unknown_open=unknown_open)}
     if at is not None:
         study = study.open_at(at, unknown_open=unknown_open)
         extra["opening"] = study.opening
-    table = judged_coverage(study, {k: rule[k] for k in keys}, thresholds)
+    table = judged_coverage(study, shown, thresholds)
     preset = targets_preset or (targets_for(*study_centre(study)) if targets_file is None
                                 else None)  # fmt: skip
     targets = load_targets(preset, targets_file)

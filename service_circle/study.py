@@ -255,23 +255,21 @@ class Study:
     @property
     def country(self) -> str | None:
         """The country whose public holidays the hours follow (``"CN"`` inside China)."""
-        from service_circle.coords import in_china
-
-        west, south, east, north = self.extent()
-        if not np.isfinite(west):
-            return None
-        inside = in_china(np.array([(west + east) / 2]), np.array([(south + north) / 2]))
-        return "CN" if bool(inside[0]) else None
+        return self._place[0]
 
     @property
     def timezone(self) -> str:
         """The study's time zone (from where it is), for moments given with an offset."""
-        from service_circle.hours import zone_at
+        return self._place[1]
+
+    @property
+    def _place(self) -> tuple[str | None, str]:
+        from service_circle.hours import place_of
 
         west, south, east, north = self.extent()
         if not np.isfinite(west):
-            return "UTC"
-        return zone_at((west + east) / 2, (south + north) / 2)
+            return None, "UTC"
+        return place_of((west + east) / 2, (south + north) / 2)
 
     def open_at(self, when: str | dt.datetime | Window, *, unknown_open: bool = True) -> Study:
         """The study with only the facilities open at a moment, or throughout a window.
@@ -285,17 +283,16 @@ class Study:
         """
         from service_circle.hours import open_mask, parse_at
 
+        hours, (country, zone) = self.opening_hours, self._place
         if isinstance(when, Window):
-            mask = when.open_mask(self.opening_hours, unknown_open=unknown_open,
-                                  country=self.country)  # fmt: skip
+            mask = when.open_mask(hours, unknown_open=unknown_open, country=country)
             label = when.key
         else:
-            moment = parse_at(when, self.timezone)
-            mask = open_mask(self.opening_hours, moment, unknown_open=unknown_open,
-                             country=self.country)  # fmt: skip
+            moment = parse_at(when, zone)
+            mask = open_mask(hours, moment, unknown_open=unknown_open, country=country)
             label = moment.isoformat(timespec="minutes")
         rows = np.flatnonzero(mask)
-        assumed = int((mask & (self.opening_hours == None)).sum())  # noqa: E711
+        assumed = int((mask & (hours == None)).sum())  # noqa: E711
         opening = OpenAt(label, unknown_open, int(rows.size), len(self.facilities), assumed)
         view = self._open_views.get(mask.tobytes())
         if view is None:

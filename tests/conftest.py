@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,8 @@ import shapely
 sys.path.insert(0, str(Path(__file__).parent))
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Debian's chromium, which the browser tests drive (Playwright downloads no browser here).
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 BEIJING = "cn_beijing_haidian_cau_map"
@@ -177,3 +180,19 @@ def client(sample_cache):
 def study_id(client) -> str:
     """The sample study's id."""
     return client.get("/studies").json()[0]["id"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless chromium for the page tests (skipped where it is not installed)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (CI installs it with apt-get)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()

@@ -9,14 +9,12 @@ screenshot of each page is kept in ``test-artifacts/``.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import ROOT
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 
 pytestmark = pytest.mark.slow
@@ -32,21 +30,6 @@ TOGGLE = """name => {
   input.click();
   return window.serviceCircle.map.hasLayer(window.serviceCircle.layers[name]);
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (CI installs it with apt-get)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def _offline_page(browser, allowed: str | None = None, init_script: str | None = None):

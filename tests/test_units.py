@@ -498,7 +498,8 @@ def test_api_units_unit_and_workbook(units_client):
 
 
 def test_the_report_and_the_unit_map_in_a_browser(haidian, tmp_path):
-    from test_maps_browser import CHROMIUM, open_watched
+    from conftest import CHROMIUM
+    from test_maps_browser import open_watched
 
     from service_circle.cli import main
 

@@ -78,23 +78,6 @@ def api(server):
         yield client
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from test_maps_browser import CHROMIUM
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (CI installs it with apt-get)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
 # ---------------------------------------------------------------------- the page
 class Bench:
     """A workbench page in a fresh browser context, offline, with what it logged."""

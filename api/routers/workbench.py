@@ -10,6 +10,7 @@ OpenStreetMap tiles are offered, off until the planner switches them on.
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -52,9 +53,16 @@ def mount_assets(app: FastAPI) -> None:
         app.mount(prefix, StaticFiles(directory=_package_folder(module)), name=prefix[1:])
 
 
-def _tile_origin(url: str) -> str:
-    parts = urlsplit(url.replace("{s}", "a"))
-    return f"{parts.scheme}://{parts.netloc}"
+@cache
+def _page() -> str:
+    """The page as installed (read once)."""
+    return (STATIC / "workbench.html").read_text(encoding="utf-8")
+
+
+def _tile_origins(url: str) -> tuple[str, ...]:
+    """The origins a tile template loads from (Leaflet's subdomains a, b and c for ``{s}``)."""
+    parts = [urlsplit(url.replace("{s}", sub)) for sub in "abc"]
+    return tuple(sorted({f"{p.scheme}://{p.netloc}" for p in parts}))
 
 
 @router.api_route(
@@ -63,7 +71,7 @@ def _tile_origin(url: str) -> str:
 async def workbench(settings: SettingsDep) -> HTMLResponse:
     """The workbench page (Chinese by default; ``?lang=en`` in English)."""
     tiles = settings.tiles or OSM_TILES
-    page = (STATIC / "workbench.html").read_text(encoding="utf-8")
+    page = _page()
     config = {
         "tiles": tiles,
         "tiles-on": "1" if settings.tiles else "0",
@@ -72,5 +80,4 @@ async def workbench(settings: SettingsDep) -> HTMLResponse:
     }
     attributes = " ".join(f'data-{k}="{html_text(v)}"' for k, v in config.items())
     page = page.replace("<body>", f"<body {attributes}>", 1)
-    origins = tuple({_tile_origin(tiles), _tile_origin(tiles.replace("{s}", "b"))})
-    return html_page(page, img_hosts=origins)
+    return html_page(page, img_hosts=_tile_origins(tiles))

@@ -575,6 +575,7 @@
   }
 
   // ------------------------------------------------------------------ drawing layers
+  /** A tooltip's content as an element: each line a text node (names stay text, never HTML). */
   function tooltip(...lines) {
     return el('div', {}, ...lines.map((line, i) => (i ? [el('br'), line] : [line])));
   }
