@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from importlib.util import find_spec
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
@@ -35,6 +35,11 @@ from service_circle_api.settings import Settings
 from service_circle import __version__
 
 DOCS_ASSETS = "/docs-assets"
+#: ReDoc's bundle, served with its one link to the internet (the "powered by" logo on a
+#: CDN) replaced by an empty image, so that the page asks nothing of the network.
+REDOC_JS = "/docs-offline/redoc.standalone.js"
+_REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+_EMPTY_IMAGE = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
 
 def _docs_assets() -> Path:
@@ -113,12 +118,20 @@ def _offline_docs(app: FastAPI) -> None:
         )
         return html_page(page.body.decode("utf-8"))
 
+    redoc_js = (_docs_assets() / "redoc.standalone.js").read_text(encoding="utf-8")
+    redoc_js = redoc_js.replace(_REDOC_LOGO, _EMPTY_IMAGE)
+
+    @app.get(REDOC_JS, include_in_schema=False)
+    async def redoc_bundle() -> Response:
+        return Response(redoc_js, media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+
     @app.get("/redoc", include_in_schema=False)
     async def redoc():
         page = get_redoc_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} — API",
-            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_js_url=REDOC_JS,
             redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
             with_google_fonts=False,
         )

@@ -30,8 +30,17 @@ _SCRIPT_UNSAFE = {
     "&": "\\u0026",
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
+    "{": "\\u007b",
+    "}": "\\u007d",
+    "$": "\\u0024",
+    "`": "\\u0060",
 }
 _SCRIPT_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
+#: A JSON string literal as json.dumps writes it.
+_JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+#: Inside a string, also the delimiters of template engines (Jinja2 ``{{ {% {#``, JavaScript
+#: template literals ``${`` and backticks), so that no engine a page passes through reads one.
+_TEMPLATE_RE = re.compile("[{}$`]")
 
 
 def html_text(value: Any) -> str:
@@ -54,7 +63,10 @@ def json_for_script(value: Any) -> str:
 
     ``<``, ``>`` and ``&`` become ``\u003c``-style escapes (so no ``</script>`` or
     ``<!--`` can end or change the script), and the line separators U+2028/U+2029 are
-    escaped for older JavaScript parsers. NaN and infinities become ``null``.
+    escaped for older JavaScript parsers. Inside strings, ``{``, ``}``, ``$`` and backticks
+    are escaped as well, so that no template engine (Jinja2, a JavaScript template literal)
+    the page passes through can read a delimiter in the data. NaN and infinities become
+    ``null``.
 
     Examples
     --------
@@ -62,6 +74,9 @@ def json_for_script(value: Any) -> str:
     '{"name": "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"}'
     """
     text = json.dumps(_finite(value), ensure_ascii=False, allow_nan=False)
+    text = _JSON_STRING_RE.sub(
+        lambda s: _TEMPLATE_RE.sub(lambda m: _SCRIPT_UNSAFE[m.group()], s.group()), text
+    )
     return _SCRIPT_UNSAFE_RE.sub(lambda m: _SCRIPT_UNSAFE[m.group()], text)
 
 

@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -49,7 +50,12 @@ import shapely
 
 from service_circle._errors import InputError, ServiceCircleError
 from service_circle.folders import MARKER, atomic_write, check_target
-from service_circle.readers import BBox, edge_of_extract_quiet, read_points_with_report
+from service_circle.readers import (
+    TABLE_SUFFIXES,
+    BBox,
+    edge_of_extract_quiet,
+    read_points_with_report,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +97,12 @@ class BatchSpec:
         One metric CRS for every unit (default: each unit's own UTM zone).
     max_access_m
         The longest access leg from a point to the network, metres.
+    table_crs, facilities_crs, demand_crs, encoding
+        As ``build``'s ``--input-crs``, ``--facilities-crs``, ``--demand-crs`` and
+        ``--encoding``: the coordinates of tables (``wgs84``, ``gcj02``, ``bd09``,
+        ``EPSG:n``), of the facility files and of the demand file whatever their format,
+        and the text encoding of CSV files. A table that looks like an Amap / Tencent /
+        Baidu export is refused until its system is stated (:func:`check_inputs`).
     """
 
     network: str
@@ -105,6 +117,10 @@ class BatchSpec:
     lang: str = "auto"
     crs: str | None = None
     max_access_m: float = 300.0
+    table_crs: str | None = None
+    facilities_crs: str | None = None
+    demand_crs: str | None = None
+    encoding: str | None = None
 
     def thresholds(self) -> list[Any]:
         """The thresholds, as :class:`~service_circle.cost.Threshold` values."""
@@ -167,6 +183,39 @@ class BatchResult:
     skipped: int = 0
     failed: int = 0
     files: list[str] = field(default_factory=list)
+
+
+def check_inputs(spec: BatchSpec) -> list[str]:
+    """Read each facility and demand table once, before any task runs, as a task would.
+
+    A table without a stated coordinate system that looks like an export of a Chinese map
+    service (GCJ-02 or BD-09, 300-1000 m from WGS-84) is refused here, with the option that
+    states it, instead of in every task; so is one without coordinates.
+
+    Returns
+    -------
+    list[str]
+        One line per file: how it was read (format, coordinates, encoding).
+
+    Raises
+    ------
+    InputError
+        As :func:`~service_circle.readers.read_points_with_report` (a ``CRSError`` for a
+        system that must be stated).
+    """
+    lines = []
+    files = [(p, spec.facilities_crs, "--facilities") for p in spec.facilities]
+    if spec.demand:
+        files.append((spec.demand, spec.demand_crs, "--demand"))
+    for path, crs, option in files:
+        if Path(path).suffix.lower() not in TABLE_SUFFIXES:
+            continue
+        what = f"{option} {path}"
+        _, report = read_points_with_report(
+            path, crs=crs, table_crs=spec.table_crs, encoding=spec.encoding, what=what
+        )
+        lines.append(f"read {path}: {report.coordinates}")
+    return lines
 
 
 # ---------------------------------------------------------------------- the units
@@ -303,9 +352,9 @@ def run_unit(task: dict, spec: BatchSpec, out: str, wkb: bytes) -> dict:
     part = task["area"]
     row: dict[str, Any] = {"key": task["key"], "name": task["name"], "area": part}
     try:
-        with edge_of_extract_quiet(), _scratch_folder():
+        with edge_of_extract_quiet(), _scratch_folder() as scratch:
             # what the box cuts lies in the halo, not the unit
-            row.update(_analyse_unit(task, spec, out_dir, shapely.from_wkb(wkb)))
+            row.update(_analyse_unit(task, spec, out_dir, shapely.from_wkb(wkb), scratch))
         row["status"], row["error"] = "done", ""
     except ServiceCircleError as exc:  # the unit's data: said, not retried
         row.update(status="failed", error=str(exc))
@@ -321,18 +370,34 @@ def run_unit(task: dict, spec: BatchSpec, out: str, wkb: bytes) -> dict:
     return row
 
 
-@contextmanager
-def _scratch_folder() -> Iterator[None]:
-    """A temporary folder of the task's own, removed after it.
+#: The machine's temporary folder, read once at import: scratch folders are made in it,
+#: whatever another task's read has set ``tempfile.tempdir`` to at that moment.
+_TEMP_ROOT = tempfile.gettempdir()
+#: One pyrosm read at a time in a worker process (see :func:`_reading`).
+_READ_LOCK = threading.Lock()
 
-    pyrosm spills its decoding to the temporary folder and keeps each read's result there
-    as a cache; a national run would leave gigabytes of them behind. A task's reads are
-    never repeated, so they go to a folder that goes with the task. (Workers run one task
-    at a time, as ``LocalCluster(threads_per_worker=1)`` here does.)
+
+@contextmanager
+def _scratch_folder() -> Iterator[Path]:
+    """A temporary folder of the task's own, removed after it."""
+    with tempfile.TemporaryDirectory(prefix="service-circle-unit-", dir=_TEMP_ROOT) as scratch:
+        yield Path(scratch)
+
+
+@contextmanager
+def _reading(scratch: Path) -> Iterator[None]:
+    """Read OSM data with pyrosm's spills and result cache in the task's ``scratch``.
+
+    pyrosm writes its decoding and each read's result to ``tempfile.gettempdir()``, which
+    is one setting for the whole process; a national run would leave gigabytes there. A
+    task's reads are never repeated, so they go to the task's own folder, removed with it.
+    Tasks that share a worker process (``dask worker --nthreads 2``) take turns to read, so
+    that no task's reads land in, or lose, another task's folder; their analyses still run
+    side by side.
     """
-    previous = tempfile.tempdir
-    with tempfile.TemporaryDirectory(prefix="service-circle-unit-") as scratch:
-        tempfile.tempdir = scratch
+    with _READ_LOCK:
+        previous = tempfile.tempdir
+        tempfile.tempdir = str(scratch)
         try:
             yield
         finally:
@@ -354,7 +419,7 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def _analyse_unit(task: dict, spec: BatchSpec, out: Path, geometry: Any) -> dict:
+def _analyse_unit(task: dict, spec: BatchSpec, out: Path, geometry: Any, scratch: Path) -> dict:
     from service_circle.catalogue import load_catalogue
     from service_circle.network import barriers_from_osm, load_network
     from service_circle.pipeline import analyze_study
@@ -370,9 +435,12 @@ def _analyse_unit(task: dict, spec: BatchSpec, out: Path, geometry: Any) -> dict
         )
     box = tuple(task["box"])
     catalogue = load_catalogue()
-    net = load_network(spec.network, bbox=box, crs=spec.crs)
-    facilities = _facilities(spec, box, catalogue)
-    homes = _homes_inside(_demand(spec, box), geometry, task.get("others"))
+    with _reading(scratch):
+        net = load_network(spec.network, bbox=box, crs=spec.crs)
+        facilities = _facilities(spec, box, catalogue)
+        demand = _demand(spec, box)
+        barriers = barriers_from_osm(spec.network, bbox=box)
+    homes = _homes_inside(demand, geometry, task.get("others"))
     if homes.empty:
         raise InputError(
             f"unit {key}: no demand point (or residential building) lies in it: nobody to "
@@ -380,7 +448,7 @@ def _analyse_unit(task: dict, spec: BatchSpec, out: Path, geometry: Any) -> dict
         )
     study = Study.build(
         net, facilities, homes, name=str(task["name"]), catalogue=catalogue,
-        barriers=barriers_from_osm(spec.network, bbox=box), max_access_m=spec.max_access_m,
+        barriers=barriers, max_access_m=spec.max_access_m,
     )  # fmt: skip
     if spec.units:
         study = _with_planning_units(study, spec.units, geometry)
@@ -403,7 +471,14 @@ def _facilities(spec: BatchSpec, box: BBox, catalogue: Any) -> gpd.GeoDataFrame:
         return frame
     frames = []
     for path in spec.facilities:
-        frame, _ = facilities_from_file(path, catalogue, bbox=box)
+        frame, _ = facilities_from_file(
+            path,
+            catalogue,
+            bbox=box,
+            crs=spec.facilities_crs,
+            table_crs=spec.table_crs,
+            encoding=spec.encoding,
+        )
         frame = _in_box(frame, box)
         frame["id"] = Path(path).name + ":" + frame["id"].astype(str)  # unique across files
         frames.append(frame)
@@ -424,7 +499,9 @@ def _demand(spec: BatchSpec, box: BBox) -> gpd.GeoDataFrame:
             return dm.demand_from_buildings(buildings, landuse=landuse, shares=shares)
         except InputError:  # no (residential) building in the box: nobody to count
             return gpd.GeoDataFrame({"id": [], "population": []}, geometry=[], crs="EPSG:4326")
-    frame, _ = read_points_with_report(spec.demand, what=spec.demand, bbox=box)
+    frame, _ = read_points_with_report(spec.demand, what=spec.demand, bbox=box,
+                                       crs=spec.demand_crs, table_crs=spec.table_crs,
+                                       encoding=spec.encoding)  # fmt: skip
     if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
         frame = frame.to_crs("EPSG:4326")
     frame, _ = dm.standard_columns(frame, spec.demand)

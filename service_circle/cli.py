@@ -255,6 +255,20 @@ def _barriers(option: str, network: str):
     return frame.geometry
 
 
+def _inputs(**options: object) -> dict[str, str | Path | None]:
+    """``--option`` → path of each input a command reads (lists give one entry each).
+
+    An output folder that is or holds one of them is refused.
+    """
+    found: dict[str, str | Path | None] = {}
+    for name, value in options.items():
+        values = value if isinstance(value, list | tuple) else [value]
+        for i, item in enumerate(values):
+            if isinstance(item, str | Path):
+                found[f"--{name.replace('_', '-')}" + (f"[{i + 1}]" if i else "")] = item
+    return found
+
+
 def _describe(net: WalkNetwork) -> str:
     return (
         f"{net.n_nodes:,} nodes, {net.n_edges:,} edges, {net.total_length_m / 1000:.1f} km, "
@@ -838,7 +852,10 @@ def build(
 
     check_number(max_access_m, "--max-access-m", gt=0)
     unit_map = _unit_columns(unit_columns)
-    check_target(out)  # before the slow part: refuse a foreign folder at once
+    inputs = _inputs(network=network, facilities=facilities, demand=demand, units=units,
+                     catalogue=catalogue, dem=dem_files, townships=townships,
+                     counties=counties)  # fmt: skip
+    check_target(out, inputs=inputs)  # before the slow part: refuse a foreign folder at once
     cat = load_catalogue(catalogue)
     net = _with_dem(_network(network, crs, crossings), dem_files, incline)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
@@ -851,7 +868,7 @@ def build(
     if units is not None:
         plan_units = _read_units(units, units_crs, townships, counties, encoding, unit_map)
         study = study.with_units(plan_units, source=units.name)
-    with publishing(out, kind="study") as staging:
+    with publishing(out, kind="study", inputs=inputs) as staging:
         study.write(staging)
         if len(problems):
             write_csv(problems, staging / "input_problems.csv")
@@ -995,7 +1012,10 @@ def analyze(
 
     thresholds = _thresholds(minutes, metres)
     unit_map = _unit_columns(unit_columns)
-    check_target(out)
+    inputs = _inputs(study=study_dir, network=network, facilities=facilities, demand=demand,
+                     units=units, targets=targets, townships=townships, counties=counties,
+                     road_network=road_network)  # fmt: skip
+    check_target(out, inputs=inputs)
     if study_dir is not None:
         if network or facilities or demand:
             raise InputError("give --study, or --network with --facilities and --demand; not both")
@@ -1021,7 +1041,7 @@ def analyze(
         from service_circle.hours import parse_at
 
         parse_at(at, study.timezone)  # a bad moment is refused before any work
-    with publishing(out, kind="analysis") as staging:
+    with publishing(out, kind="analysis", inputs=inputs) as staging:
         _analyze(study, staging, thresholds, profile, category, targets_preset, targets, lang,
                  shown=out, road=(drive, road_speed, road_minutes), hours=hours)  # fmt: skip
 
@@ -1132,9 +1152,19 @@ def _print_frame(title: str, frame: pd.DataFrame) -> None:
     for col in frame.columns:
         table.add_column(escape(str(col)), overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(*(escape("" if pd.isna(v) else f"{v:,.0f}" if isinstance(v, float)
-                               and v == int(v) else str(v)) for v in row))  # fmt: skip
+        table.add_row(*(escape(_cell(v)) for v in row))
     console.print(table)
+
+
+def _cell(value: object) -> str:
+    """One value of a table for people: whole numbers with separators, no time as a word."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return "—"
+        return f"{value:,.0f}" if float(value).is_integer() else str(value)
+    return str(value)
 
 
 def _print_road(analysis, lang: str) -> None:
@@ -1250,7 +1280,7 @@ def site(
         check_number(p, "--p", ge=1, integer=True)
     if target_share is not None:
         check_number(target_share, "--target-share", gt=0, le=1)
-    check_target(out)
+    check_target(out, inputs=_inputs(study=study_dir, candidates=candidates, exclude=exclude))
     study = Study.load(study_dir)
     category = _category_key(study.catalogue, category)
     cat = study.catalogue[category]
@@ -1275,19 +1305,42 @@ def site(
         method=cast(Method, method), time_limit_s=time_limit, exclude=zones,
     )  # fmt: skip
     summary = site_summary(result, study, category, threshold, profile)
-    with publishing(out, kind="siting") as staging:
+    with publishing(out, kind="siting", inputs=_inputs(study=study_dir, candidates=candidates,
+                                                       exclude=exclude)) as staging:  # fmt: skip
         write_geojson(sites, staging / "sites.geojson")
         write_geojson(gaps(after, category, threshold, profile=profile),
                       staging / "gaps_after.geojson")  # fmt: skip
         with atomic_write(staging / "summary.json") as fh:
             json.dump(summary, fh, ensure_ascii=False, indent=2)
-    console.print(
-        f"{result.model} ({result.method}, {result.status}): {result.chosen.size} new "
-        f"{category} sites; {cat.group} covered within {threshold.label}: "
-        f"{result.share_before:.1%} → {result.share_after:.1%}"
-        + (f"; gap {result.gap:.2%}" if result.gap is not None else "")
-    )
+    console.print(escape(_site_line(result, study, category, threshold, summary["profile"])))
     console.print(f"wrote {escape(str(out))}/: sites.geojson, summary.json, gaps_after.geojson")
+
+
+#: The siting models for a Chinese reader.
+SITING_MODELS_ZH = {"mclp": "最大覆盖模型", "lscp": "集合覆盖模型", "pmedian": "p-中位模型",
+                    "capacitated_mclp": "容量约束最大覆盖模型"}  # fmt: skip
+
+
+def _site_line(result, study, category: str, threshold: Threshold, profile: str) -> str:
+    """What siting chose, in the study's language."""
+    from service_circle.profiles import profile_label
+    from service_circle.tables import UNIT_NAMES, group_name, study_language
+
+    lang = study_language(study)
+    cat = study.catalogue[category]
+    within = f"{threshold.value:g} {UNIT_NAMES[lang][threshold.unit]}"
+    gap = "" if result.gap is None else f"{result.gap:.2%}"
+    if lang == "zh":
+        model = SITING_MODELS_ZH.get(result.model, result.model)
+        status = {"optimal": "最优解", "time limit": "达到时限"}.get(result.status, result.status)
+        return (f"{model}（{status}）：新增{cat.name('zh')} {result.chosen.size} 处；"
+                f"{group_name(cat.group, 'zh')}{within}内覆盖率 {result.share_before:.1%} → "
+                f"{result.share_after:.1%}（按{profile_label(profile)}步行）"
+                + (f"；最优性差距 {gap}" if gap else ""))  # fmt: skip
+    return (f"{result.model} ({result.method}, {result.status}): {result.chosen.size} new "
+            f"{cat.name('en')} sites; {group_name(cat.group, 'en')} covered within {within} "
+            f"(walking as {profile}): {result.share_before:.1%} → {result.share_after:.1%}"
+            + (f"; gap {gap}" if gap else ""))  # fmt: skip
 
 
 def _points_of(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
@@ -1435,7 +1488,12 @@ def map_(
     metres: Annotated[str | None, typer.Option(help="Isochrones in metres")] = None,
     profile: Annotated[str | None, typer.Option(help=f"One of {', '.join(PROFILES)}")] = None,
     lang: Lang = "auto",
-    tiles: Annotated[str, typer.Option(help="Base map: osm, or none (offline)")] = "osm",
+    tiles: Annotated[
+        str,
+        typer.Option(
+            help="Base map: none (offline, the default), or osm (OpenStreetMap tiles, online)"
+        ),
+    ] = "none",
     sites: Annotated[
         Path | None, typer.Option(help="Proposed sites (sites.geojson from `site`)")
     ] = None,
@@ -1491,6 +1549,10 @@ def batch(
     lang: Lang = "auto",
     crs: Annotated[str | None, typer.Option(
         help="One metric CRS for every unit (default: each unit's UTM zone)")] = None,
+    input_crs: InputCRS = None,
+    facilities_crs: Annotated[str | None, _file_crs("facility")] = None,
+    demand_crs: Annotated[str | None, _file_crs("demand")] = None,
+    encoding: Encoding = None,
     max_access_m: MaxAccess = DEFAULT_MAX_ACCESS_M,
     scheduler: Annotated[str | None, typer.Option(
         help="A running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
@@ -1515,7 +1577,14 @@ def batch(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from service_circle.batch import BatchSpec, describe_tasks, plan_tasks, read_areas, run_batch
+    from service_circle.batch import (
+        BatchSpec,
+        check_inputs,
+        describe_tasks,
+        plan_tasks,
+        read_areas,
+        run_batch,
+    )
     from service_circle.catalogue import load_catalogue
 
     check_number(max_access_m, "--max-access-m", gt=0)
@@ -1538,7 +1607,11 @@ def batch(
         profile=profile, minutes=tuple(t.value for t in thresholds if t.is_time),
         metres=tuple(t.value for t in thresholds if not t.is_time),
         targets_preset=targets_preset, lang=lang, crs=crs, max_access_m=max_access_m,
+        table_crs=input_crs, facilities_crs=facilities_crs, demand_crs=demand_crs,
+        encoding=encoding,
     )  # fmt: skip
+    for line in check_inputs(spec):  # a table in GCJ-02 without a word: refused before any task
+        err_console.print(escape(line), highlight=False)
     areas = read_areas(units, key=key, name=name, crs=units_crs)
     err_console.print(
         f"read {escape(str(units))}: {len(areas)} units; halo {spec.halo_m():,.0f} m (times "

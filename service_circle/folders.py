@@ -8,12 +8,16 @@ Every command that writes a folder (``build``, ``analyze``, ``site``, ``demo``) 
 through :func:`publishing`:
 
 1. **Refuse what is not ours.** The target must be new, empty, or a folder service-circle
-   wrote (it holds the marker file :data:`MARKER`, or is a study folder, or holds only
-   names our commands write). Anything else is refused with one line; nothing is deleted.
+   wrote: only the marker file :data:`MARKER`, which lists every file the run wrote, grants
+   replacing them (a folder of files that merely carry our names is not ours). The target
+   never equals or contains an input of the run. One writer at a time: a second run on the
+   same folder is refused while the first holds its lock (``.NAME.lock`` beside it).
+   Anything else is refused with one line; nothing is deleted.
 2. **Stage.** The run writes into a hidden sibling, ``.NAME.staging-PID-XXXX``.
 3. **Publish together.** The marker (what was written, by which command, when) is
    written last into the staging folder; files in the old folder that service-circle did
-   not write are carried over (hard links); then the old folder is renamed away
+   not write — at any depth, e.g. a planner's note inside ``study/`` — are carried over
+   (hard links); then the old folder is renamed away
    (``.NAME.old-PID-XXXX``), the staging folder renamed into place, and the old one
    removed.
 4. **Recover.** A crash leaves the previous complete folder, or the new one, and hidden
@@ -39,7 +43,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -50,19 +54,6 @@ logger = logging.getLogger(__name__)
 
 #: The marker file of a folder service-circle wrote.
 MARKER = ".service-circle.json"
-#: Files and folders that service-circle's commands write (folders from before markers).
-OUR_NAMES = frozenset(
-    {
-        # study folders
-        "study.json", "network.npz", "facilities.gpkg", "demand.gpkg", "snapped.npz",
-        "catalogue.toml", "input_problems.csv",
-        # analyze, demo, site
-        "coverage.csv", "coverage.json", "demand_times.csv", "isochrones.geojson",
-        "gaps.geojson", "report.json", "report.csv", "report.html", "map.html",
-        "facilities.geojson", "buildings.geojson", "times.csv", "summary.csv",
-        "demand.geojson", "study", "sites.geojson", "summary.json", "gaps_after.geojson",
-    }
-)  # fmt: skip
 FAILPOINT_ENV = "SERVICE_CIRCLE_FAILPOINT"
 _HIDDEN = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|old)-(?P<pid>\d+)-[0-9a-f]+$")
 
@@ -139,22 +130,72 @@ def recover(folder: str | os.PathLike) -> bool:
 
 
 def _written_names(folder: Path) -> set[str] | None:
-    """Top-level names service-circle wrote in ``folder``, or None if it is not ours."""
+    """The paths (relative, ``/``-separated) service-circle wrote in ``folder``.
+
+    They come from its marker; None if it has no marker (then it is not ours, whatever its
+    files are called). Markers of earlier versions list top-level names only: a folder named
+    there counts as written whole.
+    """
     marker = folder / MARKER
-    if marker.is_file():
-        try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-            return {str(n) for n in data.get("files", [])}
-        except (OSError, ValueError, AttributeError):
+    if not marker.is_file() or marker.is_symlink():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        if data.get("written_by") != "service-circle":
             return None
-    names = {p.name for p in folder.iterdir()}
-    if (folder / "study.json").is_file() or (names and names <= OUR_NAMES):
-        return names & OUR_NAMES
-    return None
+        return {str(n) for n in data.get("files", [])}
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
-def check_target(folder: str | os.PathLike, *, option: str = "--out") -> None:
-    """Refuse a target that exists and is not empty or ours (see the module docstring)."""
+def _ours(rel: str, written: set[str]) -> bool:
+    """Whether the path ``rel`` of a folder was written by the run that listed ``written``."""
+    parts = rel.split("/")
+    return any("/".join(parts[: i + 1]) in written for i in range(len(parts)))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_inputs(
+    folder: str | os.PathLike, inputs: Mapping[str, str | os.PathLike | None], *,
+    option: str = "--out",
+) -> None:  # fmt: skip
+    """Refuse an output folder that equals or contains an input of the run.
+
+    Parameters
+    ----------
+    folder
+        The output folder.
+    inputs
+        Option → path of each input file or folder (``None`` and URLs are skipped).
+    option
+        The option that named ``folder``, for messages.
+    """
+    out = Path(folder).resolve()
+    for name, value in inputs.items():
+        if value is None or "://" in str(value) or ":" in str(value).split("/")[0]:
+            continue
+        path = Path(value).resolve()
+        if path.exists() and _inside(path, out):
+            what = "is" if path == out else "holds"
+            raise InputError(
+                f"{option} {folder}: it {what} the input {name} {value}; nothing was changed: "
+                "give an output folder outside the inputs"
+            )
+
+
+def check_target(
+    folder: str | os.PathLike, *, option: str = "--out",
+    inputs: Mapping[str, str | os.PathLike | None] | None = None,
+) -> None:  # fmt: skip
+    """Refuse a target that holds an input, or exists and is not empty or ours.
+
+    See the module docstring.
+    """
+    if inputs:
+        check_inputs(folder, inputs, option=option)
     folder = Path(folder)
     if not folder.exists():
         return
@@ -174,19 +215,35 @@ def check_target(folder: str | os.PathLike, *, option: str = "--out") -> None:
 
 
 def _carry_foreign(old: Path, staging: Path, ours: set[str]) -> None:
-    """Hard-link (or copy) into ``staging`` what the old folder holds that we did not write."""
+    """Hard-link (or copy) into ``staging`` what the old folder holds that we did not write.
+
+    At any depth: a planner's file inside ``study/`` stays where it was.
+    """
     clashes = []
-    for entry in old.iterdir():
-        if entry.name in ours or entry.name == MARKER:
-            continue
-        target = staging / entry.name
-        if target.exists():
-            clashes.append(entry.name)
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
-        else:
-            _link_or_copy(entry, target)
+
+    def carry(folder: Path, rel: str) -> None:
+        for entry in sorted(folder.iterdir()):
+            name = f"{rel}{entry.name}"
+            if name == MARKER:
+                continue
+            target = staging / name
+            real_dir = entry.is_dir() and not entry.is_symlink()
+            if _ours(name, ours):
+                continue
+            if real_dir and any(w.startswith(f"{name}/") for w in ours):
+                target.mkdir(exist_ok=True)  # a folder we wrote into: look inside
+                carry(entry, f"{name}/")
+                continue
+            if target.exists() or target.is_symlink():
+                clashes.append(name)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if real_dir:
+                shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(entry, target)
+
+    carry(old, "")
     if clashes:
         raise InputError(
             f"{old}: {', '.join(sorted(clashes))} would replace files service-circle did not "
@@ -204,7 +261,12 @@ def _link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
 def _write_marker(staging: Path, kind: str, command: str | None) -> None:
     from service_circle import __version__
 
-    files = sorted(p.name for p in staging.iterdir() if p.name != MARKER)
+    files = sorted(
+        p.relative_to(staging).as_posix()
+        for p in staging.rglob("*")
+        if p.name != MARKER or p.parent != staging
+        if not p.is_dir() or p.is_symlink()
+    )
     marker = {
         "written_by": "service-circle",
         "version": __version__,
@@ -223,6 +285,7 @@ def publishing(
     kind: str,
     option: str = "--out",
     command: str | None = None,
+    inputs: Mapping[str, str | os.PathLike | None] | None = None,
 ) -> Iterator[Path]:
     """Stage a run's outputs and publish them together into ``folder``.
 
@@ -241,16 +304,56 @@ def publishing(
         The option that named it, for messages.
     command
         The command line to record (default: this process's arguments).
+    inputs
+        Option → path of the run's inputs: ``folder`` may neither be nor hold one.
 
     Raises
     ------
     InputError
-        If ``folder`` exists and holds files service-circle did not write.
+        If ``folder`` exists and holds files service-circle did not write, holds an input,
+        or another run is writing it.
     """
-    folder = Path(folder).absolute()
+    folder = Path(folder).resolve()  # a symlinked --out: write where it points
     folder.parent.mkdir(parents=True, exist_ok=True)
-    recover(folder)
-    check_target(folder, option=option)
+    with _locked(folder, option):
+        recover(folder)
+        check_target(folder, option=option, inputs=inputs)
+        with _publish(folder, kind, command) as staging:
+            yield staging
+
+
+@contextmanager
+def _locked(folder: Path, option: str) -> Iterator[None]:
+    """Hold ``.NAME.lock`` beside ``folder`` for the run; refuse if another run holds it."""
+    import fcntl
+
+    path = folder.parent / f".{folder.name}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InputError(
+                f"{option} {folder}: another service-circle run is writing this folder; "
+                "nothing was changed: wait for it to finish, or give another output folder"
+            ) from None
+        try:  # the file may have been removed by the run that held it: lock the new one
+            same = os.fstat(fd).st_ino == path.stat().st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+@contextmanager
+def _publish(folder: Path, kind: str, command: str | None) -> Iterator[Path]:
     tag = f"{os.getpid()}-{secrets.token_hex(4)}"
     staging = folder.parent / f".{folder.name}.staging-{tag}"
     staging.mkdir()

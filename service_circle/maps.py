@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import import_module
 from pathlib import Path
 from typing import Literal, cast
@@ -38,7 +38,6 @@ import pandas as pd
 import shapely
 import shapely.geometry
 from branca.element import Element, Figure, MacroElement
-from jinja2 import Template
 
 from service_circle._errors import InputError
 from service_circle._escape import html_text, json_for_script
@@ -161,7 +160,7 @@ def study_map(
     thresholds: Sequence[Threshold] | None = None,
     profile: str | Profile | None = None,
     lang: Literal["zh", "en"] = "zh",
-    tiles: Literal["osm", "none"] = "osm",
+    tiles: Literal["osm", "none"] = "none",
     self_contained: bool = False,
     sites: gpd.GeoDataFrame | None = None,
     neighbourhoods: gpd.GeoDataFrame | None = None,
@@ -188,8 +187,8 @@ def study_map(
     lang
         ``"zh"`` or ``"en"`` for titles, legends, popups and tooltips.
     tiles
-        ``"osm"`` (OpenStreetMap tiles) or ``"none"`` (no base map, nothing from the
-        network; for offline use).
+        ``"none"`` (the default: no base map, nothing asked of the network: offline
+        first) or ``"osm"`` (OpenStreetMap tiles, where the internet is at hand).
     self_contained
         Embed Leaflet and its plugins in the page (see the module docstring).
     sites
@@ -249,14 +248,11 @@ def study_map(
     west, south, east, north = _bounds(study)
     fmap = _Map(tiles=None, control_scale=False, prefer_canvas=False)
     fmap.fit_bounds([[south, west], [north, east]])
-    if tiles == "osm":
-        folium.TileLayer(
-            OSM_TILES, attr=html_text(attribution), name="OpenStreetMap", control=False
-        ).add_to(fmap)
-    runtime = _Runtime(
+    runtime = _runtime(
         {
             "layers_title": text["layers"],
             "attribution": html_text(attribution),
+            "tiles": OSM_TILES if tiles == "osm" else None,
         }
     )
     fmap.add_child(runtime)
@@ -438,11 +434,11 @@ def study_map(
         layers.insert(0, _units_layer(units.iloc[:-1], study, lang, text))
 
     for spec in layers:
-        fmap.add_child(_Layer(spec))
-    fmap.add_child(_Finish())
+        fmap.add_child(_layer(spec))
+    fmap.add_child(_finish())
     title = text["title"].format(name=study.name)
     root = cast(Figure, fmap.get_root())
-    root.header.add_child(Element(f"<title>{html_text(title)}</title>"))
+    root.header.add_child(_Text(f"<title>{html_text(title)}</title>"))
     legend = _legend(
         keys,
         colour,
@@ -454,7 +450,7 @@ def study_map(
         sites is not None and len(sites) > 0,
         with_units,
     )
-    root.html.add_child(Element(_overlay(title, legend)))
+    root.html.add_child(_Text(_overlay(title, legend)))
     fmap.default_js = [("leaflet", _CDN["leaflet"])]
     fmap.default_css = [("leaflet_css", _CDN["leaflet_css"])]
     if cluster_any:
@@ -849,6 +845,7 @@ function (map, cfg) {
     });
     sc.control = new Control().addTo(map);
     L.control.scale({metric: true, imperial: false}).addTo(map);
+    if (cfg.tiles) L.tileLayer(cfg.tiles, {maxZoom: 19}).addTo(map);
     map.attributionControl.addAttribution(cfg.attribution);
   };
   return sc;
@@ -856,62 +853,97 @@ function (map, cfg) {
 """
 
 
+class _Text(Element):
+    """Text already rendered: written as it is, never read as a template."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class _Box(Element):
+    """A page's header, body or script: each part is written as it was rendered.
+
+    branca hands every rendered macro (folium's scripts, ours) back to its figure as a *new*
+    Jinja2 template, so that text from the data inside it (``{{ … }}`` in a POI name) would
+    be evaluated on the second pass. Here a plain :class:`~branca.element.Element` made from
+    text is written verbatim; only real elements (script and style links) render.
+    """
+
+    def render(self, **kwargs) -> str:
+        parts = []
+        for child in self._children.values():
+            text = getattr(child, "_template_str", None)
+            parts.append(text if type(child) is Element and text is not None
+                         else child.render(**kwargs))  # fmt: skip
+        return "".join(parts)
+
+
+class _Figure(Figure):
+    """A figure whose header, body and script never re-evaluate what they hold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for part in ("header", "html", "script"):
+            box = _Box()
+            box._parent = self
+            for name, child in getattr(self, part)._children.items():
+                box.add_child(child, name=name)
+            setattr(self, part, box)
+
+
 class _Map(folium.Map):
-    """A folium map that knows whether to embed its scripts and where its tiles come from."""
+    """A folium map that knows whether to embed its scripts and where its tiles come from.
+
+    Its page is a :class:`_Figure`: no string from the data reaches a template engine.
+    """
 
     self_contained: bool = False
     tiles_hosts: tuple[str, ...] = ()
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        _Figure().add_child(self)
 
-class _Runtime(MacroElement):
+
+class _Script(MacroElement):
+    """A script of the page, written as it is: never compiled or rendered as a template.
+
+    ``code`` is called with the JavaScript name of the map when the page is rendered.
+    """
+
+    def __init__(self, name: str, code: Callable[[str], str]):
+        super().__init__()
+        self._name = name
+        self.code = code
+
+    def render(self, **kwargs) -> str:
+        parent = self._parent
+        assert parent is not None, "a script belongs to a map"
+        root = cast(Figure, self.get_root())
+        root.script.add_child(_Text(self.code(parent.get_name())), name=self.get_name())
+        return ""
+
+
+def _runtime(config: dict) -> _Script:
     """``window.serviceCircle``: the layer registry, the drawing code and the control."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        window.serviceCircle = ({{ this.code }})({{ this._parent.get_name() }}, {{ this.config }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, config: dict):
-        super().__init__()
-        self._name = "ServiceCircleRuntime"
-        self.code = _RUNTIME
-        self.config = json_for_script(config)
+    data = json_for_script(config)
+    return _Script("ServiceCircleRuntime",
+                   lambda m: f"window.serviceCircle = ({_RUNTIME})({m}, {data});")  # fmt: skip
 
 
-class _Layer(MacroElement):
+def _layer(spec: dict) -> _Script:
     """One layer, drawn by the runtime from its prepared FeatureCollection."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        window.serviceCircle.add({{ this.spec }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, spec: dict):
-        super().__init__()
-        self._name = "ServiceCircleLayer"
-        self.spec = json_for_script(spec)
+    data = json_for_script(spec)
+    return _Script("ServiceCircleLayer", lambda _: f"window.serviceCircle.add({data});")
 
 
-class _Finish(MacroElement):
+def _finish() -> _Script:
     """The grouped layer control, the metric scale bar and the attribution."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        window.serviceCircle.finish();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self):
-        super().__init__()
-        self._name = "ServiceCircleFinish"
+    return _Script("ServiceCircleFinish", lambda _: "window.serviceCircle.finish();")
 
 
 def _asset(name: str) -> str:

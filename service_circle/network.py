@@ -355,6 +355,12 @@ def _from_pbf(
                 extra_attributes=["foot", "access", "area", "motor_vehicle", "motorcar", "incline",
                                   "crossing", "step_count"],
             )  # fmt: skip
+    except (MemoryError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.filename not in (None, str(path)):
+            raise  # the machine's fault (a scratch folder, the disk), not the file's
+        if isinstance(exc, MemoryError):
+            raise
+        raise InputError(f"cannot read {path} ({type(exc).__name__}: {exc})") from None
     except Exception as exc:  # pyrosm raises bare Exceptions on corrupt files
         raise InputError(
             f"cannot read {path} as an OSM PBF file ({type(exc).__name__}: {exc})"

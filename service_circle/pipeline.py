@@ -181,6 +181,7 @@ def analyze_study(
     rule = judging_rule(study.catalogue, threshold=one, profile=profile, unit=unit)
     shown = {k: rule[k] for k in keys}
     extra: dict = {"hours": open_when_needed(study, shown, unknown_open=unknown_open)}
+    stock = study  # what exists: a moment narrows who can reach it, not how much there is
     if at is not None:
         study = study.open_at(at, unknown_open=unknown_open)
         extra["opening"] = study.opening
@@ -188,7 +189,7 @@ def analyze_study(
     preset = targets_preset or (targets_for(*study_centre(study)) if targets_file is None
                                 else None)  # fmt: skip
     targets = load_targets(preset, targets_file)
-    plan = plan_indicators(study, rule, targets, settings=settings)
+    plan = plan_indicators(study, rule, targets, settings=settings, stock=stock)
     if road_network is not None:
         extra["road"] = road_circle(study, road_network, speed_kmh=road_speed_kmh,
                                     minutes=road_minutes)  # fmt: skip

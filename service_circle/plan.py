@@ -367,6 +367,7 @@ def plan_indicators(
     townships: gpd.GeoDataFrame | None = None,
     counties: gpd.GeoDataFrame | None = None,
     settings: PlanSettings | None = None,
+    stock: Study | None = None,
 ) -> PlanResult:
     """Every plan indicator for the study, and per unit, township and county.
 
@@ -386,11 +387,17 @@ def plan_indicators(
         Their own polygons; default: dissolved from the units' parent columns.
     settings
         The parameters of the definitions.
+    stock
+        The study whose facilities exist (default ``study``). With ``study`` a view of
+        the facilities open at a moment (:meth:`~service_circle.study.Study.open_at`), the
+        moment narrows who can reach an open facility, never how many places, beds or
+        square metres exist, nor which services a unit is assessed for: those come from
+        ``stock``.
     """
     settings = settings or PlanSettings()
     if units is None:
         units = study.units
-    fac = study.facilities
+    fac = (stock if stock is not None else study).facilities
     cats = fac["category"].to_numpy()
     keys = list(judged)
     within, cost = reach(study, judged)
@@ -402,7 +409,7 @@ def plan_indicators(
 
     if units is None or len(units) == 0:
         ctx = _Context(study, judged, settings, within, cost, home_unit=np.zeros(len(pop), int),
-                       fac_unit=np.zeros(len(fac), int), n_units=1)  # fmt: skip
+                       fac_unit=np.zeros(len(fac), int), n_units=1, stock=fac)  # fmt: skip
         residents = float(pop.sum())
         hh = residents / settings.persons_per_household
         basis = {"population": "modelled", "households": "modelled"}
@@ -414,7 +421,7 @@ def plan_indicators(
     home_unit = assign(units, study.demand)
     fac_unit = assign(units, fac)
     n_units = len(units)
-    ctx = _Context(study, judged, settings, within, cost, home_unit, fac_unit, n_units)
+    ctx = _Context(study, judged, settings, within, cost, home_unit, fac_unit, n_units, fac)
     table = _unit_table(ctx, units, targets, assessed)
     inside = table.iloc[:n_units]
     residents = float(inside["residents"].sum())
@@ -478,10 +485,11 @@ class _Context:
     home_unit: np.ndarray  # -1 outside
     fac_unit: np.ndarray
     n_units: int
+    stock: pd.DataFrame  # the facilities that exist (open or not at the moment asked)
 
     @property
     def fac(self) -> pd.DataFrame:
-        return self.study.facilities
+        return self.stock
 
     def of(self, categories: Sequence[str]) -> np.ndarray:
         return np.isin(self.fac["category"].to_numpy(), list(categories))

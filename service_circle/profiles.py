@@ -323,6 +323,21 @@ def _builtin_in_winter(name: str) -> Profile:
     return in_winter(PROFILES[name])
 
 
+#: The profiles' names for a Chinese reader (a season's suffix is added: ``（冬季）``).
+PROFILE_NAMES_ZH = {
+    "adult": "成年人", "elderly": "老年人", "slow": "慢行者（带幼儿等）",
+    "wheelchair": "轮椅使用者", "walker_frame": "助行器使用者",
+}  # fmt: skip
+
+
+def profile_label(name: str, lang: str = "zh") -> str:
+    """A profile's name for people: ``老年人（冬季）`` in Chinese, its own name in English."""
+    if lang != "zh":
+        return name
+    base, winter = (name.removesuffix("_winter"), name.endswith("_winter"))
+    return PROFILE_NAMES_ZH.get(base, base) + ("（冬季）" if winter else "")
+
+
 def get_profile(name: str | Profile | None = None, *, speed_m_s: float | None = None) -> Profile:
     """Return a profile by name, or a custom one when ``speed_m_s`` is given.
 

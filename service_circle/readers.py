@@ -325,7 +325,13 @@ def read_points_with_report(
             warnings.filterwarnings(
                 "ignore", message="Could not parse column", category=UserWarning
             )
-            frame = _read_vector(path, bbox)
+            shp_encoding = None
+            if suffix == ".shp":
+                shp_encoding, said = shapefile_encoding(path, encoding)
+                report.encoding = said.removeprefix("encoding ") or None
+            frame = _read_vector(path, bbox, shp_encoding)
+    except InputError:
+        raise
     except Exception as exc:  # pyogrio / JSON errors: name the file, not the stack
         raise InputError(f"cannot read {report.what} ({type(exc).__name__}: {exc})") from None
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.isna().all():
@@ -360,19 +366,51 @@ def read_points_with_report(
     return frame, report
 
 
-def _read_vector(path: Path, bbox: BBox | None) -> gpd.GeoDataFrame:
+def shapefile_encoding(path: Path, encoding: str | None = None) -> tuple[str | None, str]:
+    """The text encoding of a Shapefile's attributes, and how it was found.
+
+    A ``.cpg`` beside the file names it (GDAL reads it; ``None`` is returned). Without one,
+    GDAL would take the bytes as Latin-1 and a GBK file (ArcGIS in China writes many)
+    would come out garbled: the ``.dbf``'s field names and records are decoded here as a
+    CSV is (UTF-8, else detected: GBK / GB18030). ``encoding`` (``--encoding``) wins.
+    """
+    if encoding is not None:
+        return encoding, f"encoding {encoding} (stated)"
+    cpg = next((p for p in (path.with_suffix(".cpg"), path.with_suffix(".CPG")) if p.exists()),
+               None)  # fmt: skip
+    if cpg is not None:
+        return None, f"encoding {cpg.read_text(errors='replace').strip() or '?'} (its .cpg)"
+    dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()),
+               None)  # fmt: skip
+    if dbf is None:
+        return None, ""
+    data = dbf.read_bytes()
+    header = int.from_bytes(data[8:10], "little") if len(data) >= 32 else len(data)
+    names = b" ".join(data[i : i + 11].split(b"\0", 1)[0] for i in range(32, header - 31, 32))
+    text = names + b" " + data[header:]
+    if text.isascii():
+        return None, ""
+    _, used = decode(text, str(dbf))
+    if used.startswith("UTF-8"):
+        return "UTF-8", "encoding UTF-8 (no .cpg: detected)"
+    return used, f"encoding {used} (no .cpg: detected)"
+
+
+def _read_vector(path: Path, bbox: BBox | None, encoding: str | None = None) -> gpd.GeoDataFrame:
     """A vector file, or the part of it near ``bbox`` where its format can read a part."""
     parquet = path.suffix.lower() in (".parquet", ".geoparquet")
+    options = {"encoding": encoding} if encoding else {}
     if bbox is None:
-        return gpd.read_parquet(path) if parquet else gpd.read_file(path)
+        return gpd.read_parquet(path) if parquet else gpd.read_file(path, **options)
     wide = (bbox[0] - 0.01, bbox[1] - 0.01, bbox[2] + 0.01, bbox[3] + 0.01)
     try:
         if parquet:  # its bbox is in the file's CRS: only degrees are read by box
             return gpd.read_parquet(path, bbox=wide) if _parquet_in_degrees(path) else (
                 gpd.read_parquet(path))  # fmt: skip
-        return gpd.read_file(path, mask=gpd.GeoSeries([shapely.box(*wide)], crs="EPSG:4326"))
+        return gpd.read_file(path, mask=gpd.GeoSeries([shapely.box(*wide)], crs="EPSG:4326"),
+                             **options)  # fmt: skip
     except ValueError:  # no bbox column, or no CRS to reproject the box to: read it whole
-        return gpd.read_parquet(path) if parquet else gpd.read_file(path)
+        return gpd.read_parquet(path) if parquet else gpd.read_file(path, **options)
 
 
 def _parquet_in_degrees(path: Path) -> bool:

@@ -19,7 +19,8 @@ from service_circle._errors import InputError
 from service_circle._validate import check_number
 from service_circle.candidates import generate_candidates
 from service_circle.cost import CostModel, Threshold
-from service_circle.profiles import Profile
+from service_circle.judging import judging_rule
+from service_circle.profiles import Profile, get_profile
 from service_circle.search import reach_pairs
 from service_circle.siting import Method, Objective, SitingResult, lscp, mclp, pmedian
 from service_circle.snapping import Snapped, snap
@@ -61,7 +62,10 @@ def site_study(
     """
     import pandas as pd
 
-    if (p is None) == (target_share is None):
+    if p is None and target_share is None:
+        raise InputError("give p (how many sites: maximal coverage) or target_share (the share "
+                         "to reach with the fewest sites: set cover)")  # fmt: skip
+    if p is not None and target_share is not None:
         raise InputError("give p (maximal coverage) or target_share (set cover), not both")
     objective = objective or ("mclp" if p is not None else "lscp")
     if objective not in ("mclp", "lscp", "pmedian"):
@@ -73,6 +77,7 @@ def site_study(
     if objective == "pmedian" and method != "exact":
         raise InputError("p-median is solved exactly only: drop method='greedy'")
     check_number(time_limit_s, "time_limit_s", gt=0)
+    profile = judged_profile(study, category, profile)
     cost = CostModel.for_threshold(threshold, profile)
     cat = study.catalogue[category]
     if candidates is None:
@@ -181,6 +186,17 @@ def _pmedian_on_study(pairs, weights, current, limit, n_cand, p, time_limit_s) -
     )
 
 
+def judged_profile(study: Study, category: str, profile: str | Profile | None) -> Profile:
+    """``profile``, or the one the report judges ``category`` under.
+
+    That is its group's own (the elderly canteen at the elderly's pace), so that siting
+    starts from the report's figure.
+    """
+    if profile is not None:
+        return get_profile(profile)
+    return judging_rule(study.catalogue, [category])[category].profile
+
+
 def site_summary(
     result: SitingResult,
     study: Study,
@@ -193,7 +209,9 @@ def site_summary(
         "category": category,
         "threshold": threshold.value,
         "unit": threshold.unit,
-        "profile": CostModel.for_threshold(threshold, profile).name,
+        "profile": CostModel.for_threshold(
+            threshold, judged_profile(study, category, profile)
+        ).name,
         "model": result.model,
         "method": result.method,
         "status": result.status,

@@ -113,6 +113,18 @@ def percent(value: float | None) -> str:
     return f"{100 * value:.1f}%"
 
 
+def minutes_text(values: pd.Series, lang: Lang) -> pd.Series:
+    """Minutes with one decimal; "不可达" / "unreachable" where no time exists (infinite)."""
+    word = UNREACHABLE_WORD[lang]
+    return pd.Series([word if pd.notna(v) and not np.isfinite(v) else "" if pd.isna(v)
+                      else f"{float(v):.1f}" for v in values], index=values.index,
+                     dtype=object)  # fmt: skip
+
+
+#: A time that does not exist, for people.
+UNREACHABLE_WORD: dict[str, str] = {"zh": "不可达", "en": "unreachable"}
+
+
 def coverage_for_people(table: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     """The coverage table with headers in ``lang``, shares in %, residents as integers."""
     i = 0 if lang == "zh" else 1
@@ -434,7 +446,7 @@ def terrain_for_people(effect: TerrainEffect, catalogue: Catalogue,
         for col in ("people", "lost"):
             summary[col] = _whole(summary[col])
         for col in ("median_min_terrain", "median_min_flat"):
-            summary[col] = summary[col].round(1)
+            summary[col] = minutes_text(summary[col], lang)
     summary = summary.rename(columns={k: v[i].format(w=w, e=e) for k, v in _TERRAIN.items()})
     if effect.units is None:
         return summary, None

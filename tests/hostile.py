@@ -20,10 +20,18 @@ PAYLOADS = (
     "${window.__pwned=3}`",
     "\u2028'\"--><svg onload=window.__pwned=4>",
 )
-STUDY_NAME = "<img src=x onerror=window.__pwned=5>"
-CATEGORY_NAME_ZH = "<script>window.__pwned=6</script>药店"
+#: Template syntax: Jinja2 (folium renders its scripts with it) and JavaScript template
+#: literals. Evaluated, the first would read 49, the third would set SC_PWNED.
+TEMPLATES = (
+    "{{ 7*7 }}便利店",
+    "{% if 1 %}evaluated{% endif %}{# hidden #}超市",
+    "{{ cycler.__init__.__globals__.os.environ.__setitem__('SC_PWNED', '1') }}",
+    "`${7*7}` {{ '\\x3c' }}",
+)
+STUDY_NAME = "<img src=x onerror=window.__pwned=5>{{ 6*7 }}"
+CATEGORY_NAME_ZH = "<script>window.__pwned=6</script>{{ 8*8 }}药店"
 CATEGORY_NAME_EN = "pharmacy ${window.__pwned=7}"
-AREA_NAME = '<b onmouseover="window.__pwned=8">社区</b>'
+AREA_NAME = '<b onmouseover="window.__pwned=8">{{ 5*5 }}社区</b>'
 
 
 def hostile_catalogue(folder: Path) -> Path:
@@ -49,10 +57,17 @@ def hostile_study(sample_cache: Path, folder: Path):
     pharmacies = facilities.index[facilities["category"] == "pharmacy"]
     for row, payload in zip(pharmacies, PAYLOADS, strict=False):
         facilities.loc[row, "name"] = payload
+    stores = facilities.index[facilities["category"] == "convenience_store"]
+    for row, payload in zip(stores, TEMPLATES, strict=False):
+        facilities.loc[row, "name"] = payload
     facilities["source"] = PAYLOADS[1]
     catalogue = load_catalogue(hostile_catalogue(folder))
     # a bureau's file named by hostile text: its attribution reaches every map's corner
-    sources = (*study.sources, Source("facilities", PAYLOADS[1], PAYLOADS[1]))
+    sources = (
+        *study.sources,
+        Source("facilities", PAYLOADS[1], PAYLOADS[1]),
+        Source("facilities", TEMPLATES[0], TEMPLATES[2]),
+    )
     hostile = dataclasses.replace(
         study, name=STUDY_NAME, facilities=facilities, catalogue=catalogue, sources=sources,
         units=hostile_units(study), _searches={},

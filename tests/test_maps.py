@@ -34,10 +34,15 @@ def test_self_contained_page_needs_no_internet(study):
 
 
 def test_linked_page_keeps_only_what_it_uses(study):
-    page = render(study_map(study, categories=["pharmacy"]))
+    page = render(study_map(study, categories=["pharmacy"], tiles="osm"))
     links = re.findall(r'(?:src|href)="(https?://[^"]+\.(?:js|css))"', page)
     assert links and all("leaflet" in u or "jquery" in u for u in links)
     assert "tile.openstreetmap.org" in page
+
+
+def test_offline_first_tiles_only_when_asked(study):
+    page = render(study_map(study, categories=["pharmacy"], self_contained=True))
+    assert "tile.openstreetmap.org" not in page and not EXTERNAL.search(page)
 
 
 def test_layers_languages_sites_and_neighbourhoods(study):

@@ -68,8 +68,11 @@ def test_build_never_deletes_a_folder_it_did_not_write(tmp_path, capsys, helsink
     (work / "data" / "homes.csv").write_text("lon,lat\n24.94,60.17\n")
     before = fingerprint(work)
     rc = main(["build", "--network", str(helsinki_pbf), "--facilities", str(helsinki_pbf),
-               "--demand", str(work / "data" / "homes.csv"), "--out", str(work)])  # fmt: skip
+               "--demand", str(tmp_path / "homes.csv"), "--out", str(work)])  # fmt: skip
     one_line_error(capsys, rc, "did not write", "notes.txt", "nothing was changed")
+    rc = main(["build", "--network", str(helsinki_pbf), "--facilities", str(helsinki_pbf),
+               "--demand", str(work / "data" / "homes.csv"), "--out", str(work)])  # fmt: skip
+    one_line_error(capsys, rc, "holds the input --demand", "nothing was changed")
     assert fingerprint(work) == before  # not a file touched, none added
     cwd = Path.cwd()
     os.chdir(work)
@@ -105,6 +108,84 @@ def test_outputs_replace_only_what_service_circle_wrote(saved_study, tmp_path, c
     ):  # fmt: skip
         one_line_error(capsys, main(command), "did not write", "thesis.docx")
         assert [p.name for p in foreign.iterdir()] == ["thesis.docx"]
+
+
+def test_names_alone_grant_nothing_only_the_marker_does(tmp_path, capsys, helsinki_pbf):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.csv").write_text("mine")  # a name the tool uses, in the user's folder
+    (out / "map.html").write_text("<p>mine</p>")
+    before = fingerprint(out)
+    rc = main(["build", "--network", str(helsinki_pbf), "--facilities", str(helsinki_pbf),
+               "--demand", "x.geojson", "--out", str(out)])  # fmt: skip
+    one_line_error(capsys, rc, "did not write", "summary.csv", "nothing was changed")
+    assert fingerprint(out) == before
+
+
+def test_an_output_folder_never_is_nor_holds_an_input(saved_study, tmp_path, capsys):
+    import shutil
+
+    home = tmp_path / "d"
+    study = home / "study"
+    shutil.copytree(saved_study, study)
+    before = fingerprint(home)
+    for command in (
+        ["analyze", "--study", str(study), "--out", str(study)],
+        ["site", "--study", str(study), "--category", "pharmacy", "--p", "1", "--out",
+         str(study)],
+        ["analyze", "--study", str(study), "--out", str(home)],
+        ["analyze", "--study", str(study), "--out", str(tmp_path)],
+    ):  # fmt: skip
+        one_line_error(capsys, main(command), "input --study", "outside the inputs")
+        assert fingerprint(home) == before
+
+
+def test_a_users_file_inside_a_folder_we_wrote_is_kept(saved_study, tmp_path):
+    from service_circle.folders import publishing
+
+    out = tmp_path / "d"
+    for round_ in range(2):
+        with publishing(out, kind="demo", command="test") as staging:
+            (staging / "study").mkdir()
+            (staging / "study" / "study.json").write_text(f"round {round_}")
+            (staging / "summary.csv").write_text(f"round {round_}")
+        if round_ == 0:
+            (out / "study" / "my-notes.txt").write_text("keep me")
+            (out / "study" / "mine").mkdir()
+            (out / "study" / "mine" / "a.txt").write_text("mine too")
+    assert (out / "study" / "study.json").read_text() == "round 1"
+    assert (out / "study" / "my-notes.txt").read_text() == "keep me"
+    assert (out / "study" / "mine" / "a.txt").read_text() == "mine too"
+    marker = json.loads((out / MARKER).read_text())
+    assert "study/study.json" in marker["files"] and "study/my-notes.txt" not in marker["files"]
+
+
+def test_a_symlinked_output_is_written_where_it_points(saved_study, tmp_path):
+    real = tmp_path / "real"
+    link = tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real, target_is_directory=True)
+    args = ["analyze", "--study", str(saved_study), "--category", "pharmacy", "--minutes", "5"]
+    for _ in range(2):
+        assert main([*args, "--out", str(link)]) == 0
+    assert link.is_symlink() and (real / "coverage.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]  # nothing hidden
+
+
+def test_two_writers_of_one_folder_the_second_is_refused(tmp_path):
+    from service_circle import InputError
+    from service_circle.folders import publishing
+
+    out = tmp_path / "out"
+    with publishing(out, kind="analysis", command="first") as staging:
+        (staging / "a.csv").write_text("first")
+        refused = pytest.raises(InputError, match="another service-circle run is writing")
+        with refused, publishing(out, kind="analysis", command="second"):
+            pass
+    assert (out / "a.csv").read_text() == "first"
+    with publishing(out, kind="analysis", command="third") as staging:  # free again
+        (staging / "a.csv").write_text("third")
+    assert (out / "a.csv").read_text() == "third"
 
 
 @pytest.mark.parametrize("point", ["staged", "swapped", "published"])
@@ -147,7 +228,8 @@ def test_a_killed_build_leaves_a_loadable_study(saved_study, tmp_path):
     study = Study.load(target)
     study.facilities.to_file(facilities)
     study.demand.to_file(demand)
-    killed = cli("build", "--network", str(target / "network.npz"), "--facilities",
+    shutil.copy(target / "network.npz", tmp_path / "network.npz")  # an input is never inside
+    killed = cli("build", "--network", str(tmp_path / "network.npz"), "--facilities",
                  str(facilities), "--demand", str(demand), "--barriers", "none", "--out",
                  str(target), env={FAILPOINT_ENV: "swapped"})  # fmt: skip
     assert killed.returncode == -9

@@ -130,6 +130,12 @@ def test_units_from_geoparquet_and_a_gbk_shapefile(tmp_path):
         assert units["unit_name"].tolist() == UNITS["社区名称"], name
         assert report.columns["population"] == "常住人口"
         assert units["population"].iloc[0] == 5000
+    # without its .cpg (GDAL would take the bytes as Latin-1): detected, or as stated
+    (tmp_path / "units.cpg").unlink()
+    for encoding in (None, "gbk"):
+        units, report = read_units(tmp_path / "units.shp", encoding=encoding)
+        assert units["unit_name"].tolist() == UNITS["社区名称"], encoding
+        assert report.columns["population"] == "常住人口"
 
 
 def test_kinds_from_names_codes_made_unique_and_bad_input_named():

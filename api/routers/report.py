@@ -236,7 +236,10 @@ async def study_map(
         Literal["zh", "en"] | None,
         Query(description="Language of the page (default: zh for a study in China)"),
     ] = None,
-    tiles: Annotated[Literal["osm", "none"], Query(description="Base tiles")] = "osm",
+    tiles: Annotated[
+        Literal["osm", "none"],
+        Query(description="Base tiles: none (offline, the default) or osm (OpenStreetMap)"),
+    ] = "none",
     self_contained: Annotated[
         bool | None,
         Query(

@@ -42,7 +42,7 @@
       residents: '常住人口', households: '户数', homes: '居住点', kind: '类型',
       township: '乡镇 / 街道', urban: '城市社区', village: '行政村',
       indicators: '指标与目标', indicator: '指标', value: '本社区', target: '目标',
-      status: '判定', met: '达标', notMet: '未达标', notComputable: '无法计算',
+      status: '判定', met: '达标', notMet: '未达标', notComputable: '无法计算', lonLat: '经度, 纬度（WGS-84）',
       noTarget: '无目标', yes: '是', no: '否',
       missingTitle: (n) => `缺配（${n} 项）`, complete: '各项服务齐全（配齐）。',
       serving: '服务本社区的设施', inside: (n) => `区内设施 ${n} 处`,
@@ -96,7 +96,7 @@
       residents: 'Residents', households: 'Households', homes: 'Homes', kind: 'Kind',
       township: 'Township / street', urban: 'urban community', village: 'village',
       indicators: 'Indicators and targets', indicator: 'Indicator', value: 'This unit',
-      target: 'Target', status: 'Verdict', met: 'met', notMet: 'not met',
+      target: 'Target', status: 'Verdict', met: 'met', notMet: 'not met', lonLat: 'lon, lat (WGS-84)',
       notComputable: 'not computable', noTarget: 'no target', yes: 'yes', no: 'no',
       missingTitle: (n) => `Lacking (${n})`, complete: 'Every service assessed is present.',
       serving: 'Facilities serving this unit', inside: (n) => `${n} facilities inside`,
@@ -749,7 +749,7 @@
     const area = iso.reduce((s, f) => s + (f.properties.area_km2 || 0), 0);
     const chosen = wb.data.report && wb.data.report.at;
     const open = state.at ? wb.data.facilities.features.length : null;
-    box.replaceChildren(
+    box.replaceChildren(...[
       el('h2', {}, `${categoryName(state.category)} · ${thresholdText(state.threshold)} · ${profileName(profileOf())}`),
       state.at && chosen ? el('p', { id: 'summary-at', dataset: { open: chosen.facilities_open, total: chosen.facilities, assumed: chosen.assumed_open } },
         t('atOpen', state.at, chosen.facilities_open, chosen.facilities, chosen.assumed_open)) : null,
@@ -758,7 +758,7 @@
         el('span', { id: 'summary-facilities', dataset: { value: wb.data.facilities.features.length } }, t('facilityCount', wb.data.facilities.features.length)), sep(),
         el('span', { id: 'summary-isochrones', dataset: { value: area } }, t('isoArea', fixed(area, 2))), sep(),
         el('span', { id: 'summary-gaps', dataset: { value: gapPeople, count: gaps.length } }, t('gapCount', gaps.length, people(gapPeople)))),
-    );
+    ].filter((node) => node !== null)); // replaceChildren would write a null as "null"
   }
 
   /** Show an answer in the details section and bring it into view. */
@@ -825,21 +825,19 @@
   function indicatorRow(indicator, u) {
     const value = u[indicator.key];
     const met = u[`${indicator.key}.met`];
-    let shownValue;
-    let verdict;
-    if (value === null || value === undefined) {
-      shownValue = '–';
-      verdict = ['unknown', t('notComputable')];
-    } else if (typeof value === 'boolean') {
-      shownValue = value ? t('yes') : t('no');
-      verdict = value ? ['met', t('met')] : ['not-met', t('notMet')];
-    } else {
-      shownValue = `${fixed(value)} ${state.lang === 'zh' ? indicator.unit_zh || indicator.unit : indicator.unit}`;
-      if (met === true) verdict = ['met', t('met')];
-      else if (met === false) verdict = ['not-met', t('notMet')];
-      else verdict = ['unknown', indicator.target === null ? t('noTarget') : t('notComputable')];
-    }
     const share = String(indicator.unit).startsWith('share');
+    const noTarget = indicator.target === null || indicator.target === undefined;
+    let shownValue;
+    if (value === null || value === undefined) shownValue = '–';
+    else if (typeof value === 'boolean') shownValue = value ? t('yes') : t('no');
+    else if (share) shownValue = percent(value); // a share reads as the target does: 70.0%
+    else shownValue = `${fixed(value)} ${state.lang === 'zh' ? indicator.unit_zh || indicator.unit : indicator.unit}`;
+    // the verdict is the server's (met / not met against the target), never guessed here
+    let verdict;
+    if (met === true) verdict = ['met', t('met')];
+    else if (met === false) verdict = ['not-met', t('notMet')];
+    else if (value === null || value === undefined) verdict = ['unknown', t('notComputable')];
+    else verdict = ['unknown', noTarget ? t('noTarget') : t('notComputable')];
     const target = indicator.target === null || indicator.target === undefined ? '–'
       : share ? percent(indicator.target) : String(indicator.target);
     return el('tr', { dataset: { key: indicator.key } },
@@ -999,11 +997,11 @@
         `${t('coverBefore')} ${percent(s.share_before)} → ${t('coverAfter')} ${percent(s.share_after)}`,
         ` (${people(s.covered_before)} → ${people(s.covered_after)} ${t('people')}; ${s.model}, ${s.status})`),
       el('table', { id: 'sites-table' },
-        el('thead', {}, el('tr', {}, el('th', {}, t('rank')), el('th', { className: 'num' }, t('gain')), el('th', {}, 'lon, lat'))),
+        el('thead', {}, el('tr', {}, el('th', {}, t('rank')), el('th', { className: 'num' }, t('gain')), el('th', {}, t('lonLat')))),
         el('tbody', {}, answer.features.map((f) => el('tr', { dataset: { rank: f.properties.rank, value: f.properties.marginal_population } },
           el('td', {}, String(f.properties.rank)),
           el('td', { className: 'num' }, people(f.properties.marginal_population)),
-          el('td', {}, `${f.geometry.coordinates[1].toFixed(5)}, ${f.geometry.coordinates[0].toFixed(5)}`))))),
+          el('td', {}, `${f.geometry.coordinates[0].toFixed(6)}, ${f.geometry.coordinates[1].toFixed(6)}`))))),
       el('p', { id: 'gaps-after', dataset: { count: after.length, value: afterPeople } },
         `${t('gapsAfter')}: ${t('gapCount', after.length, people(afterPeople))}`),
     );

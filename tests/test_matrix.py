@@ -1,0 +1,148 @@
+"""Every command on a study with everything at once (issue 30, the matrix).
+
+One study over the Guixi extract built with heights from a DEM (``--dem``), crossings of
+major roads (``--crossings``), planning units with a township file, facilities with opening
+hours, and the drive network for the township tier; then each command a planner runs on it,
+in both languages and with the options that touch each of those parts. Each must finish
+(exit 0, no traceback) and write what it says. ``analyze`` crashed on such a study (a
+median of "unreachable" minutes printed as a whole number).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from conftest import GUIXI, shared_file
+from test_terrain import hill_dem
+
+from service_circle.cli import main
+from service_circle.network import load_network
+
+pytestmark = pytest.mark.slow
+
+UNIT_COLUMNS = "name=社区,code=编码,population=人口数,households=户"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("matrix")
+    pbf = shared_file(f"{GUIXI}.osm.pbf")
+    west = shapely.box(117.19, 28.28, 117.225, 28.32)
+    east = shapely.box(117.225, 28.28, 117.26, 28.32)
+    gpd.GeoDataFrame({"社区": ["城东社区", "塘湾村"], "编码": ["360681001", "360681002"],
+                      "人口数": [6000, 1500], "户": [2000, 500]},
+                     geometry=[west, east], crs=4326).to_file(folder / "units.geojson")  # fmt: skip
+    gpd.GeoDataFrame({"名称": ["雄石街道"]}, geometry=[west.union(east)], crs=4326).to_file(
+        folder / "towns.geojson"
+    )
+    pd.DataFrame({
+        "名称": ["城东社区服务站", "城东老年食堂", "城东托育园", "雄石大药房", "夜间药店",
+                 "雄石卫生院"],
+        "类别": ["community_service", "elderly_canteen", "childcare", "pharmacy", "pharmacy",
+                 "township_health_centre"],
+        "lon": [117.21, 117.212, 117.215, 117.22, 117.24, 117.23],
+        "lat": [28.30, 28.297, 28.295, 28.298, 28.30, 28.301],
+        "建筑面积": [900, 300, 400, None, None, None], "托位数": [None, None, 45, None, None, None],
+        "营业时间": [None, "11:00-13:00", "周一至周五 07:30-18:00", "08:00-21:00", "00:00-24:00",
+                     "24/7"],
+    }).to_csv(folder / "bureau.csv", index=False)  # fmt: skip
+    dem = hill_dem(load_network(pbf), folder / "hill.tif")
+    demand = folder / "demand.geojson"
+    assert main(["demand", "--buildings", str(pbf), "--out", str(demand)]) == 0
+    study = folder / "study"
+    assert main(["build", "--network", str(pbf), "--facilities", str(pbf), "--facilities",
+                 str(folder / "bureau.csv"), "--input-crs", "wgs84", "--demand", str(demand),
+                 "--units", str(folder / "units.geojson"), "--unit-columns", UNIT_COLUMNS,
+                 "--townships", str(folder / "towns.geojson"), "--dem", str(dem),
+                 "--crossings", "--out", str(study)]) == 0  # fmt: skip
+    return {"pbf": pbf, "dem": dem, "demand": demand, "study": study,
+            "bureau": folder / "bureau.csv"}  # fmt: skip
+
+
+COMMANDS = {
+    "analyze": (["analyze", "--study", "{study}", "--out", "{out}"], ["report.xlsx", "map.html"]),
+    "analyze-en-subset": (
+        ["analyze", "--study", "{study}", "--lang", "en", "--category", "pharmacy",
+         "--category", "elderly_canteen", "--out", "{out}"], ["report.html", "units.csv"]),
+    "analyze-road-at": (
+        ["analyze", "--study", "{study}", "--road", "--road-network", "{pbf}", "--at",
+         "周二 23:00", "--unknown-hours", "closed", "--out", "{out}"],
+        ["road_circle.csv", "report.json"]),
+    "analyze-metres": (["analyze", "--study", "{study}", "--metres", "300,500,1000",
+                        "--out", "{out}"], ["coverage.csv"]),
+    "site": (["site", "--study", "{study}", "--category", "elderly_canteen", "--p", "1",
+              "--out", "{out}"], ["sites.geojson", "summary.json"]),
+    "site-share": (["site", "--study", "{study}", "--category", "pharmacy", "--target-share",
+                    "0.5", "--out", "{out}"], ["sites.geojson"]),
+    "map": (["map", "--study", "{study}", "--out", "{out}/map.html"], ["map.html"]),
+    "map-en": (["map", "--study", "{study}", "--lang", "en", "--category", "pharmacy",
+                "--out", "{out}/map.html"], ["map.html"]),
+    "times": (["times", "--network", "{pbf}", "--dem", "{dem}", "--crossings", "--facilities",
+               "{bureau}", "--input-crs", "wgs84", "--points", "{demand}", "--out",
+               "{out}/times.csv"], ["times.csv"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_on_a_study_with_hills_crossings_units_and_hours(
+    name, inputs, tmp_path, capsys
+):
+    args, files = COMMANDS[name]
+    out = tmp_path / "out"
+    if args[-1].startswith("{out}/"):
+        out.mkdir()
+    values = {k: str(v) for k, v in inputs.items()} | {"out": str(out)}
+    rc = main([a.format(**values) for a in args])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err[-2000:]
+    assert "Traceback" not in captured.out + captured.err
+    for file in files:
+        assert (out / file).is_file(), (file, sorted(p.name for p in out.iterdir()))
+    if name == "analyze":  # the terrain's section, in the console and in the report
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        assert report["terrain_effect"]["summary"]
+        assert "地形" in captured.out or "过街" in captured.out
+
+
+def test_a_moment_narrows_who_can_reach_never_what_exists(inputs, tmp_path):
+    """At 23:00 the childcare centre is closed: its places still exist (1.90 → 0.47 per
+    1000 before), and a service nobody can reach open then is missing, not dropped."""
+    reports, units = {}, {}
+    for label, extra in (("all", []), ("night", ["--at", "周二 23:00"])):
+        out = tmp_path / label
+        assert main(["analyze", "--study", str(inputs["study"]), "--lang", "en", *extra,
+                     "--out", str(out)]) == 0  # fmt: skip
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        reports[label] = {i["key"]: i for i in report["indicators"]}
+        units[label] = pd.read_csv(out / "units.csv", encoding="utf-8-sig")
+    for key in ("childcare_places_per_1000", "community_service_area_per_100_households"):
+        assert reports["night"][key]["value"] == pytest.approx(reports["all"][key]["value"]), key
+        assert reports["all"][key]["value"] > 0
+    missing = {label: [set(filter(None, str(m).split(", "))) for m in
+                       frame.iloc[:-1]["missing"].fillna("")]
+               for label, frame in units.items()}  # fmt: skip
+    for day, night in zip(missing["all"], missing["night"], strict=True):
+        assert day <= night  # closed at night: missing then too, never dropped
+
+
+def test_siting_starts_from_the_figure_the_report_gives(inputs, tmp_path, capsys):
+    """The elderly canteen is judged at the elderly's pace: siting used the adult's."""
+    analysis = tmp_path / "analysis"
+    assert main(["analyze", "--study", str(inputs["study"]), "--out", str(analysis)]) == 0
+    coverage = json.loads((analysis / "coverage.json").read_text(encoding="utf-8"))
+    judged = [r for r in coverage if r["category"] == "elderly_canteen" and r["judged"]]
+    assert len(judged) == 1 and judged[0]["profile"] == "elderly"
+    capsys.readouterr()
+    out = tmp_path / "site"
+    assert main(["site", "--study", str(inputs["study"]), "--category", "elderly_canteen",
+                 "--p", "1", "--out", str(out)]) == 0  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["profile"] == "elderly"
+    assert summary["share_before"] == pytest.approx(judged[0]["group_share"])
+    said = capsys.readouterr().out
+    assert "老年人" in said and "新增老年食堂" in said  # the study's language
