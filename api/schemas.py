@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 from service_circle_api.settings import MAX_CANDIDATES
 
-#: Longest threshold a request may ask for.
-MAX_MINUTES = 60.0
-MAX_METRES = 5000.0
+from service_circle._validate import MAX_METRES, MAX_MINUTES
+
 #: Longest siting time limit a request may ask for (the setting may lower it).
 MAX_TIME_LIMIT_S = 3600.0
 

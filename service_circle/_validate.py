@@ -26,6 +26,13 @@ def _range_text(gt, ge, lt, le) -> str:
     return " and ".join(p for p in (low, high) if p)
 
 
+#: The longest walking threshold a study is asked about, minutes: a living circle is
+#: measured in minutes (5, 10, 15; 30 for a village's own), never hours.
+MAX_MINUTES = 60.0
+#: The longest walking threshold in metres of network distance (GB 50180's are 300-1000).
+MAX_METRES = 5000.0
+
+
 def check_number(
     value: Any,
     name: str,

@@ -56,6 +56,7 @@ from service_circle.readers import (
     edge_of_extract_quiet,
     read_points_with_report,
 )
+from service_circle.writers import write_csv
 
 logger = logging.getLogger(__name__)
 
@@ -694,17 +695,24 @@ def run_batch(
         A ``distributed.Client`` to use as it is (tests, notebooks).
     """
     out = Path(out)
-    _prepare_dataset(out, spec)
+    check_target(out)
     tasks = plan_tasks(areas, spec, out)
     todo = tasks[tasks["status"] != "done"]
     geometry = dict(zip(areas["key"], areas.geometry, strict=True))
     counts = {"done": 0, "failed": 0}
     total = len(tasks)
     skipped = total - len(todo)
-    if len(todo):
-        own_client = client is None
+    own_client = client is None and len(todo) > 0
+    if own_client:  # a scheduler that cannot be reached: refused before anything is written
+        client = _client(scheduler, workers, memory_limit)
+    try:
+        _prepare_dataset(out, spec)
+    except BaseException:
         if own_client:
-            client = _client(scheduler, workers, memory_limit)
+            _close(client)
+        raise
+    if len(todo):
+        assert client is not None
         try:
             spec_future = client.scatter(spec, broadcast=True)
             finger = spec.fingerprint()
@@ -724,10 +732,7 @@ def run_batch(
             _wait(futures, todo, out, spec, counts, total, skipped, on_progress)
         finally:
             if own_client:
-                cluster = client.cluster
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+                _close(client)
     summary = _write_summary(out, tasks, spec)
     files = sorted(p.name for p in out.iterdir())
     return BatchResult(summary=summary, done=counts["done"], skipped=skipped,
@@ -773,11 +778,34 @@ def _mark_failed(out: Path, row: dict, spec: BatchSpec, error: str, tb: Any) -> 
         json.dump(entry, fh, ensure_ascii=False)
 
 
+def _close(client: Any) -> None:
+    """Close a client this run started, and its local cluster."""
+    cluster = client.cluster
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
 def _client(scheduler: str | None, workers: int | None, memory_limit: str | None) -> Any:
+    from dask.utils import parse_bytes
     from distributed import Client, LocalCluster
 
     if scheduler:
-        return Client(scheduler)
+        try:
+            return Client(scheduler, timeout="30s")
+        except (ValueError, OSError, TimeoutError) as exc:
+            raise InputError(
+                f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); give "
+                "its address as tcp://HOST:8786, or leave --scheduler out for a local cluster"
+            ) from None
+    if memory_limit is not None:
+        try:
+            if parse_bytes(memory_limit) <= 0:
+                raise ValueError("not a positive size")
+        except (ValueError, TypeError):
+            raise InputError(
+                f"--memory-limit {memory_limit!r}: give a size per worker such as 4GB or 1500MB"
+            ) from None
     cluster = LocalCluster(
         n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
         memory_limit=memory_limit or "auto",
@@ -831,8 +859,7 @@ def _write_summary(out: Path, tasks: pd.DataFrame, spec: BatchSpec) -> pd.DataFr
     summary["bound_min"] = spec.bound().value
     with atomic_write(out / "summary.parquet", "wb") as fh:
         summary.to_parquet(fh, index=False)
-    with atomic_write(out / "summary.csv", encoding="utf-8-sig") as fh:
-        summary.to_csv(fh, index=False)
+    write_csv(summary, out / "summary.csv")  # a key such as =2+2 stays text in Excel
     from service_circle.batch_report import write_batch_report
 
     write_batch_report(summary, out, lang=_lang(spec, tasks))

@@ -8,6 +8,7 @@ one is refused with a message that names the entry and the field.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import tomllib
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from service_circle._errors import InputError, InputNotFoundError, UnknownCategoryError
+from service_circle._validate import MAX_METRES, MAX_MINUTES
 from service_circle.hours import DAYS, Window
 
 logger = logging.getLogger(__name__)
@@ -451,8 +453,13 @@ def _parse_entry(entry: dict, key: str, where: str) -> Category:
 
     def number(field: str) -> float:
         value = entry.get(field)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value) or value <= 0):  # fmt: skip
             raise InputError(f"{where}: field {field!r} must be a positive number, got {value!r}")
+        most = {"minutes": MAX_MINUTES, "metres": MAX_METRES}.get(field)
+        if most is not None and value > most:
+            raise InputError(f"{where}: field {field!r} is {value!r}, more than a walking "
+                             f"threshold can be (at most {most:g})")  # fmt: skip
         return float(value)
 
     def choice(field: str, allowed: tuple[str, ...]) -> str:

@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from service_circle._errors import InputError, InputNotFoundError, ServiceCircleError
-from service_circle._validate import check_number, parse_numbers
+from service_circle._validate import MAX_METRES, MAX_MINUTES, check_number, parse_numbers
 from service_circle.cost import CostModel, Threshold
 from service_circle.network import (
     barriers_from_osm,
@@ -325,7 +325,7 @@ def times(
     check_number(min_piece_m, "--min-piece-m", ge=0)
     cost = CostModel.walking(prof)
     limit = None if minutes is None else cost.limit(Threshold.minutes(
-        check_number(minutes, "--minutes", gt=0)))  # fmt: skip
+        check_number(minutes, "--minutes", gt=0, le=MAX_MINUTES)))  # fmt: skip
     net = _with_dem(_network(network, crs, crossings), dem, incline)
     err_console.print(f"network {escape(network)}: {_describe(net)}")
     fac = _read(facilities, crs=facilities_crs, table_crs=input_crs, encoding=encoding)
@@ -942,9 +942,11 @@ def _thresholds(minutes: str | None, metres: str | None) -> list[Threshold]:
     """``--minutes`` and/or ``--metres`` (5, 10, 15 minutes when neither is given)."""
     out = []
     if minutes:
-        out += [Threshold.minutes(v) for v in parse_numbers(minutes, "--minutes", gt=0)]
+        out += [Threshold.minutes(v)
+                for v in parse_numbers(minutes, "--minutes", gt=0, le=MAX_MINUTES)]  # fmt: skip
     if metres:
-        out += [Threshold.metres(v) for v in parse_numbers(metres, "--metres", gt=0)]
+        out += [Threshold.metres(v)
+                for v in parse_numbers(metres, "--metres", gt=0, le=MAX_METRES)]  # fmt: skip
     return out or [Threshold.minutes(m) for m in DEMO_THRESHOLDS_MIN]
 
 
@@ -1035,6 +1037,9 @@ def analyze(
         study = study.with_units(plan_units, source=units.name)
     elif townships is not None or counties is not None:
         raise InputError("--townships and --counties go with --units")
+    check_number(road_speed, "--road-speed", gt=0, le=120)
+    if road_minutes is not None:
+        check_number(road_minutes, "--road-minutes", gt=0, le=180)
     drive = _road_network(study, road_network) if road or road_network else None
     hours = (at, _unknown_open(unknown_hours))
     if at is not None:
@@ -1287,9 +1292,9 @@ def site(
     if minutes is not None and metres is not None:
         raise InputError("give --minutes or --metres, not both")
     if minutes is not None:
-        threshold = Threshold.minutes(check_number(minutes, "--minutes", gt=0))
+        threshold = Threshold.minutes(check_number(minutes, "--minutes", gt=0, le=MAX_MINUTES))
     elif metres is not None:
-        threshold = Threshold.metres(check_number(metres, "--metres", gt=0))
+        threshold = Threshold.metres(check_number(metres, "--metres", gt=0, le=MAX_METRES))
     else:
         threshold = Threshold.minutes(cat.minutes)
     cands = None
@@ -1745,6 +1750,13 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         err_console.print(f"[bold red]error:[/] {escape(_os_error(exc))}", highlight=False,
                           soft_wrap=True)  # fmt: skip
+        return 2
+    except MemoryError:
+        err_console.print(
+            "[bold red]error:[/] out of memory: nothing was published; give smaller inputs "
+            "(a county's file rather than a province's; `service-circle batch` cuts a large "
+            "area into units), or run where more memory is free", highlight=False,
+        )  # fmt: skip
         return 2
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted[/]: nothing was published")

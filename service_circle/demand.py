@@ -318,6 +318,15 @@ def demand_from_polygons(
     is kept on its points as ``area_name``. ``out.attrs["columns"]`` says which column
     was read for what.
     """
+    kinds = shapely.get_type_id(polygons.geometry.to_numpy())
+    not_areas = ~np.isin(kinds, (3, 6)) & ~shapely.is_missing(polygons.geometry.to_numpy())
+    if not_areas.any():
+        rows = ", ".join(str(r + 1) for r in np.flatnonzero(not_areas)[:10])
+        raise InputError(
+            f"{what}: {int(not_areas.sum())} of {len(polygons)} features are not polygons "
+            f"(features {rows}): --polygons takes areas with their counts (communities, census "
+            "tracts); give points with their population as --demand"
+        )
     polygons, used = standard_columns(polygons, what, population_column=population_column)
     population_column = "population"
     group_cols = [c for c in AGE_COLUMNS if c in polygons.columns]
@@ -575,6 +584,48 @@ def age_columns(frame: pd.DataFrame) -> list[str]:
     return [*[c for c in AGE_COLUMNS if c in frame.columns], *extra]
 
 
+def check_shares(shares: Mapping[str, float]) -> None:
+    """Refuse age shares no population can have.
+
+    Groups of ages that do not overlap cannot hold more than everyone (their shares add up
+    to at most 1), and a band inside another cannot hold more than it (65+ ≤ 60+).
+
+    Raises
+    ------
+    InputError
+        Naming the groups and their total.
+    """
+    bands = []
+    for col, share in shares.items():
+        band = age_band(col[4:]) if col.startswith("pop_") else None
+        if band is not None and isinstance(share, int | float) and np.isfinite(share):
+            first, end = band
+            bands.append((first, end if end is not None else 200, float(share), col))
+    for a in bands:
+        for b in bands:
+            inside = a is not b and b[0] <= a[0] and a[1] <= b[1]
+            if inside and a[2] > b[2] + 1e-9:
+                raise InputError(f"age shares: {a[3]} ({a[2]:g}) lies within {b[3]} ({b[2]:g}) "
+                                 "but is larger: give shares of one population")  # fmt: skip
+    # the most that bands which do not overlap hold together (weighted interval scheduling)
+    order = sorted(bands, key=lambda b: b[1])
+    best: list[tuple[float, list[str]]] = []
+    for i, (first, _end, share, col) in enumerate(order):
+        before = max((j for j in range(i) if order[j][1] <= first), default=None)
+        take = (
+            share + (best[before][0] if before is not None else 0.0),
+            [*(best[before][1] if before is not None else []), col],
+        )
+        best.append(max(take, best[i - 1], key=lambda t: t[0]) if i else take)
+    if best and best[-1][0] > 1 + 1e-9:
+        total, cols = best[-1]
+        raise InputError(
+            f"age shares: {', '.join(cols)} cover ages that do not overlap yet add up to "
+            f"{total:.0%} of the population: give shares of one population (each 0-1, "
+            "together at most 100 %)"
+        )
+
+
 def with_groups(
     frame: gpd.GeoDataFrame,
     shares: Mapping[str, float] | None = None,
@@ -589,6 +640,7 @@ def with_groups(
     """
     given = dict(shares or {})
     shares = {**DEFAULT_SHARES, **given}
+    check_shares({col: share for col, share in shares.items() if col not in frame.columns})
     filled = dict(frame.attrs.get("groups_from_shares", {}))
     for col, share in shares.items():
         if col not in AGE_COLUMNS and not (col.startswith("pop_") and age_band(col[4:])):

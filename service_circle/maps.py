@@ -387,7 +387,7 @@ def study_map(
         )
 
     if sites is not None and len(sites):
-        sites = sites.to_crs("EPSG:4326")
+        sites = _as_sites(sites)
         site_props: list[dict] = []
         for row in sites.itertuples():
             gain = float(getattr(row, "marginal_population", np.nan))
@@ -517,6 +517,25 @@ def _units_layer(units: gpd.GeoDataFrame, study: Study, lang: str, text: dict) -
         "style": {"color": "#333333", "weight": 1.5, "fillOpacity": 0.25},
         "data": _collection(units, props),
     }
+
+
+def _as_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Proposed sites as numbered points.
+
+    A lot drawn as a polygon is sited at a point inside it, and a file without a ``rank``
+    (a planner's own list) is numbered in its order.
+    """
+    sites = sites.to_crs("EPSG:4326") if sites.crs is not None else sites.set_crs("EPSG:4326")
+    geoms = sites.geometry.to_numpy()
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    sites = sites[~empty].copy()
+    areas = shapely.get_type_id(sites.geometry.to_numpy()) != 0
+    if areas.any():
+        sites.loc[areas, sites.geometry.name] = sites.geometry[areas].representative_point()
+    rank = pd.to_numeric(sites["rank"], errors="coerce") if "rank" in sites else None
+    if rank is None or not np.isfinite(rank.to_numpy(np.float64)).all():
+        sites["rank"] = np.arange(1, len(sites) + 1)
+    return sites
 
 
 def save_map(fmap: folium.Map, path: str | Path) -> Path:

@@ -347,7 +347,9 @@ def _from_pbf(
     bbox: BBox | None = None,
 ) -> WalkNetwork:
     try:
-        with edge_of_extract_quiet():
+        with edge_of_extract_quiet(), warnings.catch_warnings():
+            # an empty box is said below, with the box, as the error it is
+            warnings.filterwarnings("ignore", "Could not find any edges", UserWarning)
             osm = open_pbf(path, bbox)
             result = osm.get_network(
                 network_type="all",
@@ -365,8 +367,9 @@ def _from_pbf(
         raise InputError(
             f"cannot read {path} as an OSM PBF file ({type(exc).__name__}: {exc})"
         ) from None
-    if result is None:
-        raise EmptyNetworkError(f"{path} contains no ways with a highway tag")
+    if result is None or result[1] is None or len(result[1]) == 0:
+        where = "" if bbox is None else f" within the box {', '.join(f'{v:g}' for v in bbox)}"
+        raise EmptyNetworkError(f"{path} contains no ways with a highway tag{where}")
     nodes, edges = result
     segments = pd.DataFrame(
         {

@@ -169,6 +169,44 @@ def decode(data: bytes, what: str, encoding: str | None = None) -> tuple[str, st
         ) from None
 
 
+#: The most rows a sheet can hold in Excel (2^20): a workbook with more was not made by a
+#: spreadsheet, and reading it cell by cell would take many minutes.
+MAX_SHEET_ROWS = 1_048_576
+
+
+def _check_sheet_rows(path: Path, what: str) -> None:
+    """Refuse a workbook whose first sheet has more rows than Excel holds.
+
+    The rows are counted in the sheet's XML as it is decompressed, without reading a cell
+    (a declared size can lie: 2 million empty rows pack into 0.6 MB).
+    """
+    import zipfile
+
+    try:
+        book = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):  # not a workbook: pandas says why below
+        return
+    with book:
+        sheets = sorted((n for n in book.namelist()
+                         if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)),
+                        key=lambda n: int(re.sub(r"\D", "", n)))  # fmt: skip
+        if not sheets:
+            return
+        rows, tail = 0, b""
+        with book.open(sheets[0]) as fh:
+            while chunk := fh.read(1 << 20):
+                block = tail + chunk
+                rows += block.count(b"<row ") + block.count(b"<row>")
+                tail = block[-5:]
+                rows -= tail.count(b"<row ") + tail.count(b"<row>")
+                if rows + tail.count(b"<row ") > MAX_SHEET_ROWS:
+                    raise InputError(
+                        f"{what}: its first sheet has more than {MAX_SHEET_ROWS:,} rows, more "
+                        "than a spreadsheet holds: export the rows you need, or save them as "
+                        "CSV"
+                    )
+
+
 def read_table(
     path: str | os.PathLike, *, what: str | None = None, encoding: str | None = None
 ) -> pd.DataFrame:
@@ -190,6 +228,8 @@ def read_table(
     check_file(path, what)
     used = None
     try:
+        if path.suffix.lower() == ".xlsx":
+            _check_sheet_rows(path, what)
         if path.suffix.lower() in (".xlsx", ".xls"):
             table = pd.read_excel(path, dtype=object)
             table = table.map(lambda v: v if v is None or isinstance(v, float) else str(v))

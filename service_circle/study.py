@@ -415,6 +415,12 @@ class Study:
                 f"{folder} is not a study folder (no study.json): build one with "
                 "`service-circle build ... --out FOLDER`"
             )
+        for entry in folder.iterdir():  # a FIFO or device would block its reader for good
+            if not (entry.is_file() or entry.is_dir()) and entry.exists():
+                raise InputError(
+                    f"study {folder}: {entry.name} is not a regular file (a pipe, socket or "
+                    "device): remove it, or build the study again"
+                )
         try:
             return cls._load(folder, meta_path)
         except ServiceCircleError as exc:

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "test-artifacts"
 HOSTILE_FACILITY = '<img src=x onerror="window.__xss=1">食堂'
 HOSTILE_UNIT = "<b>试验区</b><img src=x onerror=window.__xss=2>"
+#: A units file's name: it reaches the attribution, which Leaflet writes as HTML.
+HOSTILE_SOURCE = '<img src=x onerror="window.__xss=3">单元.geojson'
 EAST = "110108001"  # 东门社区
 
 
@@ -59,7 +61,7 @@ def studies(tmp_path_factory) -> Path:
     frame.loc[frame["社区名称"] == "试验区", "社区名称"] = HOSTILE_UNIT
     units, _ = units_from_frame(frame)
     root = folder / "studies"
-    study.with_units(units, source="units.geojson").save(root / "haidian")
+    study.with_units(units, source=HOSTILE_SOURCE).save(root / "haidian")
     study.save(root / "bare")
     return root
 
@@ -423,6 +425,11 @@ def test_siting_three_canteens_shows_the_sites_and_what_they_change(bench, api):
                                     for f in shown["features"]]  # fmt: skip
     assert sum(v for _, v in rows) == pytest.approx(
         answer["summary"]["covered_after"] - answer["summary"]["covered_before"])  # fmt: skip
+    head = b.js("[...document.querySelectorAll('#sites-table th')].map(h => h.textContent)")
+    assert head[-1].startswith("经度, 纬度")
+    first = shown["features"][0]["geometry"]["coordinates"]
+    cell = b.js("document.querySelector('#sites-table tbody tr td:last-child').textContent")
+    assert [float(v) for v in cell.split(",")] == pytest.approx(first, abs=1e-5)  # lon, lat
     coverage = b.page.inner_text("#site-coverage")
     s = answer["summary"]
     assert f"{100 * s['share_before']:.1f}%" in coverage
@@ -570,8 +577,21 @@ def test_untrusted_names_stay_text(bench):
     tooltips = b.js("[...document.querySelectorAll('.leaflet-tooltip')].map(t => t.textContent)")
     assert any(HOSTILE_FACILITY in t for t in tooltips)
     b.js("window.workbench.layers.units.getLayers().forEach(l => l.openTooltip())")
+    assert HOSTILE_SOURCE in b.page.inner_text(".leaflet-control-attribution")  # as text
     assert b.js("document.querySelectorAll('img[src=x], b').length") == 0
     assert b.js("window.__xss") is None
+
+
+def test_a_damaged_view_in_the_url_is_dropped_not_obeyed(bench):
+    for view in ("abc", "NaN,1,12", "40,116", "91,116,12"):
+        b = bench(f"view={view}")
+        b.wait("window.workbench.ready")
+        b.idle()
+        centre = b.js("(() => { const c = window.workbench.map.getCenter(); "
+                      "return [c.lat, c.lng]; })()")  # fmt: skip
+        assert 39.9 < centre[0] < 40.1 and 116.3 < centre[1] < 116.4, (view, centre)
+        assert "view" not in b.state() or b.state()["view"] != view
+        assert "null" not in b.page.inner_text("#summary")  # replaceChildren wrote "null"
 
 
 def test_keyboard_and_an_office_laptop_screen(bench):

@@ -171,6 +171,21 @@
   const fixed = (v, d = 1) => (v === null || v === undefined || !Number.isFinite(v)) ? '–' : v.toFixed(d);
 
   /** An element with attributes and children (strings become text nodes). */
+  /** ``text`` with the characters HTML gives a meaning to written as entities. */
+  function htmlText(text) {
+    return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+
+  /** ``?view=lat,lon,zoom`` as numbers, or null when it is not one. */
+  function parseView(text) {
+    const parts = String(text || '').split(',');
+    if (parts.length !== 3) return null;
+    const [lat, lon, zoom] = parts.map(Number);
+    const ok = [lat, lon, zoom].every(Number.isFinite) && Math.abs(lat) <= 90 && Math.abs(lon) <= 180
+      && zoom >= 3 && zoom <= 19;
+    return ok ? { lat, lon, zoom: Math.round(zoom) } : null;
+  }
+
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
@@ -296,7 +311,7 @@
   for (const [name, z] of [['units', 410], ['isochrones', 420], ['gaps', 430], ['reach', 440], ['sites', 650]]) {
     map.createPane(name).style.zIndex = String(z);
   }
-  const base = L.tileLayer(body.dataset.tiles, { maxZoom: 19, attribution: body.dataset.tilesAttribution });
+  const base = L.tileLayer(body.dataset.tiles, { maxZoom: 19, attribution: htmlText(body.dataset.tilesAttribution || '') });
   const wb = {
     map, state, data: {}, layers: {}, errors: [], busy: false, ready: false, selected: new Set(),
     base,
@@ -529,12 +544,14 @@
     fillProfiles();
     updateSiteButton();
     $('attribution').textContent = `${t('attribution')}: ${detail.attribution}`;
-    map.attributionControl.addAttribution(detail.attribution);
+    // Leaflet writes attributions as HTML: the study's (it names input files) goes as text
+    map.attributionControl.addAttribution(htmlText(detail.attribution));
     const [w, s, e, n] = detail.bbox;
-    if (state.view && !wb.ready) {
-      const [lat, lon, zoom] = state.view.split(',').map(Number);
-      map.setView([lat, lon], zoom);
+    const view = parseView(state.view);
+    if (view && !wb.ready) {
+      map.setView([view.lat, view.lon], view.zoom);
     } else {
+      if (state.view && !view) state.view = ''; // a damaged ?view= is dropped, not obeyed
       map.fitBounds([[s, w], [n, e]], { padding: [10, 10] });
     }
     setReportLinks();
