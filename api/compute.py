@@ -54,14 +54,36 @@ TRIM_AFTER_S = 1.0
 GRACE_S = 2.0
 
 
+#: Who asks for the computation under way: the client's address, set per request by the
+#: app (:func:`service_circle_api.main.create_app`); the pool shares its workers by it.
+CLIENT: contextvars.ContextVar[str] = contextvars.ContextVar("sc_client", default="local")
+
+
 class BusyError(Exception):
-    """Every compute slot is taken: try again after ``retry_after_s`` seconds."""
+    """Every compute slot is taken: try again after ``retry_after_s`` seconds (503)."""
+
+    status_code = 503
 
     def __init__(self, running: int, waiting: int, retry_after_s: int):
         self.retry_after_s = retry_after_s
         super().__init__(
             f"busy: {running} computations running and {waiting} waiting "
             f"(SC_COMPUTE_WORKERS, SC_COMPUTE_QUEUE); try again in {retry_after_s} s"
+        )
+
+
+class ClientBusyError(BusyError):
+    """A client already holds its share of the pool: try again later (429)."""
+
+    status_code = 429
+
+    def __init__(self, held: int, share: int, retry_after_s: int):
+        self.retry_after_s = retry_after_s
+        Exception.__init__(
+            self,
+            f"too many computations at once from this client: {held} under way, its share of "
+            f"the pool is {share} (SC_COMPUTE_PER_CLIENT), so that others are served too; try "
+            f"again in {retry_after_s} s",
         )
 
 
@@ -99,6 +121,12 @@ class ComputePool:
         The studies tasks run on, by id.
     processes
         Run tasks in forked worker processes (default: where the platform can fork).
+    per_client
+        Computations one client (:data:`CLIENT`) may have running or waiting at once
+        (default: all of ``workers + queue`` but one, at least one: a slot always stays for
+        someone else, and the fair queue serves them next); more are refused with
+        :class:`ClientBusyError`. A freed worker goes to the waiting client with the fewest
+        computations running, so that one client's crowd of requests cannot hold the pool.
     """
 
     def __init__(
@@ -109,20 +137,28 @@ class ComputePool:
         studies: dict | None = None,
         *,
         processes: bool | None = None,
+        per_client: int | None = None,
     ):
         self.workers = workers
         self.queue = queue
         self.time_limit_s = time_limit_s
         self.studies = studies or {}
         self.processes = can_fork() if processes is None else processes and can_fork()
+        self.per_client = per_client or max(1, workers + queue - 1)
         self._lock = threading.Lock()
         self._admitted = 0
         self._running = 0
+        self._held: dict[str, int] = {}  # client → computations admitted
+        self._served: dict[str, float] = {}  # client → when it was last handed a worker
+        self.stopped = 0  # computations stopped because their client had gone
+        self._began: dict[int, float] = {}  # computation → when it reached a worker
         self._mean_s = 1.0
         self._started = False
         self._threads: ThreadPoolExecutor | None = None
         self._zygote: _Zygote | None = None
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._free: list[Any] = []  # workers (processes) or slots (threads) free now
+        self._waiting: list[tuple[str, int, asyncio.Future]] = []
+        self._tickets = 0
         self._trim = _malloc_trim()
 
     # ------------------------------------------------------------------ life
@@ -133,11 +169,10 @@ class ComputePool:
         self._started = True
         if not self.processes:
             self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="sc-compute")
+            self._free = list(range(self.workers))  # slots: a thread takes one to run
             return
         self._zygote = _Zygote(self.studies)
-        self._idle = asyncio.Queue()
-        for _ in range(self.workers):
-            self._idle.put_nowait(self._zygote.spawn())
+        self._free = [self._zygote.spawn() for _ in range(self.workers)]
 
     def shutdown(self) -> None:
         """Stop the workers; running computations are abandoned."""
@@ -154,20 +189,84 @@ class ComputePool:
             return {"running": self._running, "waiting": self._admitted - self._running}
 
     # ------------------------------------------------------------------ running
-    def _admit(self) -> None:
+    def _retry_after(self, ahead: int) -> int:
+        """Seconds until ``ahead`` more computations have likely finished (with the lock).
+
+        A computation is taken to last the recent mean, or as long as the longest one
+        running has already taken when that is longer (a crowd of slow requests shows in
+        the estimate at once, not only once they end); never more than the time limit.
+        """
+        now = time.monotonic()
+        longest = max((now - t for t in self._began.values()), default=0.0)
+        typical = max(self._mean_s, longest)
+        waves = math.ceil(max(ahead, 1) / self.workers)
+        return int(min(self.time_limit_s + GRACE_S, max(1, math.ceil(typical * waves))))
+
+    def _admit(self, client: str) -> None:
         with self._lock:
             if self._admitted >= self.workers + self.queue:
-                waves = math.ceil((self._admitted + 1) / self.workers)
-                retry = int(min(60, max(1, math.ceil(self._mean_s * waves))))
+                retry = self._retry_after(self._admitted + 1 - self.workers)
                 raise BusyError(self._running, self._admitted - self._running, retry)
+            held = self._held.get(client, 0)
+            if held >= self.per_client:
+                raise ClientBusyError(held, self.per_client, self._retry_after(held))
+            self._held[client] = held + 1
             self._admitted += 1
 
-    def _done(self, took_s: float, ran: bool) -> None:
+    def _done(self, client: str, took_s: float, ran: bool) -> None:
         with self._lock:
             self._admitted -= 1
+            self._held[client] -= 1
+            if not self._held[client]:
+                del self._held[client]
+                self._served.pop(client, None)
             if ran:
                 self._running -= 1
                 self._mean_s = 0.8 * self._mean_s + 0.2 * took_s
+
+    def _on_worker(self, ticket: int, on: bool) -> None:
+        with self._lock:
+            if on:
+                self._running += 1
+                self._began[ticket] = time.monotonic()
+            else:
+                self._began.pop(ticket, None)
+
+    async def _acquire(self, client: str) -> _Worker:
+        """A free worker; while none is, wait in the fair queue (see :meth:`_dispatch`)."""
+        self._tickets += 1
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._waiting.append((client, self._tickets, future))
+        self._dispatch()
+        try:
+            return await future
+        except BaseException:
+            self._waiting = [w for w in self._waiting if w[2] is not future]
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._release(future.result())  # handed a worker as it was given up
+            raise
+
+    def _release(self, worker: _Worker) -> None:
+        self._free.append(worker)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand free workers to the waiting.
+
+        The client with the fewest computations under way (running or waiting) goes
+        first, then the one served longest ago, then whoever came first: a client that sent
+        many requests at once is served in turn with the others, not before them.
+        """
+        while self._free and self._waiting:
+            best = min(range(len(self._waiting)),
+                       key=lambda i: (self._held.get(self._waiting[i][0], 0),
+                                      self._served.get(self._waiting[i][0], -math.inf),
+                                      self._waiting[i][1]))  # fmt: skip
+            client, _, future = self._waiting.pop(best)
+            if future.done():
+                continue
+            self._served[client] = time.monotonic()
+            future.set_result(self._free.pop())
 
     async def run(
         self, task: Task | Callable[[], Any], *, time_limit_s: float | None = None
@@ -186,54 +285,74 @@ class ComputePool:
         if not self._started:
             self.start()
         limit = time_limit_s or self.time_limit_s
-        self._admit()
+        client = CLIENT.get()
+        self._admit(client)
         admitted = time.monotonic()
         if self.processes and isinstance(task, Task):
-            return await self._run_in_process(task, limit, admitted)
-        return await self._run_in_thread(task, limit, admitted)
+            return await self._run_in_process(task, limit, admitted, client)
+        return await self._run_in_thread(task, limit, admitted, client)
 
-    async def _run_in_thread(self, task, limit: float, admitted: float):
+    async def _run_in_thread(self, task, limit: float, admitted: float, client: str):
         if self._threads is None:  # a plain callable on a process pool
             self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="sc-compute")
         call = (lambda: task.run(self.studies)) if isinstance(task, Task) else task
-        began = [0.0]  # set when the job starts (0 while it waits)
+        try:
+            slot = await asyncio.wait_for(self._acquire(client), timeout=limit)
+        except TimeoutError:
+            self._done(client, 0.0, False)
+            raise TimeLimitError(
+                f"the computation waited past its time limit of {limit:g} s for a worker"
+            ) from None
+        except BaseException:  # cancelled while waiting: its client went away
+            self._done(client, 0.0, False)
+            self.stopped += 1
+            raise
+        self._tickets += 1
+        ticket = self._tickets
+        loop = asyncio.get_running_loop()
+        began = time.monotonic()
+        left = limit - (began - admitted)
+        self._on_worker(ticket, True)
 
         def job():
-            with self._lock:
-                self._running += 1
-            began[0] = time.monotonic()
-            left = limit - (began[0] - admitted)
-            if left <= 0:
-                raise TimeLimitError(
-                    f"the computation waited past its time limit of {limit:g} s for a worker"
-                )
-            with time_limit(left):
+            with time_limit(max(left, 1e-3)):
                 return call()
+
+        def finished(_) -> None:  # a thread cannot be killed: its slot is free when it ends
+            self._on_worker(ticket, False)
+            self._done(client, time.monotonic() - began, True)
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the pool too
+                loop.call_soon_threadsafe(self._release, slot)
 
         context = contextvars.copy_context()
         future = self._threads.submit(context.run, job)
-        future.add_done_callback(lambda _: self._done(time.monotonic() - began[0], began[0] > 0))
+        future.add_done_callback(finished)
         try:
             # answered within the limit even when a step cannot be interrupted; the thread
             # stays counted as busy until that step ends
             waited = asyncio.wrap_future(future)
-            return await asyncio.wait_for(asyncio.shield(waited), timeout=limit + GRACE_S)
+            return await asyncio.wait_for(asyncio.shield(waited), timeout=left + GRACE_S)
         except TimeoutError:
             raise TimeLimitError(
                 f"the computation did not finish within its time limit of {limit:g} s"
             ) from None
 
-    async def _run_in_process(self, task: Task, limit: float, admitted: float):
-        assert self._idle is not None and self._zygote is not None
+    async def _run_in_process(self, task: Task, limit: float, admitted: float, client: str):
+        assert self._zygote is not None
         try:
-            worker = await asyncio.wait_for(self._idle.get(), timeout=limit)
+            worker = await asyncio.wait_for(self._acquire(client), timeout=limit)
         except TimeoutError:
-            self._done(0.0, False)
+            self._done(client, 0.0, False)
             raise TimeLimitError(
                 f"the computation waited past its time limit of {limit:g} s for a worker"
             ) from None
-        with self._lock:
-            self._running += 1
+        except BaseException:  # cancelled while waiting: its client went away
+            self._done(client, 0.0, False)
+            self.stopped += 1
+            raise
+        self._tickets += 1
+        ticket = self._tickets
+        self._on_worker(ticket, True)
         began = time.monotonic()
         left = limit - (began - admitted)
         healthy = True
@@ -247,16 +366,18 @@ class ComputePool:
         except WorkerLostError:
             healthy = False
             raise
-        except BaseException:  # the client went away: the worker's answer is unknown
+        except BaseException:  # the client went away: the computation is stopped with it
             healthy = False
+            self.stopped += 1
             raise
         finally:
+            self._on_worker(ticket, False)
             if healthy:
-                self._idle.put_nowait(worker)
+                self._release(worker)
             else:
                 worker.kill()
-                self._idle.put_nowait(self._zygote.spawn())
-            self._done(time.monotonic() - began, True)
+                self._release(self._zygote.spawn())
+            self._done(client, time.monotonic() - began, True)
         ok, value = reply
         if ok:
             return value

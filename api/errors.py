@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from service_circle_api.compute import BusyError
+from service_circle_api.registry import ClientGoneError
 from starlette.types import ASGIApp
 
 from service_circle._errors import (
@@ -79,9 +80,14 @@ def install(app: FastAPI) -> None:
     async def _busy(request: Request, exc: BusyError) -> JSONResponse:
         return JSONResponse(
             {"detail": str(exc)},
-            status_code=503,
+            status_code=exc.status_code,  # 503 the pool is full; 429 this client's share is
             headers={"Retry-After": str(exc.retry_after_s)},
         )
+
+    @app.exception_handler(ClientGoneError)
+    async def _gone(request: Request, exc: ClientGoneError) -> JSONResponse:
+        # nobody reads it: the client closed the connection and its computation was stopped
+        return JSONResponse({"detail": str(exc)}, status_code=499)
 
     @app.exception_handler(ServiceCircleError)
     async def _library(request: Request, exc: ServiceCircleError) -> JSONResponse:

@@ -21,16 +21,17 @@ from contextlib import asynccontextmanager
 from importlib.util import find_spec
 from pathlib import Path
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from service_circle_api import errors
-from service_circle_api.compute import ComputePool
-from service_circle_api.registry import Registry, load_studies
+from service_circle_api.compute import CLIENT, ComputePool
+from service_circle_api.registry import REQUEST, Registry, load_studies
 from service_circle_api.routers import coverage, meta, report, siting, studies, workbench
 from service_circle_api.routers.report import html_page
 from service_circle_api.settings import Settings
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service_circle import __version__
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.compute_time_limit_s,
             loaded,
             processes=settings.compute_processes,
+            per_client=settings.compute_per_client,
         )
         pool.start()  # workers fork now, sharing the loaded studies
         app.state.registry = Registry(
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(WhoAsks)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -100,6 +103,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _offline_docs(app)
     workbench.mount_assets(app)
     return app
+
+
+class WhoAsks:
+    """Each request's client (its address) and the request itself, for the compute pool.
+
+    The pool shares its workers by client (:data:`~service_circle_api.compute.CLIENT`),
+    and the registry stops a computation whose client has gone
+    (:data:`~service_circle_api.registry.REQUEST`).
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the request with its client and itself known to the computations."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        who = CLIENT.set(str(client[0]) if client else "local")
+        request = REQUEST.set(Request(scope, receive))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            REQUEST.reset(request)
+            CLIENT.reset(who)
 
 
 def _offline_docs(app: FastAPI) -> None:

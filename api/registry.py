@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 from service_circle_api.compute import ComputePool
 from service_circle_api.tasks import Task
+from starlette.requests import Request
 
 from service_circle._errors import InputNotFoundError
 from service_circle.folders import leftover_of, recover
@@ -52,6 +55,7 @@ class Registry:
         self.pool = pool or ComputePool(1, 0, 60.0, studies)
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._pending: dict[tuple, asyncio.Future] = {}
+        self._waiters: dict[tuple, int] = {}
 
     def peek(self, key: tuple) -> tuple[bool, Any]:
         """``(True, value)`` when ``key`` is cached, else ``(False, None)``."""
@@ -61,7 +65,11 @@ class Registry:
         return False, None
 
     async def get(self, key: tuple, task: Task, *, time_limit_s: float | None = None) -> Any:
-        """The cached value of ``key``; computed once, in the pool, when missing."""
+        """The cached value of ``key``; computed once, in the pool, when missing.
+
+        Clients asking for the same key share one computation; it is stopped when the last
+        of them has gone (:class:`ClientGoneError`).
+        """
         hit, value = self.peek(key)
         if hit:
             return value
@@ -69,8 +77,19 @@ class Registry:
         if pending is None:
             pending = asyncio.ensure_future(self._compute_and_keep(key, task, time_limit_s))
             self._pending[key] = pending
-            pending.add_done_callback(lambda _: self._pending.pop(key, None))
-        return await asyncio.shield(pending)
+            self._waiters[key] = 0
+            pending.add_done_callback(lambda _: self._forget(key))
+        self._waiters[key] += 1
+        try:
+            return await _while_asked(asyncio.shield(pending))
+        finally:
+            self._waiters[key] = self._waiters.get(key, 1) - 1
+            if self._waiters[key] <= 0 and not pending.done():
+                pending.cancel()  # nobody waits for it any more: stop it
+
+    def _forget(self, key: tuple) -> None:
+        self._pending.pop(key, None)
+        self._waiters.pop(key, None)
 
     async def _compute_and_keep(self, key: tuple, task: Task, time_limit_s: float | None):
         value = await self.pool.run(task, time_limit_s=time_limit_s)
@@ -81,8 +100,37 @@ class Registry:
         return value
 
     async def compute(self, task: Task, *, time_limit_s: float | None = None) -> Any:
-        """Run an uncached computation in the pool."""
-        return await self.pool.run(task, time_limit_s=time_limit_s)
+        """Run an uncached computation in the pool; stopped if its client goes."""
+        return await _while_asked(self.pool.run(task, time_limit_s=time_limit_s))
+
+
+#: The request being answered (set by the app's middleware), to notice a client that left.
+REQUEST: contextvars.ContextVar[Request | None] = contextvars.ContextVar("sc_request", default=None)
+#: How often a waiting request checks that its client is still there, seconds.
+CHECK_GONE_S = 0.25
+
+
+class ClientGoneError(Exception):
+    """The client closed its connection before the answer: its computation was stopped."""
+
+
+async def _while_asked(work: Awaitable[Any]) -> Any:
+    """Await ``work`` while the request's client is connected; cancel it when it has gone."""
+    job = asyncio.ensure_future(work)
+    request = REQUEST.get()
+    if request is None:
+        return await job
+    try:
+        while True:
+            done, _ = await asyncio.wait({job}, timeout=CHECK_GONE_S)
+            if done:
+                return job.result()
+            if await request.is_disconnected():
+                job.cancel()
+                raise ClientGoneError("the client closed the connection: computation stopped")
+    except BaseException:
+        job.cancel()
+        raise
 
 
 def load_studies(

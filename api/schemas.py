@@ -83,6 +83,8 @@ class Health(BaseModel):
     unavailable: int = Field(description="Studies found that did not load (GET /studies)")
     running: int = Field(description="Computations running now")
     waiting: int = Field(description="Computations waiting for a worker")
+    stopped: int = Field(0, description="Computations stopped since the start because their "
+                         "client closed the connection")  # fmt: skip
 
 
 class Category(BaseModel):

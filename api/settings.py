@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     client gets 503. ``SC_COMPUTE_WORKERS`` computations run at once and
     ``SC_COMPUTE_QUEUE`` more may wait; beyond that a new computation gets 503 with
     ``Retry-After`` while ``/health`` and cached answers keep answering.
+    ``SC_COMPUTE_PER_CLIENT``: computations one client (by its address) may have under way
+    at once (default: workers + queue less one): more get 429 with ``Retry-After``, and a
+    freed worker goes to the client with the fewest running, so that no client holds the
+    pool; a computation whose client closed the connection is stopped.
     ``SC_COMPUTE_PROCESSES``: compute in worker processes (the default where the system
     can fork; threads otherwise, or when false).
     ``SC_CACHE_ENTRIES``: results kept per process. ``SC_SELF_CONTAINED_MAPS``: embed the
@@ -44,6 +48,7 @@ class Settings(BaseSettings):
     compute_time_limit_s: float = Field(60.0, gt=0, allow_inf_nan=False)
     compute_workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     compute_queue: int = Field(4, ge=0)
+    compute_per_client: int | None = Field(None, ge=1)
     max_candidates: int = Field(MAX_CANDIDATES, ge=1, le=MAX_CANDIDATES)
     compute_processes: bool = True
     cache_entries: int = Field(256, ge=0)

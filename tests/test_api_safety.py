@@ -122,7 +122,7 @@ def test_a_damaged_study_is_listed_as_unavailable_and_the_others_work(tmp_path, 
 # ---------------------------------------------------------------------- the pool
 def test_the_pool_refuses_work_beyond_its_workers_and_queue():
     async def scenario():
-        pool = ComputePool(1, 1, 5.0)
+        pool = ComputePool(1, 1, 5.0, per_client=2)  # one client here: its share, the pool
         release = threading.Event()
         first = asyncio.ensure_future(pool.run(release.wait))
         second = asyncio.ensure_future(pool.run(lambda: 42))
@@ -138,6 +138,143 @@ def test_the_pool_refuses_work_beyond_its_workers_and_queue():
         pool.shutdown()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.slow
+def test_one_client_cannot_fill_the_pool_and_a_client_that_leaves_stops_its_work(
+    sample_cache, tmp_path_factory
+):
+    """Six heavy sitings from one address gave everyone else 503 for half a minute and ran
+    on after their connections closed. Now that client gets its share (429 beyond it),
+    another address is served, and a request whose client hangs up is stopped."""
+    from conftest import running_server
+
+    env = {"SC_CACHE_DIR": str(sample_cache), "SC_COMPUTE_WORKERS": "1",
+           "SC_COMPUTE_QUEUE": "3"}  # fmt: skip
+    with running_server(tmp_path_factory.mktemp("fair"), env) as url:
+
+        def client(address: str, timeout: float = 300) -> httpx.Client:
+            transport = httpx.HTTPTransport(local_address=address)
+            return httpx.Client(base_url=url, timeout=timeout, transport=transport)
+
+        study = httpx.get(f"{url}/studies").json()[0]["id"]
+        west, south, east, north = httpx.get(f"{url}/studies/{study}").json()["bbox"]
+        rng = np.random.default_rng(1)
+        xs = rng.uniform(west, east, 2000).tolist()
+        ys = rng.uniform(south, north, 2000).tolist()
+        points = [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}}
+            for x, y in zip(xs, ys, strict=True)
+        ]
+
+        def heavy(minutes: int) -> dict:
+            candidates = {"type": "FeatureCollection", "features": points}
+            return {"category": "pharmacy", "p": 8, "objective": "pmedian", "minutes": minutes,
+                    "candidates": candidates}  # fmt: skip
+
+        with client("127.0.0.2") as crowd, client("127.0.0.3") as neighbour:
+            siting = f"/studies/{study}/siting"
+            with ThreadPoolExecutor(6) as pool:
+                sent = [pool.submit(crowd.post, siting, json=heavy(10 + i)) for i in range(6)]
+                time.sleep(0.3)  # the crowd is in: now someone else asks
+                params = {"category": "pharmacy", "minutes": "7"}
+                other = neighbour.get(f"/studies/{study}/coverage", params=params)
+                answers = [f.result() for f in sent]
+        statuses = sorted(r.status_code for r in answers)
+        assert set(statuses) <= {200, 429} and statuses.count(429) >= 1, statuses
+        assert all(int(r.headers["retry-after"]) >= 1 for r in answers if r.status_code == 429)
+        assert other.status_code == 200, other.text  # not 503: the crowd holds its share only
+        stopped_before = httpx.get(f"{url}/health").json()["stopped"]
+        with client("127.0.0.4", timeout=0.5) as impatient, pytest.raises(httpx.TimeoutException):
+            impatient.post(siting, json=heavy(14))  # gives up and hangs up
+        health: dict = {}
+        for _ in range(600):  # the server notices within a quarter second; bounded wait
+            health = httpx.get(f"{url}/health").json()
+            if health["stopped"] > stopped_before and health["running"] == 0:
+                break
+            time.sleep(0.1)
+        assert health["stopped"] > stopped_before and health["running"] == 0, health
+
+
+def test_a_computation_whose_client_left_is_stopped_and_its_worker_replaced(sample_cache):
+    """Cancelled (its request's client gone): the worker process is killed, a new one takes
+    its place, and the slot is free at once."""
+    from service_circle_api.tasks import Task
+
+    from service_circle.sample import sample_study
+
+    study = sample_study(sample_cache)
+
+    async def scenario():
+        pool = ComputePool(1, 2, 120.0, {study.name: study}, processes=True)
+        pool.start()
+        try:
+            job = asyncio.ensure_future(pool.run(Task(_stall, study.name, ())))
+            while pool.load["running"] == 0:
+                await asyncio.sleep(0.01)
+            waiting = asyncio.ensure_future(pool.run(Task(_stall, study.name, ())))
+            await asyncio.sleep(0.05)
+            assert pool.load == {"running": 1, "waiting": 1}
+            waiting.cancel()  # gone while it waited
+            job.cancel()  # gone while it ran
+            for gone in (job, waiting):
+                with pytest.raises(asyncio.CancelledError):
+                    await gone
+            assert pool.load == {"running": 0, "waiting": 0} and pool.stopped == 2
+            assert await pool.run(Task(_answer, study.name, ())) == 42  # a fresh worker
+        finally:
+            pool.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_a_freed_worker_goes_to_the_client_with_least_under_way():
+    """One client's crowd waits its turn: another client's request, sent later, runs next."""
+    from service_circle_api.compute import CLIENT, ClientBusyError
+
+    async def scenario():
+        pool = ComputePool(1, 3, 60.0, per_client=2, processes=False)
+        order: list[str] = []
+        gate = threading.Event()
+
+        def job(name: str):
+            def run():
+                gate.wait(10)
+                order.append(name)
+                return name
+
+            return run
+
+        async def ask(client: str, name: str):
+            CLIENT.set(client)
+            return await pool.run(job(name))
+
+        crowd = [asyncio.ensure_future(ask("a", f"a{i}")) for i in range(2)]
+        await asyncio.sleep(0.05)
+        with pytest.raises(ClientBusyError) as refused:  # its share is 2: 429, not the pool
+            await ask("a", "a-more")
+        assert refused.value.retry_after_s >= 1
+        other = asyncio.ensure_future(ask("b", "b0"))
+        await asyncio.sleep(0.05)
+        gate.set()
+        assert sorted(await asyncio.gather(*crowd, other)) == ["a0", "a1", "b0"]
+        assert order == ["a0", "b0", "a1"], order  # b0 came last and was served second
+        pool.shutdown()
+
+    asyncio.run(scenario())
+
+
+def _stall(study) -> None:
+    """A computation that runs until it is stopped (checks the time limit, like the library)."""
+    from service_circle._deadline import check
+
+    while True:
+        check()
+        time.sleep(0.01)
+
+
+def _answer(study) -> int:
+    return 42
 
 
 def _loop_until_stopped() -> None:
@@ -169,7 +306,7 @@ def test_health_stays_fast_while_computations_fill_the_pool(sample_cache, tmp_pa
                             "minutes": 10 + i % 5}  # fmt: skip
                     r = c.post(f"/studies/{study}/siting", json=body)
                     statuses.append(r.status_code)
-                    if r.status_code == 503:
+                    if r.status_code in (429, 503):
                         retry_after.append(r.headers.get("retry-after", ""))
                         time.sleep(0.05)
 
@@ -188,7 +325,8 @@ def test_health_stays_fast_while_computations_fill_the_pool(sample_cache, tmp_pa
             jobs = [pool.submit(heavy, i) for i in range(12)] + [pool.submit(health)]
             for job in jobs:
                 job.result()
-        assert set(statuses) <= {200, 503}, sorted(set(statuses))
-        assert statuses.count(200) >= 2 and statuses.count(503) >= 10
+        assert set(statuses) <= {200, 429, 503}, sorted(set(statuses))
+        refused = statuses.count(429) + statuses.count(503)  # one client: its share is 429
+        assert statuses.count(200) >= 2 and refused >= 10
         assert retry_after and all(v.isdigit() and int(v) >= 1 for v in retry_after)
         assert latencies, "/health was never answered while the pool was full"

@@ -31,6 +31,7 @@ async def health(registry: RegistryDep) -> Health:
         unavailable=len(registry.unavailable),
         running=load["running"],
         waiting=load["waiting"],
+        stopped=registry.pool.stopped,
     )
 
 

@@ -233,7 +233,18 @@
     pending.add(controller);
     showProgress();
     try {
-      const response = await fetch(path, init);
+      let response = await fetch(path, init);
+      // the pool is full (503) or this page holds its share of it (429), said with a
+      // Retry-After: wait as told, a few times, then say so; cancelling stops the wait too
+      const busy = (r) => (r.status === 429 || r.status === 503) && r.headers.get('retry-after') !== null;
+      for (let tries = 0; busy(response) && tries < 5; tries += 1) {
+        const seconds = Math.min(30, Math.max(1, Number(response.headers.get('retry-after')) || 2));
+        await new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, seconds * 1000);
+          controller.signal.addEventListener('abort', () => { clearTimeout(timer); reject(new DOMException('aborted', 'AbortError')); }, { once: true });
+        });
+        response = await fetch(path, init);
+      }
       if (!response.ok) {
         let body = null;
         try { body = await response.json(); } catch (_) { /* not JSON */ }
