@@ -323,7 +323,11 @@ def unit_facilities(
             })  # fmt: skip
     serving = [{**record, **extra} for record, extra in
                zip(_located_records(study, rows), stats, strict=True)]  # fmt: skip
-    return {"inside": _located_records(study, inside), "serving": serving}
+    unplaced = study.unplaced_facilities()
+    ids = set(study.facilities["id"].astype(str).iloc[inside])
+    unplaced = unplaced[unplaced["id"].isin(ids)]
+    return {"inside": _located_records(study, inside), "serving": serving,
+            "unplaced": _records(unplaced)}  # fmt: skip
 
 
 def _located_records(study: Study, rows: Any) -> list[dict]:

@@ -883,6 +883,9 @@ def build(
             f"{len(problems)} input rows not used or changed: listed in "
             f"{escape(str(out / 'input_problems.csv'))}"
         )
+    from service_circle.tables import study_language
+
+    _print_unplaced(study, study_language(study))
 
 
 def _unit_columns(text: str | None) -> UnitColumns | None:
@@ -1146,8 +1149,10 @@ def _analyze(
     console.print(targets_table)
     _print_road(analysis, lang)
     _print_hours(analysis, lang)
+    _print_unplaced(analysis.study, lang)
     _print_lacking(analysis, lang)
-    console.print(f"wrote {escape(str(shown or out))}/: {', '.join(written)}")
+    console.print(("已写入 " if zh else "wrote ") + f"{escape(str(shown or out))}/: "
+                  + ("、" if zh else ", ").join(written))  # fmt: skip
     console.print(("数据：" if zh else "Data: ") + escape(study.attribution))
 
 
@@ -1186,6 +1191,14 @@ def _print_road(analysis, lang: str) -> None:
         summary, _ = terrain_for_people(analysis.terrain, analysis.study.catalogue,
                                         analysis.lang)  # fmt: skip
         _print_frame(terrain_title(analysis.terrain, analysis.lang), summary)
+
+
+def _print_unplaced(study, lang: str) -> None:
+    """The facilities that reach nobody (off the network), by category, named."""
+    from service_circle.tables import check_lang, unplaced_lines
+
+    for line in unplaced_lines(study.unplaced_facilities(), study.catalogue, check_lang(lang)):
+        err_console.print(f"[yellow]{escape(line)}[/]", highlight=False)
 
 
 #: How many units missing services the console lists (all of them go to the files).
@@ -1232,7 +1245,9 @@ def _print_lacking(analysis, lang: str) -> None:
                       escape(("、" if zh else ", ").join(names)))  # fmt: skip
     console.print(table)
     if len(gap) > SHOWN_UNITS:
-        console.print(f"… {len(gap) - SHOWN_UNITS} more in units.csv and report.xlsx")
+        more = len(gap) - SHOWN_UNITS
+        console.print(f"… 另有 {more} 个单元，见 units.csv 与 report.xlsx" if zh
+                      else f"… {more} more in units.csv and report.xlsx")  # fmt: skip
 
 
 @app.command()
@@ -1318,7 +1333,10 @@ def site(
         with atomic_write(staging / "summary.json") as fh:
             json.dump(summary, fh, ensure_ascii=False, indent=2)
     console.print(escape(_site_line(result, study, category, threshold, summary["profile"])))
-    console.print(f"wrote {escape(str(out))}/: sites.geojson, summary.json, gaps_after.geojson")
+    from service_circle.tables import study_language
+
+    said = "已写入" if study_language(study) == "zh" else "wrote"
+    console.print(f"{said} {escape(str(out))}/: sites.geojson, summary.json, gaps_after.geojson")
 
 
 #: The siting models for a Chinese reader.

@@ -26,7 +26,7 @@ from service_circle.folders import atomic_write
 from service_circle.judging import Judgement, judging_rule
 from service_circle.opening import OpenWhenNeeded
 from service_circle.plan import BY_KEY, PARENT_COLUMNS, Indicator, PlanResult, plan_indicators
-from service_circle.profiles import Profile
+from service_circle.profiles import Profile, profile_label
 from service_circle.rural import RoadCircle
 from service_circle.study import OpenAt, Study
 from service_circle.targets import load_targets
@@ -132,6 +132,9 @@ def report_payload(report: Report) -> dict:
             },
             "open_when_needed": None if report.hours is None else report.hours.payload(),
             "at": None if report.opening is None else report.opening.to_dict(),
+            "unplaced_facilities": json.loads(
+                study.unplaced_facilities().to_json(orient="records", force_ascii=False)
+            ),
             "notes": plan.notes,
             "parent_columns": {k: v[0] for k, v in PARENT_COLUMNS.items()},
             "sources": [s.to_dict() for s in study.sources],
@@ -222,6 +225,7 @@ def _extra_sections(report: Report, lang: str) -> str:
         road_for_people,
         terrain_for_people,
         terrain_title,
+        unplaced_for_people,
     )
 
     esc, zh, lang = html.escape, lang == "zh", check_lang(lang)
@@ -242,6 +246,15 @@ def _extra_sections(report: Report, lang: str) -> str:
     if report.hours is not None and len(report.hours.table):
         sections.append(_hours_section(report, lang))
     parts = []
+    unplaced = report.study.unplaced_facilities()
+    if len(unplaced):
+        title = (
+            "未接入路网的设施（不服务任何居民，不计入覆盖）"
+            if zh
+            else "Facilities not on the network (they serve nobody in the figures)"
+        )
+        table = unplaced_for_people(unplaced, report.study.catalogue, lang)
+        parts += [f"<h2>{esc(title)}</h2>", _frame_html(table, "unplaced")]
     if report.opening is not None:
         parts.append(f"<p id='at'><strong>{esc(at_line(report.opening, lang))}</strong></p>")
     for title, ident, (summary, by_unit), source in sections:
@@ -423,8 +436,8 @@ def _html(report: Report, lang: str, attribution: str) -> str:
     speed_unit = " 米/秒" if zh else " m/s"
 
     def speed(j: Judgement) -> str:
-        return f"{j.profile.name} {j.profile.speed_m_s:g}{speed_unit}" if j.threshold.is_time \
-            else "—"  # fmt: skip
+        name = profile_label(j.profile.name, lang)
+        return f"{name} {j.profile.speed_m_s:g}{speed_unit}" if j.threshold.is_time else "—"
 
     shown = set(report.coverage.get("category", []))
     rule = "".join(

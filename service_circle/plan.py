@@ -792,6 +792,31 @@ COMMUNITY: Text = ("community service", "社区综合服务设施")
 FLOOR: Text = ("floor area (建筑面积)", "建筑面积")
 
 
+def _left_out(values: np.ndarray, of: np.ndarray, in_plan: np.ndarray, what: Text) -> Text:
+    """What the study's total leaves out: the facilities of a kind outside every unit.
+
+    ``what`` names the counted field, e.g. ``("places", "个托位")``. Empty when nothing
+    is left out; otherwise a clause for the indicator's note, so that a total is never read
+    as the whole study's when it is not.
+    """
+    outside = of & ~in_plan
+    if not outside.any():
+        return ("", "")
+    amount = values[outside]
+    known = float(np.nansum(amount)) if np.isfinite(amount).any() else None
+    n = int(outside.sum())
+    en = f"; not counted: {n} {'facility' if n == 1 else 'facilities'} outside every unit"
+    zh = f"；未计入规划单元外的{n}处设施"
+    if known:
+        en += f" ({known:,.0f} {what[0]})"
+        zh += f"（{known:,.0f}{what[1]}）"
+    return (en, zh)
+
+
+def _plus(note: Text, more: Text) -> Text:
+    return (note[0] + more[0], note[1] + more[1])
+
+
 def _ratio(key: str, s: _Sum, base: float, scale: float, targets: Mapping[str, Any],
            kind: Text, field_name: Text, note: Text, basis: str) -> Indicator:  # fmt: skip
     """Σ a facility field ÷ ``base`` × ``scale``, or what it needs."""
@@ -825,12 +850,14 @@ def _study_indicators(
 
     # 1 childcare places per 1000 residents
     nursery = ctx.of(NURSERY_IN) & np.isfinite(_field(fac, "nursery_places"))
-    s = _sum(_places_0_3(fac), (ctx.of(CHILDCARE) | nursery) & in_plan)
+    places = ctx.of(CHILDCARE) | nursery
+    s = _sum(_places_0_3(fac), places & in_plan)
     out.append(_ratio(
         "childcare_places_per_1000", s, residents, 1000, targets,
         ("childcare (托育)", "托育机构"), ("places (托位数)", "托位数"),
-        (f"{s.value or 0:,.0f} places ÷ {residents:,.0f} residents × 1000{scope[0]}",
-         f"{s.value or 0:,.0f}个托位 ÷ {residents:,.0f}人 × 1000{scope[1]}"), pop_basis,
+        _plus((f"{s.value or 0:,.0f} places ÷ {residents:,.0f} residents × 1000{scope[0]}",
+               f"{s.value or 0:,.0f}个托位 ÷ {residents:,.0f}人 × 1000{scope[1]}"),
+              _left_out(_places_0_3(fac), places, in_plan, ("places", "个托位"))), pop_basis,
     ))  # fmt: skip
 
     # 2 elderly care: a share of 城乡社区
@@ -886,17 +913,20 @@ def _study_indicators(
         f"；户数按每户{st.persons_per_household:g}人估算")  # fmt: skip
     out.append(_ratio(
         "community_service_area_per_100_households", s, hh, 100, targets, COMMUNITY, FLOOR,
-        (f"{s.value or 0:,.0f} m² ÷ {hh:,.0f} households × 100{modelled[0]}",
-         f"{s.value or 0:,.0f}平方米 ÷ {hh:,.0f}户 × 100{modelled[1]}"), hh_basis,
+        _plus((f"{s.value or 0:,.0f} m² ÷ {hh:,.0f} households × 100{modelled[0]}",
+               f"{s.value or 0:,.0f}平方米 ÷ {hh:,.0f}户 × 100{modelled[1]}"),
+              _left_out(floor, ctx.of(COMMUNITY_SERVICE), in_plan, ("m²", "平方米"))), hh_basis,
     ))  # fmt: skip
 
     # 6 sports ground per resident
-    s = _sum(_ground_area_m2(fac), ctx.of(SPORTS) & in_plan)
+    ground = _ground_area_m2(fac)
+    s = _sum(ground, ctx.of(SPORTS) & in_plan)
     out.append(_ratio(
         "sports_area_per_capita", s, residents, 1, targets, ("sports", "体育场地"),
         ("ground area (场地面积, or an OSM polygon)", "场地面积（或OSM面状要素）"),
-        (f"{s.value or 0:,.0f} m² ÷ {residents:,.0f} residents",
-         f"{s.value or 0:,.0f}平方米 ÷ {residents:,.0f}人"), pop_basis,
+        _plus((f"{s.value or 0:,.0f} m² ÷ {residents:,.0f} residents",
+               f"{s.value or 0:,.0f}平方米 ÷ {residents:,.0f}人"),
+              _left_out(ground, ctx.of(SPORTS), in_plan, ("m²", "平方米"))), pop_basis,
     ))  # fmt: skip
 
     # 7 care-type beds of elderly institutions
@@ -912,8 +942,10 @@ def _study_indicators(
     else:
         out.append(_indicator(
             "care_bed_share", care.value / beds.value, targets,
-            (f"{care.value:,.0f} care-type beds ÷ {beds.value:,.0f} beds",
-             f"护理型床位{care.value:,.0f}张 ÷ 床位{beds.value:,.0f}张"),
+            _plus((f"{care.value:,.0f} care-type beds ÷ {beds.value:,.0f} beds{scope[0]}",
+                   f"护理型床位{care.value:,.0f}张 ÷ 床位{beds.value:,.0f}张{scope[1]}"),
+                  _left_out(_field(fac, "beds"), ctx.of(ELDERLY_INSTITUTIONS), in_plan,
+                            ("beds", "张床位"))),
             numerator=care.value, denominator=beds.value,
         ))  # fmt: skip
 

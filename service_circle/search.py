@@ -291,8 +291,10 @@ def nearest(
     seed_node, seed_cost, seed_source = _seeds(
         net, facilities, forward, backward, cost.access_costs, to_facility
     )
-    if seed_node.size == 0 and len(facilities):  # none given at all is not worth a warning
-        logger.warning("no facility snapped to the network: every point is unreachable")
+    if seed_node.size == 0 and len(facilities):  # none given at all is not worth a note
+        # the commands name the facilities and why (Study.unplaced_facilities), in the
+        # study's language; a search with no open or placed facility is not a fault
+        logger.info("no facility snapped to the network: every point is unreachable")
     # searching on reversed arcs: the arc tail→head costs what walking head→tail costs
     data = cost.arc_costs(net, reverse=to_facility and not cost.symmetric_on(net))
     node_cost, node_fac = _search(net, data, seed_node, seed_cost, seed_source, bound)

@@ -28,6 +28,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from service_circle._errors import InputError, InputNotFoundError, ServiceCircleError
 from service_circle._validate import check_counts
@@ -309,6 +310,32 @@ class Study:
         return view
 
     # ------------------------------------------------------------------ queries
+    def unplaced_facilities(self) -> pd.DataFrame:
+        """The facilities not placed on the network, and why: they reach nobody.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per facility: ``id``, ``name``, ``category``, ``status``
+            (``off_network``: farther than ``max_access_m`` from every street; ``blocked``:
+            water between it and every street within reach; ``no_geometry``), ``lon``,
+            ``lat`` (WGS-84; empty without a geometry) and ``max_access_m``.
+        """
+        status = np.asarray(self.facility_snap.status)
+        rows = np.flatnonzero(status != "ok")
+        fac = self.facilities.iloc[rows]
+        points = shapely.point_on_surface(fac.to_crs("EPSG:4326").geometry.to_numpy())
+        names = fac["name"] if "name" in fac else pd.Series([""] * len(fac), index=fac.index)
+        return pd.DataFrame({
+            "id": fac["id"].astype(str).to_numpy(),
+            "name": names.fillna("").astype(str).to_numpy(),
+            "category": fac["category"].astype(str).to_numpy(),
+            "status": status[rows],
+            "lon": shapely.get_x(points),
+            "lat": shapely.get_y(points),
+            "max_access_m": self.facility_snap.max_access_m,
+        })  # fmt: skip
+
     def facilities_of(self, category: str) -> Snapped:
         """The snapped facilities of one category (the catalogue must know it)."""
         self.catalogue[category]

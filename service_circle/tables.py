@@ -17,6 +17,7 @@ import pandas as pd
 
 from service_circle._errors import InputError
 from service_circle.catalogue import age_band
+from service_circle.profiles import profile_label
 
 if TYPE_CHECKING:
     from service_circle.catalogue import Catalogue
@@ -125,6 +126,54 @@ def minutes_text(values: pd.Series, lang: Lang) -> pd.Series:
 UNREACHABLE_WORD: dict[str, str] = {"zh": "不可达", "en": "unreachable"}
 
 
+#: Why a facility is not on the network, for people.
+UNPLACED_REASONS = {
+    "off_network": ("距最近道路超过 {m:g} 米，未接入路网", "more than {m:g} m from every street"),
+    "blocked": ("与可达道路之间隔着水体", "water lies between it and every street within reach"),
+    "no_geometry": ("没有坐标", "no location"),
+}
+
+
+def unplaced_for_people(frame: pd.DataFrame, catalogue: Catalogue, lang: Lang) -> pd.DataFrame:
+    """The facilities not on the network, for people.
+
+    :meth:`Study.unplaced_facilities <service_circle.study.Study.unplaced_facilities>` with
+    headers, category names and reasons in ``lang``.
+    """
+    i = 0 if lang == "zh" else 1
+    reasons = [UNPLACED_REASONS.get(s, (s, s))[i].format(m=m)
+               for s, m in zip(frame["status"], frame["max_access_m"], strict=True)]  # fmt: skip
+    names = [catalogue[k].name(lang) if k in catalogue else k for k in frame["category"]]
+    heads = (("类别", "名称", "编号", "原因", "经度", "纬度") if lang == "zh"
+             else ("category", "name", "id", "why", "lon", "lat"))  # fmt: skip
+    columns = (names, frame["name"].tolist(), frame["id"].tolist(), reasons,
+               frame["lon"].round(6).tolist(), frame["lat"].round(6).tolist())  # fmt: skip
+    return pd.DataFrame(dict(zip(heads, columns, strict=True)))
+
+
+def unplaced_lines(frame: pd.DataFrame, catalogue: Catalogue, lang: Lang, *,
+                   at_most: int = 5) -> list[str]:  # fmt: skip
+    """One line per category with facilities not on the network, naming them and why."""
+    lines = []
+    zh = lang == "zh"
+    for key, group in frame.groupby("category", sort=False):
+        name = catalogue[key].name(lang) if key in catalogue else str(key)
+        shown = [f"{n or i}（{UNPLACED_REASONS.get(s, (s, s))[0].format(m=m)}）" if zh
+                 else f"{n or i} ({UNPLACED_REASONS.get(s, (s, s))[1].format(m=m)})"
+                 for n, i, s, m in group[["name", "id", "status", "max_access_m"]]
+                 .head(at_most).itertuples(index=False)]  # fmt: skip
+        more = len(group) - len(shown)
+        if zh:
+            lines.append(f"{name}：{len(group)} 处设施未接入路网，不计入覆盖：" + "、".join(shown)
+                         + (f" 等（另 {more} 处）" if more else ""))  # fmt: skip
+        else:
+            lines.append(
+                f"{name}: {len(group)} facilities not on the network, so they cover "
+                f"nobody: {'; '.join(shown)}" + (f"; and {more} more" if more else "")
+            )
+    return lines
+
+
 def coverage_for_people(table: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     """The coverage table with headers in ``lang``, shares in %, residents as integers."""
     i = 0 if lang == "zh" else 1
@@ -133,7 +182,7 @@ def coverage_for_people(table: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     out[_COVERAGE["name"][i]] = table["name_zh" if lang == "zh" else "name_en"]
     out[_COVERAGE["threshold"][i]] = table["threshold"].map(lambda v: f"{v:g}")
     out[_COVERAGE["unit"][i]] = table["unit"].map(UNIT_NAMES[lang])
-    out[_COVERAGE["profile"][i]] = table["profile"]
+    out[_COVERAGE["profile"][i]] = table["profile"].map(lambda p: profile_label(p, lang))
     out[_COVERAGE["facilities"][i]] = table["facilities"]
     for col in ("population", "covered"):
         out[_COVERAGE[col][i]] = table[col].round(0).astype("int64")
@@ -347,7 +396,7 @@ def hours_for_people(hours: OpenWhenNeeded, catalogue: Catalogue, lang: Lang) ->
     out[_HOURS["threshold"][i]] = [
         f"{v:g} {UNIT_NAMES[lang][u]}" for v, u in zip(t["threshold"], t["unit"], strict=True)
     ]
-    out[_HOURS["profile"][i]] = t["profile"]
+    out[_HOURS["profile"][i]] = t["profile"].map(lambda p: profile_label(p, lang))
     out[_HOURS["group"][i]] = [group_name(g, lang) for g in t["group"]]
     for col in ("group_population", "group_covered"):
         out[_HOURS[col][i]] = _whole(t[col])
@@ -399,6 +448,9 @@ def road_for_people(road: RoadCircle, catalogue: Catalogue,
     return summary, units.rename(columns=rename)
 
 
+#: The slope functions, for people.
+SLOPE_NAMES = {"tobler": ("托布勒徒步函数", "Tobler's hiking function"),
+               "flat": ("平地", "flat"), "none": ("无", "none")}  # fmt: skip
 #: The sheets added on a network with heights or crossings.
 TERRAIN_SHEETS = {"zh": ("地形影响", "地形影响单元明细"),
                   "en": ("terrain", "terrain by unit")}  # fmt: skip
@@ -441,6 +493,10 @@ def terrain_for_people(effect: TerrainEffect, catalogue: Catalogue,
     summary = effect.summary.copy()
     if len(summary):
         summary["category"] = [catalogue[k].name(lang) for k in summary["category"]]
+        if "profile" in summary:
+            summary["profile"] = [profile_label(p, lang) for p in summary["profile"]]
+        if "slope" in summary:
+            summary["slope"] = [SLOPE_NAMES.get(v, (v, v))[i] for v in summary["slope"]]
         for col in ("share_terrain", "share_flat"):
             summary[col] = [percent(v) for v in summary[col]]
         for col in ("people", "lost"):

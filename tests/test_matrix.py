@@ -42,14 +42,15 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     )
     pd.DataFrame({
         "名称": ["城东社区服务站", "城东老年食堂", "城东托育园", "雄石大药房", "夜间药店",
-                 "雄石卫生院"],
+                 "雄石卫生院", "城西敬老院"],
         "类别": ["community_service", "elderly_canteen", "childcare", "pharmacy", "pharmacy",
-                 "township_health_centre"],
-        "lon": [117.21, 117.212, 117.215, 117.22, 117.24, 117.23],
-        "lat": [28.30, 28.297, 28.295, 28.298, 28.30, 28.301],
-        "建筑面积": [900, 300, 400, None, None, None], "托位数": [None, None, 45, None, None, None],
+                 "township_health_centre", "nursing_home"],
+        "lon": [117.2072, 117.2126, 117.215, 117.22, 117.24, 117.23, 117.191],
+        "lat": [28.3008, 28.2927, 28.295, 28.298, 28.30, 28.301, 28.281],  # the last: 420 m out
+        "建筑面积": [900, 300, 400, None, None, None, None],
+        "托位数": [None, None, 45, None, None, None, None],
         "营业时间": [None, "11:00-13:00", "周一至周五 07:30-18:00", "08:00-21:00", "00:00-24:00",
-                     "24/7"],
+                     "24/7", None],
     }).to_csv(folder / "bureau.csv", index=False)  # fmt: skip
     dem = hill_dem(load_network(pbf), folder / "hill.tif")
     demand = folder / "demand.geojson"
@@ -146,3 +147,26 @@ def test_siting_starts_from_the_figure_the_report_gives(inputs, tmp_path, capsys
     assert summary["share_before"] == pytest.approx(judged[0]["group_share"])
     said = capsys.readouterr().out
     assert "老年人" in said and "新增老年食堂" in said  # the study's language
+
+
+def test_a_facility_off_the_network_is_named_with_its_reason(inputs, tmp_path, capsys):
+    """Every resident showed 路网不可达 for 养老院 with an English warning naming neither the
+    category nor the institution 420 m from the streets."""
+    from fastapi.testclient import TestClient
+    from service_circle_api.main import create_app
+    from service_circle_api.settings import Settings
+
+    out = tmp_path / "out"
+    assert main(["analyze", "--study", str(inputs["study"]), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "养老院" in err and "城西敬老院" in err and "距最近道路超过 300 米" in err, err
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    unplaced = report["unplaced_facilities"]
+    assert [(u["name"], u["category"], u["status"]) for u in unplaced] == [
+        ("城西敬老院", "nursing_home", "off_network")]  # fmt: skip
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "id='unplaced'" in page and "城西敬老院" in page and "未接入路网" in page
+    app = create_app(Settings(studies_dir=inputs["study"].parent, compute_processes=False))
+    with TestClient(app) as client:
+        unit = client.get("/studies/study/units/360681001").json()
+    assert [u["name"] for u in unit["unplaced"]] == ["城西敬老院"]

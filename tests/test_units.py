@@ -350,6 +350,10 @@ def test_homes_outside_every_unit_are_counted_in_their_own_row(haidian):
     expected = built.demand["population"][assign(half, built.demand) < 0].sum()
     assert outside["unit_name"] == "outside any unit" and expected > 0
     assert outside["residents"] == pytest.approx(expected)
+    # a total that leaves facilities out says so where it is read (王庄村村委会, 150 m²)
+    area = {i.key: i for i in plan.indicators}["community_service_area_per_100_households"]
+    assert "未计入规划单元外的1处设施（150平方米）" in area.note_zh
+    assert "not counted: 1 facility outside every unit (150 m²)" in area.note
     assert plan.units["residents"].sum() == pytest.approx(study.demand["population"].sum())
     assert any("outside every unit" in n for n in plan.notes)
 
@@ -534,8 +538,8 @@ def test_the_report_and_the_unit_map_in_a_browser(haidian, tmp_path):
         assert lacking == [r["unit_name"] for r in expected] and lacking
         residents = [r["residents"] for r in expected]
         assert residents == sorted(residents, reverse=True)  # the largest unit first
-        assert "老年人步速" not in page.inner_text("#rule") and "elderly 1.18" in page.inner_text(
-            "#rule")  # fmt: skip
+        rule = page.inner_text("#rule")  # the profile named in the report's language
+        assert "老年人步速" not in rule and "老年人 1.18" in rule and "elderly" not in rule
         page.close()
         page, _, dialogs, _, errors = open_watched(browser, (out / "map.html").as_uri())
         page.wait_for_function("window.serviceCircle !== undefined")

@@ -186,7 +186,9 @@ async def unit(
 
     What it lacks (缺配) comes with the names; a facility serves the unit when it is the
     nearest of its category for some of the unit's homes, and comes with those homes,
-    their people and their median and longest time (or distance) to it, as judged.
+    their people and their median and longest time (or distance) to it, as judged. The
+    facilities inside it that are not on the network (farther than the access distance
+    from every street, or across water) are listed apart with their reason (``unplaced``).
     """
     study = rep.study
     table = _units_of(study, rep.plan)
@@ -213,6 +215,8 @@ async def unit(
                     if k in study.catalogue],
         "facilities": found["inside"],
         "serving": found["serving"],
+        # inside the unit but not on the network: they serve nobody (and why)
+        "unplaced": found["unplaced"],
         "judged": [j.to_dict() for j in rep.plan.judged.values()],
         "attribution": study.attribution,
     })  # fmt: skip

@@ -46,6 +46,8 @@
       noTarget: '无目标', yes: '是', no: '否',
       missingTitle: (n) => `缺配（${n} 项）`, complete: '各项服务齐全（配齐）。',
       serving: '服务本社区的设施', inside: (n) => `区内设施 ${n} 处`,
+      unplacedTitle: (n) => `未接入路网的设施 ${n} 处（不服务任何居民）`, unplaced_off_network: (m) => `距最近道路超过 ${m} 米`,
+      unplaced_blocked: () => '与可达道路之间隔着水体', unplaced_no_geometry: () => '没有坐标',
       name: '名称', kindCol: '类别', time: '中位时间', within: '达标',
       unnamed: '（未命名）', judgedNote: '社区指标按标准评判：各类别在规定时间内、按其服务人群的步速。',
       reachTitle: (t) => `从此点出发（${t}内）`, nearest: '最近设施',
@@ -100,6 +102,8 @@
       notComputable: 'not computable', noTarget: 'no target', yes: 'yes', no: 'no',
       missingTitle: (n) => `Lacking (${n})`, complete: 'Every service assessed is present.',
       serving: 'Facilities serving this unit', inside: (n) => `${n} facilities inside`,
+      unplacedTitle: (n) => `${n} facilities not on the network (they serve nobody)`, unplaced_off_network: (m) => `more than ${m} m from every street`,
+      unplaced_blocked: () => 'water between it and every street within reach', unplaced_no_geometry: () => 'no location',
       name: 'Name', kindCol: 'Category', time: 'Median time', within: 'Within',
       unnamed: '(no name)',
       judgedNote: 'Units are judged by the standard: each category at its own minutes, at its served group\'s pace.',
@@ -847,6 +851,10 @@
         el('thead', {}, el('tr', {}, el('th', {}, t('kindCol')), el('th', {}, t('name')), el('th', { className: 'num' }, t('homes')), el('th', { className: 'num' }, t('time')), el('th', {}, t('within')))),
         el('tbody', {}, serving)),
       el('p', { className: 'hint' }, t('inside', data.facilities.length), '。', t('judgedNote')),
+      (data.unplaced || []).length ? el('div', { id: 'unit-unplaced' },
+        el('h3', {}, t('unplacedTitle', data.unplaced.length)),
+        el('ul', {}, data.unplaced.map((f) => el('li', { dataset: { id: f.id, status: f.status } },
+          `${categoryName(f.category)} · ${f.name || f.id}${state.lang === 'zh' ? '：' : ': '}${t(`unplaced_${f.status}`, f.max_access_m)}`)))) : null,
     );
   }
 
