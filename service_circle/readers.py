@@ -55,6 +55,12 @@ EXPORT_COLUMNS = (
     "biz_type", "business_area", "navi_poiid", "entr_location", "gridcode", "ad_info",
     "uid", "street_id", "detail_info",
 )  # fmt: skip
+#: Chinese headers of the platforms' POI exports (Amap's, and the download tools').
+EXPORT_COLUMNS_ZH = (
+    "类型编码", "区域编码", "城市编码", "行政区编码", "高德id", "poi编号", "百度uid",
+)  # fmt: skip
+#: Columns that may hold a platform's type text (``大类;中类;小类``).
+TYPE_TEXT_COLUMNS = ("type", "类型", "分类", "poi类型")
 _TEXT_ENCODINGS = {"gb2312": "gb18030", "gbk": "gb18030", "gb18030": "gb18030", "hz": "gb18030"}
 
 
@@ -254,10 +260,27 @@ def read_table(
     return table
 
 
-def looks_like_export(columns: Sequence[object]) -> list[str]:
-    """The columns that mark a table as an Amap / Tencent / Baidu export (maybe none)."""
+def looks_like_export(columns: Sequence[object], table: pd.DataFrame | None = None) -> list[str]:
+    """The columns that mark a table as an Amap / Tencent / Baidu export (maybe none).
+
+    Their own column names (``typecode``, ``adcode`` … and the Chinese headers the
+    platforms' download tools write: ``类型编码``, ``区域编码`` …), or, with ``table``, a type
+    column (``type``, ``类型``, ``分类``) holding the platforms' type text in levels
+    (``购物服务;便民商店/便利店;便民商店/便利店``): a POI export with Chinese headers is
+    GCJ-02 or BD-09 too.
+    """
     loose = {normalise_name(c): str(c) for c in columns}
-    return [loose[c] for c in EXPORT_COLUMNS if c in loose]
+    found = [loose[c] for c in (*EXPORT_COLUMNS, *EXPORT_COLUMNS_ZH) if c in loose]
+    if table is not None:
+        for name in TYPE_TEXT_COLUMNS:
+            column = loose.get(name)
+            if column is None or column in found or column not in table:
+                continue
+            values = table[column].dropna().astype(str).head(200)
+            levels = values.str.count(r"[;|；]") >= 1
+            if len(values) and levels.mean() >= 0.5:
+                found.append(column)
+    return found
 
 
 def read_points(
@@ -548,7 +571,7 @@ def _points_from_table(
             'them lon and lat (经度, 纬度), or give one location column "lon,lat"'
         )
     if crs is None:
-        export = looks_like_export(columns)
+        export = looks_like_export(columns, table)
         if export:
             raise CRSError(
                 f"{what} looks like an export of a Chinese map service (columns "

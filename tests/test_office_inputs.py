@@ -105,6 +105,36 @@ def test_an_amap_export_without_its_system_is_refused_with_the_fix(tmp_path, cap
     assert codes["B0FFG1"] == "141204" and codes["B0FFG2"] == "060200|090601"  # text, not 60200
 
 
+AMAP_ZH = (
+    "名称,类型,经度,纬度,地址,电话\n"
+    "好邻居便利店,购物服务;便民商店/便利店;便民商店/便利店,116.3499,40.0089,海淀区某路1号,010-1\n"
+    "金象大药房,医疗保健服务;医药保健销售店;药房,116.3487,40.0031,海淀区某路2号,010-2\n"
+)
+
+
+def test_a_chinese_header_export_without_its_system_is_refused_too(tmp_path, capsys):
+    """名称, 类型 (the platform's type text in levels), 经度, 纬度: GCJ-02, read as WGS-84
+    without a word before; every reader of tables shares the rule."""
+    from service_circle import CRSError
+    from service_circle.readers import read_points_with_report
+
+    path = tmp_path / "poi.csv"
+    path.write_text(AMAP_ZH, encoding="gbk")
+    rc = main(["facilities", "--file", str(path), "--out", str(tmp_path / "f.geojson")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "looks like an export" in err and "类型" in err and "gcj02" in err
+    for option in ("--facilities", "--demand", "--units", "--candidates"):  # one reader
+        with pytest.raises(CRSError):
+            read_points_with_report(path, what=f"{option} {path}")
+    frame, report = read_points_with_report(path, crs="gcj02")
+    assert "GCJ-02" in report.coordinates and len(frame) == 2
+    # an office's own table with a 类型 column of kinds is not an export
+    units = tmp_path / "units.csv"
+    units.write_text("名称,类型,经度,纬度\n城东社区,城市社区,116.35,40.0\n", encoding="utf-8")
+    _, report = read_points_with_report(units)
+    assert report.coordinates.startswith("a table: WGS-84")
+
+
 def test_times_reads_the_location_column(tmp_path):
     pbf = shared_file(f"{BEIJING}.osm.pbf")
     path = tmp_path / "amap.csv"
