@@ -224,6 +224,7 @@ def _extra_sections(report: Report, lang: str) -> str:
         check_lang,
         road_for_people,
         terrain_for_people,
+        terrain_source,
         terrain_title,
         unplaced_for_people,
     )
@@ -261,7 +262,7 @@ def _extra_sections(report: Report, lang: str) -> str:
         parts += [f"<h2>{esc(title)}</h2>", _frame_html(summary, ident)]
         if by_unit is not None:
             parts.append(_frame_html(by_unit, f"{ident}-units"))
-        parts.append(f"<p><small>{esc(source)}</small></p>")
+        parts.append(f"<p><small>{esc(terrain_source(source, lang))}</small></p>")
     return "\n".join(parts)  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from service_circle.catalogue import Catalogue
 from service_circle.cost import CostModel, Threshold
-from service_circle.profiles import Profile, get_profile
+from service_circle.profiles import Profile, get_profile, profile_label
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +43,12 @@ class Judgement:
         return self.cost.limit(self.threshold)
 
     def describe(self, lang: str = "en") -> str:
-        """``"5 min, elderly 1.18 m/s"`` / ``"5分钟，elderly 1.18米/秒"``; metres name no speed."""
+        """``"5 min, elderly 1.18 m/s"`` / ``"5分钟，老年人 1.18米/秒"``; metres name no speed."""
         if lang == "zh":
             unit = "分钟" if self.threshold.is_time else "米"
             text = f"{self.threshold.value:g}{unit}"
-            return text + (f"，{self.profile.name} {self.profile.speed_m_s:g}米/秒"
+            walker = profile_label(self.profile.name, "zh")
+            return text + (f"，{walker} {self.profile.speed_m_s:g}米/秒"
                            if self.threshold.is_time else "（路网距离）")  # fmt: skip
         text = self.threshold.label
         return text + (f", {self.profile.name} {self.profile.speed_m_s:g} m/s"

@@ -83,6 +83,44 @@ class Definition:
     per_unit: str  # how a unit's own value reads: "ratio" or "yes/no"
 
 
+#: Each definition's formula and source for a Chinese reader: indicator key → (formula,
+#: source). The report in Chinese states them in these words.
+DEFINITIONS_ZH: dict[str, tuple[str, str]] = {
+    "childcare_places_per_1000": (
+        "（托育机构托位数 + 幼儿园托班托位数）之和 ÷ 常住人口 × 1000",
+        "海东市2025年行动方案；国务院《“十四五”公共服务规划》（4.5个）"),
+    "home_community_elderly_care_coverage": (
+        "有居家社区养老服务的城乡社区数 ÷ 城乡社区数（单元内有老年食堂或日间照料中心，或不少于"
+        "规定比例的60岁及以上居民按老年人步速在阈值内可达）",
+        "海东市2025年行动方案（90%）"),
+    "community_service_facility_compliance": (
+        "单元内社区综合服务设施建筑面积之和 ÷ 户数 × 100 不少于标准（30平方米）的城市社区数 ÷ "
+        "城市社区数",
+        "海东市2025年行动方案（100%）；民政部城乡社区服务体系建设规划（每百户不少于30平方米）"),
+    "village_service_facility_coverage": (
+        "单元内有村级综合服务站、村委会或党群服务中心的行政村数 ÷ 行政村数",
+        "海东市2025年行动方案（90%）；全国不低于80%"),
+    "community_service_area_per_100_households": (
+        "社区综合服务设施建筑面积之和（平方米）÷ 户数 × 100",
+        "海东市2025年行动方案（31.6平方米）；全国（30平方米）"),
+    "sports_area_per_capita": (
+        "所列体育场地面积之和（平方米：给出的面积，否则取OSM面状要素的面积，不用容纳人数）"
+        "÷ 常住人口",
+        "海东市2025年行动方案（2.7平方米）；《全民健身计划（2021—2025年）》（2.6平方米）"),
+    "care_bed_share": (
+        "养老机构护理型床位数之和 ÷ 床位数之和",
+        "海东市2025年行动方案（60%）；《“十四五”国家老龄事业发展和养老服务体系规划》（55%）"),
+    "township_elderly_service_centre_coverage": (
+        "单元内有至少1处综合养老服务中心的乡镇（街道）数 ÷ 乡镇（街道）数",
+        "海东市2025年行动方案（40%）；全国60%（待核）"),
+    "village_clinic_coverage": (
+        "单元内有村卫生室的行政村数 ÷ 行政村数",
+        "TD/T 1062-2021 村/组层级；《村卫生室管理办法》（每个行政村一所）"),
+    "mutual_aid_home_coverage": (
+        "单元内有农村互助幸福院的行政村数 ÷ 行政村数",
+        "TD/T 1062-2021 村/组层级；民政部农村互助养老"),
+}  # fmt: skip
+
 DEFINITIONS: tuple[Definition, ...] = (
     Definition(
         "childcare_places_per_1000", "每千人口拥有3岁以下婴幼儿托位数",

@@ -10,6 +10,7 @@ Chinese by default (:func:`study_language`).
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -47,7 +48,7 @@ def group_name(group: str, lang: str = "zh") -> str:
 UNIT_NAMES = {"zh": {"min": "分钟", "m": "米"}, "en": {"min": "min", "m": "m"}}
 
 _COVERAGE = {  # column → (zh, en)
-    "category": ("类别", "category"),
+    "category": ("类别代码", "category"),
     "name": ("设施", "facility type"),
     "threshold": ("阈值", "threshold"),
     "unit": ("单位", "unit"),
@@ -522,13 +523,53 @@ def _whole(values: pd.Series) -> pd.Series:
     return values.round(0).astype("Int64")
 
 
+#: The roles of a study's inputs, for a Chinese reader.
+SOURCE_ROLES_ZH = {"network": "路网", "facilities": "设施", "demand": "人口（需求点）",
+                   "units": "规划单元", "townships": "乡镇（街道）", "counties": "区县",
+                   "dem": "高程", "barriers": "障碍（水体）"}  # fmt: skip
+
+
+def _parent_column_zh(column: str, catalogue: Catalogue) -> str:
+    """A column of the township / county table as the Chinese report names it."""
+    from service_circle.plan import BY_KEY
+
+    if column in BY_KEY:
+        return BY_KEY[column].name_zh
+    if column == "<category>.share":
+        return "各类设施覆盖率"
+    return _UNITS[column][0] if column in _UNITS else column
+
+
+def terrain_source(text: str, lang: Lang) -> str:
+    """What the terrain and the crossings were read from, in ``lang``.
+
+    The text the library writes (``hill.tif (EPSG:32650, 20 × 20); sampled every 10 m
+    (bilinear); 54 crossings of major roads (primary 22 …), 0 signalised; OSM tags of …``)
+    with its words in Chinese; file names and codes stay as they are.
+    """
+    if lang != "zh":
+        return text
+    for en, zh in _TERRAIN_WORDS:
+        text = re.sub(en, zh, text)
+    return text
+
+
+_TERRAIN_WORDS = (
+    (r"sampled every ([\d.]+) m \(bilinear\)", r"每\1米取样（双线性插值）"),
+    (r"(\d+) crossings of major roads", r"\1处主干道过街"),
+    (r"\bprimary\b", "主干路"), (r"\bsecondary\b", "次干路"), (r"\btertiary\b", "支路"),
+    (r"\btrunk\b", "快速路"), (r"(\d+) signalised", r"其中\1处有信号灯"),
+    (r"OSM tags of ", "OSM标签，来自 "), (r"OSM incline tags", "OSM坡度标签"),
+)  # fmt: skip
+
+
 def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
     """The sheets of ``report.xlsx``.
 
     指标汇总, 社区明细, 乡镇街道汇总, 缺配清单, 设施清单, 数据说明 (English names in ``en``).
     """
     from service_circle.indicators import lacking, report_frame
-    from service_circle.plan import DEFINITIONS, PARENT_COLUMNS
+    from service_circle.plan import DEFINITIONS, DEFINITIONS_ZH, PARENT_COLUMNS
     from service_circle.units import assign
 
     zh = lang == "zh"
@@ -572,14 +613,16 @@ def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
         about.append(((f"评估规则：{catalogue[key].name_zh}" if zh
                        else f"judged: {catalogue[key].name_en}"), rule.describe(lang)))  # fmt: skip
     for d in DEFINITIONS:
+        formula, origin = DEFINITIONS_ZH[d.key] if zh else (d.formula, d.source)
         about.append(((f"定义：{d.name_zh}" if zh else f"definition: {d.key}"),
-                      f"{d.formula} — {d.source}"))  # fmt: skip
+                      f"{formula} — {origin}"))  # fmt: skip
     if plan.townships is not None or plan.counties is not None:
         for column, how in PARENT_COLUMNS.items():
-            about.append(((f"乡镇街道汇总：{column}" if zh else f"townships: {column}"),
-                          how[1] if zh else how[0]))  # fmt: skip
+            about.append(((f"乡镇街道汇总：{_parent_column_zh(column, catalogue)}" if zh
+                           else f"townships: {column}"), how[1] if zh else how[0]))  # fmt: skip
     for source in study.sources:
-        about.append((("数据来源：" if zh else "source: ") + source.role, source.name))
+        role = SOURCE_ROLES_ZH.get(source.role, source.role) if zh else source.role
+        about.append((("数据来源：" if zh else "source: ") + role, source.name))
     about += [(("说明" if zh else "note"), n) for n in plan.notes]
     about.append(("署名" if zh else "attribution", study.attribution))
     if report.road is not None:
@@ -603,6 +646,6 @@ def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
         sheets[TERRAIN_SHEETS[lang][0]] = summary
         if by_unit is not None:
             sheets[TERRAIN_SHEETS[lang][1]] = by_unit
-        about.append(("地形" if zh else "terrain", report.terrain.terrain))
+        about.append(("地形" if zh else "terrain", terrain_source(report.terrain.terrain, lang)))
     sheets[names[5]] = pd.DataFrame(about, columns=["项目", "内容"] if zh else ["item", "value"])
     return sheets

@@ -207,7 +207,7 @@ def test_build_and_analyze_a_study(tmp_path, capsys):
     assert rc == 0
     # a study in China: the table for people is in Chinese, the raw one in coverage.json
     table = pd.read_csv(out / "coverage.csv")
-    assert table["类别"].tolist() == ["kindergarten"] * 2 + ["pharmacy"] * 2
+    assert table["类别代码"].tolist() == ["kindergarten"] * 2 + ["pharmacy"] * 2
     assert table["单位"].unique().tolist() == ["米"]
     assert table["覆盖率"].str.endswith("%").all()
     raw = pd.read_json(out / "coverage.json")

@@ -170,3 +170,47 @@ def test_a_facility_off_the_network_is_named_with_its_reason(inputs, tmp_path, c
     with TestClient(app) as client:
         unit = client.get("/studies/study/units/360681001").json()
     assert [u["name"] for u in unit["unplaced"]] == ["城西敬老院"]
+
+
+#: Words a Chinese reader meets as they are: names of data, standards and their licence.
+PROPER = {"OSM", "OpenStreetMap", "ODbL", "contributors", "EPSG", "WGS", "GCJ", "Tobler"}
+#: Columns of codes (category and indicator keys), for machines and formulas.
+CODE_COLUMNS = {"类别代码", "指标代码", "编号", "代码", "来源", "osm_type"}
+
+
+def test_a_chinese_study_speaks_chinese_in_every_output(inputs, tmp_path, capsys):
+    """No English word a user reads in the console, report, tables or workbook of a Chinese
+    study (profile names, file-writing lines, definitions, terrain, warnings were English)."""
+    import html
+    import re
+
+    out = tmp_path / "out"
+    assert main(["analyze", "--study", str(inputs["study"]), "--out", str(out)]) == 0
+    said = capsys.readouterr()
+    allowed = set(PROPER)
+    for path in (*inputs.values(), out):  # file and folder names the outputs name
+        allowed |= set(re.findall(r"[A-Za-z][A-Za-z_]+", str(path)))
+    allowed |= {"csv", "html", "json", "xlsx", "geojson", "gpkg", "osm", "pbf", "tif", "node",
+                "way", "relation", *re.findall(r"[A-Za-z_]+", " ".join(p.name for p in
+                                                                    out.iterdir()))}  # fmt: skip
+    texts = {"console": (said.out + said.err).replace("\n", "")}  # lines wrap mid-word
+    page = (out / "report.html").read_text(encoding="utf-8")
+    page = re.sub(r"<style.*?</style>|<script.*?</script>", "", page, flags=re.S)
+    texts["report.html"] = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    for name in ("units.csv", "open_when_needed.csv", "terrain_effect.csv", "coverage.csv",
+                 "report.csv"):  # fmt: skip
+        frame = pd.read_csv(out / name, encoding="utf-8-sig", dtype=str)
+        texts[name] = " ".join(
+            frame.drop(columns=[c for c in frame if c in CODE_COLUMNS])
+            .fillna("")
+            .to_numpy()
+            .ravel()
+            .tolist()
+            + list(frame.columns)
+        )
+    for sheet, frame in pd.read_excel(out / "report.xlsx", sheet_name=None, dtype=str).items():
+        kept = frame.drop(columns=[c for c in frame if c in CODE_COLUMNS])
+        texts[f"report.xlsx:{sheet}"] = " ".join(kept.fillna("").to_numpy().ravel().tolist())
+    for name, text in texts.items():
+        english = set(re.findall(r"[A-Za-z][A-Za-z_]{2,}", text)) - allowed
+        assert not english, (name, sorted(english))
