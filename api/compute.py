@@ -292,12 +292,14 @@ class ComputePool:
             return await self._run_in_process(task, limit, admitted, client)
         return await self._run_in_thread(task, limit, admitted, client)
 
-    async def _run_in_thread(self, task, limit: float, admitted: float, client: str):
-        if self._threads is None:  # a plain callable on a process pool
-            self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="sc-compute")
-        call = (lambda: task.run(self.studies)) if isinstance(task, Task) else task
+    async def _wait_for_worker(self, client: str, limit: float) -> tuple[Any, int]:
+        """A worker (or a thread's slot) for an admitted computation, and its ticket.
+
+        A computation that waits past its limit, or whose client goes while it waits, gives
+        its admission back.
+        """
         try:
-            slot = await asyncio.wait_for(self._acquire(client), timeout=limit)
+            worker = await asyncio.wait_for(self._acquire(client), timeout=limit)
         except TimeoutError:
             self._done(client, 0.0, False)
             raise TimeLimitError(
@@ -308,7 +310,13 @@ class ComputePool:
             self.stopped += 1
             raise
         self._tickets += 1
-        ticket = self._tickets
+        return worker, self._tickets
+
+    async def _run_in_thread(self, task, limit: float, admitted: float, client: str):
+        if self._threads is None:  # a plain callable on a process pool
+            self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="sc-compute")
+        call = (lambda: task.run(self.studies)) if isinstance(task, Task) else task
+        slot, ticket = await self._wait_for_worker(client, limit)
         loop = asyncio.get_running_loop()
         began = time.monotonic()
         left = limit - (began - admitted)
@@ -339,19 +347,7 @@ class ComputePool:
 
     async def _run_in_process(self, task: Task, limit: float, admitted: float, client: str):
         assert self._zygote is not None
-        try:
-            worker = await asyncio.wait_for(self._acquire(client), timeout=limit)
-        except TimeoutError:
-            self._done(client, 0.0, False)
-            raise TimeLimitError(
-                f"the computation waited past its time limit of {limit:g} s for a worker"
-            ) from None
-        except BaseException:  # cancelled while waiting: its client went away
-            self._done(client, 0.0, False)
-            self.stopped += 1
-            raise
-        self._tickets += 1
-        ticket = self._tickets
+        worker, ticket = await self._wait_for_worker(client, limit)
         self._on_worker(ticket, True)
         began = time.monotonic()
         left = limit - (began - admitted)

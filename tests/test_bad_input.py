@@ -159,10 +159,11 @@ def test_a_unit_outside_the_network_fails_on_its_data_at_once(files, tmp_path):
     assert "no ways with a highway tag within the box" in failed["error"]
 
 
-def test_the_batch_summary_keeps_formulas_as_text(files, tmp_path):
+def test_the_batch_summary_keeps_formulas_as_text_and_templates_as_text(files, tmp_path):
     from service_circle.batch import BatchSpec, read_areas, run_batch
 
-    gpd.read_file(files["areas"]).assign(key=["=2+2"]).to_file(tmp_path / "areas.geojson")
+    frame = gpd.read_file(files["areas"]).assign(key=["=2+2"], name=["{{ 7*7 }}${7*7}区"])
+    frame.to_file(tmp_path / "areas.geojson")
     areas = read_areas(tmp_path / "areas.geojson")
     from distributed import Client, LocalCluster
 
@@ -172,3 +173,5 @@ def test_the_batch_summary_keeps_formulas_as_text(files, tmp_path):
         run_batch(areas, spec, tmp_path / "ds", client=client)
     text = (tmp_path / "ds" / "summary.csv").read_text(encoding="utf-8-sig")
     assert "\n=2+2" not in text and "'=2+2" in text
+    page = (tmp_path / "ds" / "report.html").read_text(encoding="utf-8")
+    assert "{{ 7*7 }}${7*7}区" in page and "49" not in page.split("{{ 7*7 }}")[1][:20]
