@@ -25,7 +25,7 @@ from conftest import ROOT, running_server, shared_file
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = ROOT / "test-artifacts"
-HOSTILE_FACILITY = '<img src=x onerror="window.__xss=1">食堂'
+HOSTILE_FACILITY = '<img src=x onerror="window.__xss=1">{{ 7*7 }}`${7*7}`食堂'
 HOSTILE_UNIT = "<b>试验区</b><img src=x onerror=window.__xss=2>"
 #: A units file's name: it reaches the attribution, which Leaflet writes as HTML.
 HOSTILE_SOURCE = '<img src=x onerror="window.__xss=3">单元.geojson'
