@@ -198,18 +198,21 @@ def report_parts(
     profile: str | None,
     preset: str | None,
     opening: Opening | None = None,
-) -> tuple[Any, pd.DataFrame, dict, Any, Any]:
+) -> tuple[Any, pd.DataFrame, dict, Any, Any, Any]:
     """What the report says, computed once.
 
     The plan's indicators (study, units, townships), the coverage table, the targets, the
-    "open when needed" section and what ``opening`` chose.
+    "open when needed" section, what ``opening`` chose and what hills and crossings cost
+    (:class:`~service_circle.indicators.Report`'s parts, without the study, which the
+    server holds already): the same sections as ``analyze``'s report.
     """
     from service_circle.pipeline import analyze_study
 
     at, unknown_open = opening or (None, True)
     analysis = analyze_study(study, thresholds, profile=profile, targets_preset=preset,
                              polygons=False, at=at, unknown_open=unknown_open)  # fmt: skip
-    return analysis.plan, analysis.coverage, analysis.targets, analysis.hours, analysis.opening
+    return (analysis.plan, analysis.coverage, analysis.targets, analysis.hours,
+            analysis.opening, analysis.terrain)  # fmt: skip
 
 
 def map_page(

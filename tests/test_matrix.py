@@ -214,3 +214,22 @@ def test_a_chinese_study_speaks_chinese_in_every_output(inputs, tmp_path, capsys
     for name, text in texts.items():
         english = set(re.findall(r"[A-Za-z][A-Za-z_]{2,}", text)) - allowed
         assert not english, (name, sorted(english))
+
+
+def test_the_cli_and_the_api_report_the_same_study_alike(inputs, tmp_path):
+    """One door, one answer: the API's report dropped what the hills and crossings cost."""
+    from fastapi.testclient import TestClient
+    from service_circle_api.main import create_app
+    from service_circle_api.settings import Settings
+
+    out = tmp_path / "out"
+    assert main(["analyze", "--study", str(inputs["study"]), "--out", str(out)]) == 0
+    cli = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    app = create_app(Settings(studies_dir=inputs["study"].parent, compute_processes=False))
+    with TestClient(app) as client:
+        api = client.get("/studies/study/report").json()
+        page = client.get("/studies/study/report.html").text
+    assert api["terrain_effect"] is not None and "id='terrain'" in page
+    for part in ("indicators", "lacking", "terrain_effect", "unplaced_facilities", "judged",
+                 "completeness", "population"):  # fmt: skip
+        assert api[part] == cli[part], part

@@ -74,12 +74,12 @@ async def report_of(
 ) -> Report:
     """The report of a study for the question asked, computed once in a worker."""
     task = Task(tasks.report_parts, study_id, (thresholds, profile, preset, opening))
-    plan, table, targets, hours, chosen = await registry.get(
+    plan, table, targets, hours, chosen, terrain = await registry.get(
         (study_id, "report", tuple(thresholds), profile, preset, opening), task
     )
     view = study if opening[0] is None else study.open_at(opening[0], unknown_open=opening[1])
     return Report(view, plan, table, targets, check_lang(lang or study_language(study)),
-                  hours=hours, opening=chosen)  # fmt: skip
+                  hours=hours, opening=chosen, terrain=terrain)  # fmt: skip
 
 
 ReportDep = Annotated[Report, Depends(report_of)]
