@@ -224,22 +224,17 @@ def map_page(
     tiles: Literal["osm", "none"],
     embed: bool,
 ) -> str:
-    """The study's Leaflet map as an HTML page (with its planning units, if it has any)."""
-    from service_circle.judging import judging_rule, judging_threshold
-    from service_circle.maps import render, study_map
-    from service_circle.plan import plan_indicators
-    from service_circle.targets import load_targets
+    """The study's Leaflet map as an HTML page, as every door draws it.
 
-    one, unit = judging_threshold(thresholds)
-    rule = judging_rule(study.catalogue, threshold=one, profile=profile, unit=unit)
-    units = plan_indicators(study, rule, load_targets()).units if study.units is not None else None
-    return render(
-        study_map(
-            study, categories=[category] if category else None, thresholds=thresholds,
-            profile=profile, lang=lang, tiles=tiles, self_contained=embed, units=units,
-            judged=rule,
-        )
-    )  # fmt: skip
+    That is :func:`~service_circle.pipeline.map_of`: its units, each group at its own pace.
+    """
+    from service_circle.maps import render
+    from service_circle.pipeline import map_of
+
+    return render(map_of(
+        study, categories=[category] if category else None, thresholds=thresholds,
+        profile=profile, lang=lang, tiles=tiles, self_contained=embed,
+    ))  # fmt: skip
 
 
 #: The columns of a facility a planner reads (those the study has).

@@ -1528,14 +1528,17 @@ def map_(
     ] = False,
 ) -> None:
     """Write the study as a map (HTML, self-contained unless --cdn)."""
-    from service_circle.maps import save_map, study_map
+    from service_circle.maps import save_map
+    from service_circle.pipeline import map_of
     from service_circle.study import Study
     from service_circle.tables import resolve_lang
 
+    if tiles not in ("osm", "none"):
+        raise InputError(f"--tiles must be none or osm, got {tiles!r}")
     study = Study.load(study_dir)
     lang = resolve_lang(lang, study)
     keys = [_category_key(study.catalogue, c) for c in category] if category else None
-    fmap = study_map(
+    fmap = map_of(  # as analyze and the API draw it: each group judged at its own pace
         study, categories=keys, thresholds=_thresholds(minutes, metres), profile=profile,
         lang=lang, tiles=cast(Literal["osm", "none"], tiles), self_contained=not cdn,
         sites=_read(sites) if sites else None,

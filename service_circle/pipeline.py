@@ -14,7 +14,9 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -34,7 +36,13 @@ from service_circle.rural import DEFAULT_ROAD_SPEED_KMH, RoadCircle, road_circle
 from service_circle.search import nearest
 from service_circle.snapping import Snapped
 from service_circle.study import OpenAt, Study
-from service_circle.tables import Lang, coverage_for_people, hours_for_people, resolve_lang
+from service_circle.tables import (
+    Lang,
+    check_lang,
+    coverage_for_people,
+    hours_for_people,
+    resolve_lang,
+)
 from service_circle.targets import load_targets, targets_for
 from service_circle.terrain_effect import TerrainEffect, terrain_effect
 from service_circle.walk_network import WalkNetwork
@@ -224,6 +232,62 @@ def judged_coverage(
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def map_of(
+    study: Study,
+    *,
+    categories: Sequence[str] | None = None,
+    thresholds: Sequence[Threshold] | None = None,
+    profile: str | Profile | None = None,
+    lang: str = "auto",
+    tiles: Literal["osm", "none"] = "none",
+    self_contained: bool = True,
+    sites: gpd.GeoDataFrame | None = None,
+    neighbourhoods: gpd.GeoDataFrame | None = None,
+    analysis: Analysis | None = None,
+) -> folium.Map:
+    """The map of a study, assembled in one place for every door.
+
+    ``analyze``, ``service-circle map``, ``GET /studies/{id}/map`` and the batch draw it
+    here: each category under the profile and at the threshold its report judges it by
+    (:func:`~service_circle.judging.judging_rule`: the elderly canteen at the elderly's
+    pace), and with planning units their layer coloured by what each misses (缺配). With
+    ``analysis`` its judging, units, isochrones and gaps are drawn, not computed again.
+
+    Parameters
+    ----------
+    study
+        The study.
+    categories, thresholds, profile
+        As :func:`analyze_study` (default every category with a facility; 5, 10 and 15
+        minutes; each group's own profile).
+    lang, tiles, self_contained, sites, neighbourhoods
+        As :func:`~service_circle.maps.study_map` (``lang="auto"``: the study's own).
+    analysis
+        An analysis of ``study`` already at hand.
+    """
+    if analysis is not None:
+        return study_map(
+            study, categories=list(analysis.categories), thresholds=list(analysis.thresholds),
+            profile=analysis.profile, lang=check_lang(resolve_lang(lang, study)), tiles=tiles,
+            self_contained=self_contained, sites=sites, neighbourhoods=neighbourhoods,
+            computed_isochrones=analysis.isochrones, computed_gaps=analysis.gaps,
+            units=analysis.plan.units, judged=analysis.judged,
+            unknown_open=analysis.hours.unknown_open if analysis.hours is not None else True,
+        )  # fmt: skip
+    chosen = list(thresholds or [Threshold.minutes(m) for m in (5, 10, 15)])
+    one, unit = judging_threshold(chosen)
+    rule = judging_rule(study.catalogue, threshold=one, profile=profile, unit=unit)
+    units = None
+    if study.units is not None:
+        targets = load_targets(targets_for(*study_centre(study)))
+        units = plan_indicators(study, rule, targets).units
+    return study_map(
+        study, categories=categories, thresholds=chosen, profile=profile,
+        lang=check_lang(resolve_lang(lang, study)), tiles=tiles, self_contained=self_contained,
+        sites=sites, neighbourhoods=neighbourhoods, units=units, judged=rule,
+    )  # fmt: skip
+
+
 def study_centre(study: Study) -> tuple[float | None, float | None]:
     """The centre of a study's homes and facilities (lon, lat), or ``None``s."""
     west, south, east, north = study.extent()
@@ -259,14 +323,7 @@ def write_analysis(analysis: Analysis, folder: str | os.PathLike) -> list[str]:
     if analysis.hours is not None and len(analysis.hours.table):
         write_csv(hours_for_people(analysis.hours, study.catalogue, lang),
                   folder / "open_when_needed.csv")  # fmt: skip
-    fmap = study_map(
-        study, categories=list(analysis.categories), thresholds=list(analysis.thresholds),
-        profile=analysis.profile, lang=lang, self_contained=True,
-        computed_isochrones=analysis.isochrones, computed_gaps=analysis.gaps,
-        units=analysis.plan.units, judged=analysis.judged,
-        unknown_open=analysis.hours.unknown_open if analysis.hours is not None else True,
-    )  # fmt: skip
-    save_map(fmap, folder / "map.html")
+    save_map(map_of(analysis.study, analysis=analysis, lang=lang), folder / "map.html")
     hours = analysis.hours is not None and len(analysis.hours.table) > 0
     return [*ANALYSIS_FILES, *(UNIT_FILES if analysis.plan.units is not None else ()),
             *(HOURS_FILES if hours else ()),

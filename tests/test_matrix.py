@@ -233,3 +233,33 @@ def test_the_cli_and_the_api_report_the_same_study_alike(inputs, tmp_path):
     for part in ("indicators", "lacking", "terrain_effect", "unplaced_facilities", "judged",
                  "completeness", "population"):  # fmt: skip
         assert api[part] == cli[part], part
+
+
+def _layers(page: str) -> dict[str, int]:
+    """Each layer drawn on a map page (its key) and how many features it holds."""
+    import re
+
+    found = {}
+    for body in re.findall(r"window\.serviceCircle\.add\((\{.*?\})\);", page):
+        spec = json.loads(body)
+        found[spec["key"]] = len(spec["data"]["features"])
+    return found
+
+
+def test_three_doors_draw_one_map(inputs, tmp_path):
+    """`map` drew no unit layer and judged every category at one pace; analyze's map and
+    GET /map judged each at its group's. Now all three draw the same layers alike."""
+    from fastapi.testclient import TestClient
+    from service_circle_api.main import create_app
+    from service_circle_api.settings import Settings
+
+    assert main(["analyze", "--study", str(inputs["study"]), "--out", str(tmp_path / "a")]) == 0
+    assert main(["map", "--study", str(inputs["study"]), "--out", str(tmp_path / "m.html")]) == 0
+    app = create_app(Settings(studies_dir=inputs["study"].parent, compute_processes=False))
+    with TestClient(app) as client:
+        api = client.get("/studies/study/map", params={"self_contained": True}).text
+    analyze = _layers((tmp_path / "a" / "map.html").read_text(encoding="utf-8"))
+    command = _layers((tmp_path / "m.html").read_text(encoding="utf-8"))
+    served = _layers(api)
+    assert "units" in analyze and analyze == command == served
+    assert "gaps/elderly_canteen" in analyze and "windows/pharmacy/night" in analyze
