@@ -83,9 +83,10 @@ class Registry:
         try:
             return await _while_asked(asyncio.shield(pending))
         finally:
-            self._waiters[key] = self._waiters.get(key, 1) - 1
-            if self._waiters[key] <= 0 and not pending.done():
-                pending.cancel()  # nobody waits for it any more: stop it
+            if self._pending.get(key) is pending:  # still under way: one waiter fewer
+                self._waiters[key] -= 1
+                if self._waiters[key] <= 0:
+                    pending.cancel()  # nobody waits for it any more: stop it
 
     def _forget(self, key: tuple) -> None:
         self._pending.pop(key, None)

@@ -210,8 +210,7 @@ def test_a_computation_whose_client_left_is_stopped_and_its_worker_replaced(samp
         pool.start()
         try:
             job = asyncio.ensure_future(pool.run(Task(_stall, study.name, ())))
-            while pool.load["running"] == 0:
-                await asyncio.sleep(0.01)
+            await _until(lambda: pool.load["running"] == 1)
             waiting = asyncio.ensure_future(pool.run(Task(_stall, study.name, ())))
             await asyncio.sleep(0.05)
             assert pool.load == {"running": 1, "waiting": 1}
@@ -222,6 +221,40 @@ def test_a_computation_whose_client_left_is_stopped_and_its_worker_replaced(samp
                     await gone
             assert pool.load == {"running": 0, "waiting": 0} and pool.stopped == 2
             assert await pool.run(Task(_answer, study.name, ())) == 42  # a fresh worker
+        finally:
+            pool.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_a_shared_computation_stops_only_when_its_last_client_has_gone(sample_cache):
+    """Two clients asking the same question share one computation: one leaving does not
+    stop it for the other; the last one leaving does."""
+    from service_circle_api.registry import Registry
+    from service_circle_api.tasks import Task
+
+    from service_circle.sample import sample_study
+
+    study = sample_study(sample_cache)
+
+    async def scenario():
+        pool = ComputePool(1, 2, 120.0, {study.name: study}, processes=True)
+        pool.start()
+        registry = Registry({study.name: study}, pool=pool)
+        try:
+            ask = [asyncio.ensure_future(registry.get(("same",), Task(_stall, study.name, ())))
+                   for _ in range(2)]  # fmt: skip
+            await _until(lambda: pool.load["running"] == 1)
+            ask[0].cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await ask[0]
+            await asyncio.sleep(0.2)
+            assert pool.load["running"] == 1 and pool.stopped == 0  # still asked for
+            ask[1].cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await ask[1]
+            await _until(lambda: pool.load["running"] == 0)  # stopped when the loop gets to it
+            assert pool.load == {"running": 0, "waiting": 0} and pool.stopped == 1
         finally:
             pool.shutdown()
 
@@ -262,6 +295,15 @@ def test_a_freed_worker_goes_to_the_client_with_least_under_way():
         pool.shutdown()
 
     asyncio.run(scenario())
+
+
+async def _until(condition, tries: int = 6000) -> None:
+    """Wait for ``condition``, a bounded number of times (a guard, not a measure of speed)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the pool never reached the state waited for")
 
 
 def _stall(study) -> None:
