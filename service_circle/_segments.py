@@ -80,9 +80,7 @@ class SegmentIndex:
 
     def _from_polylines(self, net: WalkNetwork) -> None:
         """The segments of edges with interior vertices (centre-line networks)."""
-        from service_circle.walk_network import _edge_coords
-
-        coords, n_coords = _edge_coords(
+        coords, n_coords = edge_coords(
             net.node_x, net.node_y, net.edge_u, net.edge_v, net.geom_offsets, net.geom_xy
         )
         last = np.cumsum(n_coords) - 1
@@ -241,3 +239,30 @@ class SegmentIndex:
         first = order[np.r_[True, point[order][1:] != point[order][:-1]]]
         edge[point[first]], pos[point[first]], dist[point[first]] = (
             seg_edge[first], along[first], d[first])  # fmt: skip
+
+
+def edge_coords(
+    node_x: np.ndarray,
+    node_y: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    geom_offsets: np.ndarray,
+    geom_xy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge's vertices ``u → interior → v`` stacked, and the vertex count per edge."""
+    n_edges = edge_u.size
+    n_inner = np.diff(geom_offsets)
+    n_coords = n_inner + 2
+    starts = np.zeros(n_edges, dtype=np.int64)
+    np.cumsum(n_coords[:-1], out=starts[1:])
+    coords = np.empty((int(n_coords.sum()), 2), dtype=np.float64)
+    coords[starts, 0] = node_x[edge_u]
+    coords[starts, 1] = node_y[edge_u]
+    ends = starts + n_coords - 1
+    coords[ends, 0] = node_x[edge_v]
+    coords[ends, 1] = node_y[edge_v]
+    if geom_xy.shape[0]:
+        edge_of_vertex = np.repeat(np.arange(n_edges), n_inner)
+        rank = np.arange(geom_xy.shape[0]) - geom_offsets[edge_of_vertex]
+        coords[starts[edge_of_vertex] + 1 + rank] = geom_xy
+    return coords, n_coords

@@ -23,14 +23,48 @@ import numpy as np
 import pandas as pd
 
 from service_circle.folders import atomic_write
+from service_circle.hours import describe_at, parse_at
 from service_circle.judging import Judgement, judging_rule
 from service_circle.opening import OpenWhenNeeded
-from service_circle.plan import BY_KEY, PARENT_COLUMNS, Indicator, PlanResult, plan_indicators
+from service_circle.plan import (
+    BY_KEY,
+    DEFINITIONS,
+    DEFINITIONS_ZH,
+    PARENT_COLUMNS,
+    Indicator,
+    PlanResult,
+    plan_indicators,
+)
 from service_circle.profiles import Profile, profile_label
 from service_circle.rural import RoadCircle
 from service_circle.study import OpenAt, Study
+from service_circle.tables import (
+    BASIS_NAMES,
+    HOURS_SHEET,
+    ROAD_SHEETS,
+    SHEETS,
+    SOURCE_ROLES_ZH,
+    STATUS_NAMES,
+    TERRAIN_SHEETS,
+    UNIT_NAMES,
+    Lang,
+    check_lang,
+    facilities_for_people,
+    hours_for_people,
+    indicator_text,
+    parent_column_zh,
+    percent,
+    report_for_people,
+    road_for_people,
+    terrain_for_people,
+    terrain_source,
+    terrain_title,
+    units_for_people,
+    unplaced_for_people,
+)
 from service_circle.targets import load_targets
 from service_circle.terrain_effect import TerrainEffect
+from service_circle.units import assign
 from service_circle.writers import json_safe, write_csv, write_geojson, write_xlsx
 
 logger = logging.getLogger(__name__)
@@ -161,8 +195,6 @@ def report_html(report: Report, *, attribution: str | None = None) -> str:
 
     ``attribution`` defaults to the study's own (from the sources it was built from).
     """
-    from service_circle.tables import check_lang
-
     return _html(report, check_lang(report.lang), attribution or report.study.attribution)
 
 
@@ -173,15 +205,6 @@ def write_report(report: Report, folder: str | os.PathLike) -> list[Path]:
     units.geojson; with the township circle by road, road_circle.csv (per unit, or the
     summary without units).
     """
-    from service_circle.tables import (
-        check_lang,
-        report_for_people,
-        road_for_people,
-        terrain_for_people,
-        units_for_people,
-        workbook_sheets,
-    )
-
     lang = check_lang(report.lang)
     folder = Path(folder)
     paths = [folder / n for n in ("report.json", "report.csv", "report.html", "report.xlsx")]
@@ -220,15 +243,6 @@ def _frame_html(frame: pd.DataFrame, ident: str) -> str:
 
 def _extra_sections(report: Report, lang: str) -> str:
     """The sections apart from the walking circle: by road, and what hills and crossings cost."""
-    from service_circle.tables import (
-        check_lang,
-        road_for_people,
-        terrain_for_people,
-        terrain_source,
-        terrain_title,
-        unplaced_for_people,
-    )
-
     esc, zh, lang = html.escape, lang == "zh", check_lang(lang)
     sections = []
     if report.road is not None:
@@ -268,8 +282,6 @@ def _extra_sections(report: Report, lang: str) -> str:
 
 def at_line(opening: OpenAt, lang: str) -> str:
     """What ``--at`` chose, in words."""
-    from service_circle.hours import describe_at, parse_at
-
     when = describe_at(parse_at(opening.when), lang) if ":" in opening.when else opening.when
     unknown = opening.assumed
     if lang == "zh":
@@ -284,8 +296,6 @@ def at_line(opening: OpenAt, lang: str) -> str:
 
 def _hours_section(report: Report, lang: str) -> tuple:
     """The "open when needed" section: its title, id, tables and the note on hours."""
-    from service_circle.tables import check_lang, hours_for_people
-
     hours = report.hours
     assert hours is not None
     table = hours_for_people(hours, report.study.catalogue, check_lang(lang))
@@ -312,7 +322,6 @@ def _hours_section(report: Report, lang: str) -> tuple:
 
 
 def _fmt(value: float | None, unit: str) -> str:
-    from service_circle.tables import indicator_text
 
     return indicator_text(value, unit, missing="—")
 
@@ -407,7 +416,6 @@ _PAGE: dict[str, dict[str, Any]] = {
 
 
 def _html(report: Report, lang: str, attribution: str) -> str:
-    from service_circle.tables import BASIS_NAMES, STATUS_NAMES, UNIT_NAMES, percent
 
     study, plan = report.study, report.plan
     text = _PAGE[lang]
@@ -526,3 +534,87 @@ tr.not-computable td {{ color: #777; }}
 <p><small>{esc(text["data"])}: {esc(attribution)}</small></p>
 </body></html>
 """
+
+
+def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
+    """The sheets of ``report.xlsx``.
+
+    指标汇总, 社区明细, 乡镇街道汇总, 缺配清单, 设施清单, 数据说明 (English names in ``en``).
+    """
+    zh = lang == "zh"
+    study, plan = report.study, report.plan
+    catalogue = study.catalogue
+    names = SHEETS[lang]
+    sheets: dict[str, pd.DataFrame] = {}
+    sheets[names[0]] = report_for_people(report_frame(plan.indicators), lang)
+    empty = pd.DataFrame(
+        {
+            ("说明" if zh else "note"): [
+                "未提供规划单元（--units）" if zh else "no planning units given (--units)"
+            ]
+        }
+    )
+    sheets[names[1]] = (units_for_people(plan.units, catalogue, lang) if plan.units is not None
+                        else empty)  # fmt: skip
+    parents = [units_for_people(t, catalogue, lang) for t in (plan.townships, plan.counties)
+               if t is not None]  # fmt: skip
+    sheets[names[2]] = pd.concat(parents, ignore_index=True) if parents else empty
+    gap = lacking(report)
+    sheets[names[3]] = units_for_people(gap, catalogue, lang) if plan.units is not None else empty
+    if study.units is not None and len(study.facilities):
+        where = assign(study.units, study.facilities)
+        unit_names = pd.Series(np.where(where >= 0, study.units["unit_name"].to_numpy(
+            dtype=object)[np.maximum(where, 0)], ""))  # fmt: skip
+    else:
+        unit_names = pd.Series([""] * len(study.facilities))
+    sheets[names[4]] = facilities_for_people(study.facilities, catalogue, unit_names, lang)
+    about: list[tuple[str, str]] = [
+        ("研究" if zh else "study", study.name),
+        ("目标" if zh else "targets", str(report.targets.get("label_zh" if zh else "label"))),
+        ("目标来源" if zh else "targets source",
+         str(report.targets.get("source_zh" if zh else "source", ""))),
+        ("人口口径" if zh else "population basis",
+         BASIS_NAMES[lang].get(plan.basis.get("population", ""), "")),
+        ("户数口径" if zh else "households basis",
+         BASIS_NAMES[lang].get(plan.basis.get("households", ""), "")),
+    ]  # fmt: skip
+    for key, rule in plan.judged.items():
+        about.append(((f"评估规则：{catalogue[key].name_zh}" if zh
+                       else f"judged: {catalogue[key].name_en}"), rule.describe(lang)))  # fmt: skip
+    for d in DEFINITIONS:
+        formula, origin = DEFINITIONS_ZH[d.key] if zh else (d.formula, d.source)
+        about.append(((f"定义：{d.name_zh}" if zh else f"definition: {d.key}"),
+                      f"{formula} — {origin}"))  # fmt: skip
+    if plan.townships is not None or plan.counties is not None:
+        for column, how in PARENT_COLUMNS.items():
+            about.append(((f"乡镇街道汇总：{parent_column_zh(column, catalogue)}" if zh
+                           else f"townships: {column}"), how[1] if zh else how[0]))  # fmt: skip
+    for source in study.sources:
+        role = SOURCE_ROLES_ZH.get(source.role, source.role) if zh else source.role
+        about.append((("数据来源：" if zh else "source: ") + role, source.name))
+    about += [(("说明" if zh else "note"), n) for n in plan.notes]
+    about.append(("署名" if zh else "attribution", study.attribution))
+    if report.road is not None:
+        summary, by_unit = road_for_people(report.road, catalogue, lang)
+        sheets[ROAD_SHEETS[lang][0]] = summary
+        if by_unit is not None:
+            sheets[ROAD_SHEETS[lang][1]] = by_unit
+        about.append(("车行路网" if zh else "drive network", report.road.network))
+    if report.hours is not None and len(report.hours.table):
+        sheets[HOURS_SHEET[lang]] = hours_for_people(report.hours, catalogue, lang)
+        assumed = int(report.hours.hours["facilities"].sum()
+                      - report.hours.hours["hours_known"].sum())  # fmt: skip
+        about.append((("营业时间不明的设施" if zh else "facilities without known hours"),
+                      f"{assumed}（{'按营业计' if report.hours.unknown_open else '按未营业计'}）"
+                      if zh else f"{assumed} (counted "
+                      f"{'open' if report.hours.unknown_open else 'closed'})"))  # fmt: skip
+    if report.opening is not None:
+        about.append((("计算时刻" if zh else "at"), report.opening.when))
+    if report.terrain is not None:
+        summary, by_unit = terrain_for_people(report.terrain, catalogue, lang)
+        sheets[TERRAIN_SHEETS[lang][0]] = summary
+        if by_unit is not None:
+            sheets[TERRAIN_SHEETS[lang][1]] = by_unit
+        about.append(("地形" if zh else "terrain", terrain_source(report.terrain.terrain, lang)))
+    sheets[names[5]] = pd.DataFrame(about, columns=["项目", "内容"] if zh else ["item", "value"])
+    return sheets

@@ -18,11 +18,12 @@ import pandas as pd
 
 from service_circle._errors import InputError
 from service_circle.catalogue import age_band
+from service_circle.coords import in_china
+from service_circle.plan import BY_KEY
 from service_circle.profiles import profile_label
 
 if TYPE_CHECKING:
     from service_circle.catalogue import Catalogue
-    from service_circle.indicators import Report
     from service_circle.opening import OpenWhenNeeded
     from service_circle.rural import RoadCircle
     from service_circle.study import Study
@@ -94,8 +95,6 @@ def check_lang(lang: str) -> Lang:
 
 def study_language(study: Study) -> Lang:
     """``"zh"`` for a study inside China (by the centre of its homes and facilities)."""
-    from service_circle.coords import in_china
-
     west, south, east, north = study.extent()
     if not np.isfinite(west):
         return "en"
@@ -273,8 +272,6 @@ def _key_names(text: object, catalogue: Catalogue, lang: Lang) -> str:
 
 def units_for_people(units: pd.DataFrame, catalogue: Catalogue, lang: Lang) -> pd.DataFrame:
     """The per-unit table (or townships / counties) with headers in ``lang``, rounded."""
-    from service_circle.plan import BY_KEY
-
     i = 0 if lang == "zh" else 1
     out = pd.DataFrame()
     outside = "不在任何单元内" if lang == "zh" else "outside any unit"
@@ -529,10 +526,8 @@ SOURCE_ROLES_ZH = {"network": "路网", "facilities": "设施", "demand": "人�
                    "dem": "高程", "barriers": "障碍（水体）"}  # fmt: skip
 
 
-def _parent_column_zh(column: str, catalogue: Catalogue) -> str:
+def parent_column_zh(column: str, catalogue: Catalogue) -> str:
     """A column of the township / county table as the Chinese report names it."""
-    from service_circle.plan import BY_KEY
-
     if column in BY_KEY:
         return BY_KEY[column].name_zh
     if column == "<category>.share":
@@ -561,91 +556,3 @@ _TERRAIN_WORDS = (
     (r"\btrunk\b", "快速路"), (r"(\d+) signalised", r"其中\1处有信号灯"),
     (r"OSM tags of ", "OSM标签，来自 "), (r"OSM incline tags", "OSM坡度标签"),
 )  # fmt: skip
-
-
-def workbook_sheets(report: Report, lang: Lang) -> dict[str, pd.DataFrame]:
-    """The sheets of ``report.xlsx``.
-
-    指标汇总, 社区明细, 乡镇街道汇总, 缺配清单, 设施清单, 数据说明 (English names in ``en``).
-    """
-    from service_circle.indicators import lacking, report_frame
-    from service_circle.plan import DEFINITIONS, DEFINITIONS_ZH, PARENT_COLUMNS
-    from service_circle.units import assign
-
-    zh = lang == "zh"
-    study, plan = report.study, report.plan
-    catalogue = study.catalogue
-    names = SHEETS[lang]
-    sheets: dict[str, pd.DataFrame] = {}
-    sheets[names[0]] = report_for_people(report_frame(plan.indicators), lang)
-    empty = pd.DataFrame(
-        {
-            ("说明" if zh else "note"): [
-                "未提供规划单元（--units）" if zh else "no planning units given (--units)"
-            ]
-        }
-    )
-    sheets[names[1]] = (units_for_people(plan.units, catalogue, lang) if plan.units is not None
-                        else empty)  # fmt: skip
-    parents = [units_for_people(t, catalogue, lang) for t in (plan.townships, plan.counties)
-               if t is not None]  # fmt: skip
-    sheets[names[2]] = pd.concat(parents, ignore_index=True) if parents else empty
-    gap = lacking(report)
-    sheets[names[3]] = units_for_people(gap, catalogue, lang) if plan.units is not None else empty
-    if study.units is not None and len(study.facilities):
-        where = assign(study.units, study.facilities)
-        unit_names = pd.Series(np.where(where >= 0, study.units["unit_name"].to_numpy(
-            dtype=object)[np.maximum(where, 0)], ""))  # fmt: skip
-    else:
-        unit_names = pd.Series([""] * len(study.facilities))
-    sheets[names[4]] = facilities_for_people(study.facilities, catalogue, unit_names, lang)
-    about: list[tuple[str, str]] = [
-        ("研究" if zh else "study", study.name),
-        ("目标" if zh else "targets", str(report.targets.get("label_zh" if zh else "label"))),
-        ("目标来源" if zh else "targets source",
-         str(report.targets.get("source_zh" if zh else "source", ""))),
-        ("人口口径" if zh else "population basis",
-         BASIS_NAMES[lang].get(plan.basis.get("population", ""), "")),
-        ("户数口径" if zh else "households basis",
-         BASIS_NAMES[lang].get(plan.basis.get("households", ""), "")),
-    ]  # fmt: skip
-    for key, rule in plan.judged.items():
-        about.append(((f"评估规则：{catalogue[key].name_zh}" if zh
-                       else f"judged: {catalogue[key].name_en}"), rule.describe(lang)))  # fmt: skip
-    for d in DEFINITIONS:
-        formula, origin = DEFINITIONS_ZH[d.key] if zh else (d.formula, d.source)
-        about.append(((f"定义：{d.name_zh}" if zh else f"definition: {d.key}"),
-                      f"{formula} — {origin}"))  # fmt: skip
-    if plan.townships is not None or plan.counties is not None:
-        for column, how in PARENT_COLUMNS.items():
-            about.append(((f"乡镇街道汇总：{_parent_column_zh(column, catalogue)}" if zh
-                           else f"townships: {column}"), how[1] if zh else how[0]))  # fmt: skip
-    for source in study.sources:
-        role = SOURCE_ROLES_ZH.get(source.role, source.role) if zh else source.role
-        about.append((("数据来源：" if zh else "source: ") + role, source.name))
-    about += [(("说明" if zh else "note"), n) for n in plan.notes]
-    about.append(("署名" if zh else "attribution", study.attribution))
-    if report.road is not None:
-        summary, by_unit = road_for_people(report.road, catalogue, lang)
-        sheets[ROAD_SHEETS[lang][0]] = summary
-        if by_unit is not None:
-            sheets[ROAD_SHEETS[lang][1]] = by_unit
-        about.append(("车行路网" if zh else "drive network", report.road.network))
-    if report.hours is not None and len(report.hours.table):
-        sheets[HOURS_SHEET[lang]] = hours_for_people(report.hours, catalogue, lang)
-        assumed = int(report.hours.hours["facilities"].sum()
-                      - report.hours.hours["hours_known"].sum())  # fmt: skip
-        about.append((("营业时间不明的设施" if zh else "facilities without known hours"),
-                      f"{assumed}（{'按营业计' if report.hours.unknown_open else '按未营业计'}）"
-                      if zh else f"{assumed} (counted "
-                      f"{'open' if report.hours.unknown_open else 'closed'})"))  # fmt: skip
-    if report.opening is not None:
-        about.append((("计算时刻" if zh else "at"), report.opening.when))
-    if report.terrain is not None:
-        summary, by_unit = terrain_for_people(report.terrain, catalogue, lang)
-        sheets[TERRAIN_SHEETS[lang][0]] = summary
-        if by_unit is not None:
-            sheets[TERRAIN_SHEETS[lang][1]] = by_unit
-        about.append(("地形" if zh else "terrain", terrain_source(report.terrain.terrain, lang)))
-    sheets[names[5]] = pd.DataFrame(about, columns=["项目", "内容"] if zh else ["item", "value"])
-    return sheets

@@ -38,13 +38,12 @@ import shapely
 from scipy.sparse import csgraph, csr_matrix
 
 from service_circle._errors import EmptyNetworkError, InputError, InputNotFoundError
+from service_circle._segments import SegmentIndex, edge_coords
 from service_circle.folders import atomic_write
 from service_circle.profiles import CROSSED_CLASSES
 
 if TYPE_CHECKING:
     import geopandas as gpd
-
-    from service_circle._segments import SegmentIndex
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -429,7 +428,7 @@ class WalkNetwork:
     def edge_geometries(self) -> np.ndarray:
         """Shapely LineStrings of the edges, from ``u`` to ``v`` (cached)."""
         if "geoms" not in self._cache:
-            coords, n_coords = _edge_coords(
+            coords, n_coords = edge_coords(
                 self.node_x, self.node_y, self.edge_u, self.edge_v, self.geom_offsets, self.geom_xy
             )
             index = np.repeat(np.arange(self.n_edges), n_coords)
@@ -468,7 +467,7 @@ class WalkNetwork:
         offsets = np.zeros(edges.size + 1, dtype=np.int64)
         np.cumsum(n_inner, out=offsets[1:])
         inner = np.repeat(first - offsets[:-1], n_inner) + np.arange(offsets[-1])
-        coords, n_coords = _edge_coords(
+        coords, n_coords = edge_coords(
             self.node_x, self.node_y, self.edge_u[edges], self.edge_v[edges], offsets,
             self.geom_xy[inner],
         )  # fmt: skip
@@ -533,8 +532,6 @@ class WalkNetwork:
     def segment_index(self) -> SegmentIndex:
         """The edges' straight segments, indexed for the nearest to a point (cached)."""
         if "segments" not in self._cache:
-            from service_circle._segments import SegmentIndex
-
             self._cache["segments"] = SegmentIndex(self)
         return self._cache["segments"]
 
@@ -783,33 +780,6 @@ def _array_problem(a: dict[str, np.ndarray]) -> str | None:
     return None
 
 
-def _edge_coords(
-    node_x: np.ndarray,
-    node_y: np.ndarray,
-    edge_u: np.ndarray,
-    edge_v: np.ndarray,
-    geom_offsets: np.ndarray,
-    geom_xy: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every edge's vertices ``u → interior → v`` stacked, and the vertex count per edge."""
-    n_edges = edge_u.size
-    n_inner = np.diff(geom_offsets)
-    n_coords = n_inner + 2
-    starts = np.zeros(n_edges, dtype=np.int64)
-    np.cumsum(n_coords[:-1], out=starts[1:])
-    coords = np.empty((int(n_coords.sum()), 2), dtype=np.float64)
-    coords[starts, 0] = node_x[edge_u]
-    coords[starts, 1] = node_y[edge_u]
-    ends = starts + n_coords - 1
-    coords[ends, 0] = node_x[edge_v]
-    coords[ends, 1] = node_y[edge_v]
-    if geom_xy.shape[0]:
-        edge_of_vertex = np.repeat(np.arange(n_edges), n_inner)
-        rank = np.arange(geom_xy.shape[0]) - geom_offsets[edge_of_vertex]
-        coords[starts[edge_of_vertex] + 1 + rank] = geom_xy
-    return coords, n_coords
-
-
 def _polyline_lengths(
     node_x: np.ndarray,
     node_y: np.ndarray,
@@ -821,7 +791,7 @@ def _polyline_lengths(
     """Length of each edge polyline ``u → interior vertices → v`` (vectorised)."""
     if geom_xy.shape[0] == 0:
         return np.hypot(node_x[edge_v] - node_x[edge_u], node_y[edge_v] - node_y[edge_u])
-    coords, n_coords = _edge_coords(node_x, node_y, edge_u, edge_v, geom_offsets, geom_xy)
+    coords, n_coords = edge_coords(node_x, node_y, edge_u, edge_v, geom_offsets, geom_xy)
     seg = np.hypot(np.diff(coords[:, 0]), np.diff(coords[:, 1]))
     seg_edge = np.repeat(np.arange(edge_u.size), n_coords)[:-1]
     keep = np.ones(seg.size, dtype=bool)

@@ -195,3 +195,33 @@ def test_readme_layout_names_every_module():
         if p.name != "__init__.py" and not re.search(rf"\b{re.escape(p.name)}\b", layout)
     ]
     assert not missing, f"README's layout does not list {missing}"
+
+
+def _cycles() -> list[list[str]]:
+    """The import cycles among the library's modules (imports in functions included)."""
+    graph = {m: {o for o in _imports(LIBRARY / f"{m}.py") if o in LAYERS and o != m}
+             for m in _modules() if m != "__init__"}  # fmt: skip
+    found, state, stack = [], dict.fromkeys(graph, 0), []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for other in sorted(graph.get(node, ())):
+            if other == "__init__":
+                continue
+            if state.get(other) == 1:
+                found.append([*stack[stack.index(other) :], other])
+            elif state.get(other) == 0:
+                visit(other)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if state[node] == 0:
+            visit(node)
+    return found
+
+
+def test_no_import_cycle_even_hidden_in_a_function():
+    """walk_network↔_segments and indicators↔tables imported each other inside functions."""
+    assert _cycles() == []

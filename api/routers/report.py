@@ -25,10 +25,10 @@ from service_circle_api.tasks import Task
 
 from service_circle._errors import InputNotFoundError
 from service_circle._escape import content_security_policy
-from service_circle.indicators import Report, report_html, report_payload
+from service_circle.indicators import Report, report_html, report_payload, workbook_sheets
 from service_circle.plan import PlanResult
 from service_circle.study import Study
-from service_circle.tables import check_lang, study_language, workbook_sheets
+from service_circle.tables import check_lang, study_language
 from service_circle.writers import feature_collection, json_safe
 
 router = APIRouter(prefix="/studies/{study_id}", tags=["report"])
@@ -131,7 +131,7 @@ async def report_workbook(rep: ReportDep) -> Response:
 
     name = f"{rep.study.name}-report.xlsx"
     return Response(
-        xlsx_bytes(workbook_sheets(rep, rep.lang)),  # type: ignore[arg-type]
+        xlsx_bytes(workbook_sheets(rep, check_lang(rep.lang))),
         media_type=XLSX,
         headers={"Content-Disposition": f"attachment; filename=\"report.xlsx\"; "
                  f"filename*=UTF-8''{quote(name)}"},
