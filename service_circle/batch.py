@@ -508,8 +508,7 @@ def _demand(spec: BatchSpec, box: BBox) -> gpd.GeoDataFrame:
     frame, _ = dm.standard_columns(frame, spec.demand)
     frame = _in_box(frame, box)
     check_demand(frame, spec.demand, first_row=1)
-    if "id" not in frame.columns:
-        frame["id"] = np.arange(len(frame)).astype(str)
+    frame, _ = dm.unique_ids(frame)  # as build reads it: a repeated id is kept as id~2
     return dm.with_groups(frame, shares)
 
 

@@ -779,7 +779,7 @@ def _age_shares(option: str, frame: gpd.GeoDataFrame) -> tuple[dict[str, float],
 def _read_demand(path: Path, crs: str | None, table_crs: str | None, encoding: str | None,
                  age_shares: str = "auto"):  # fmt: skip
     """Demand points with checked counts; aliases, shares and repeated ids said."""
-    from service_circle.demand import standard_columns, with_groups
+    from service_circle.demand import standard_columns, unique_ids, with_groups
     from service_circle.study import check_demand
 
     frame, report = read_points_with_report(path, crs=crs, table_crs=table_crs, encoding=encoding)
@@ -790,23 +790,16 @@ def _read_demand(path: Path, crs: str | None, table_crs: str | None, encoding: s
         err_console.print(f"{escape(str(path))}: {escape(said)}", highlight=False)
     first_row = 2 if path.suffix.lower() in (".csv", ".txt", ".tsv", ".xlsx", ".xls") else 1
     check_demand(frame, str(path), first_row=first_row)
-    if "id" not in frame.columns:
-        frame["id"] = np.arange(len(frame)).astype(str)
     if "source" not in frame.columns:  # where these people came from, for the attribution
         frame["source"] = path.name
-    ids = frame["id"].astype(str)
-    repeated = ids.duplicated(keep="first")
-    if repeated.any():
-        count = ids.groupby(ids).cumcount() + 1
-        frame["id"] = np.where(repeated, ids + "~" + count.astype(str), ids)
-        rows = np.flatnonzero(repeated)[:10]
-        shown = ", ".join(f"{ids.iloc[r]!r} (row {r + first_row})" for r in rows)
+    given = frame["id"].astype(str) if "id" in frame.columns else None
+    frame, repeated = unique_ids(frame)
+    if repeated.size and given is not None:
+        shown = ", ".join(f"{given.iloc[r]!r} (row {r + first_row})" for r in repeated[:10])
         err_console.print(
-            f"[yellow]{int(repeated.sum())} ids of {escape(str(path))} repeat an earlier row[/] "
+            f"[yellow]{repeated.size} ids of {escape(str(path))} repeat an earlier row[/] "
             f"(kept as id~2, id~3 …): {escape(shown)}"
         )
-    else:
-        frame["id"] = ids
     shares, label = _age_shares(age_shares, frame)
     frame = with_groups(frame, shares, label=label)
     _say_shares(frame)

@@ -584,6 +584,28 @@ def age_columns(frame: pd.DataFrame) -> list[str]:
     return [*[c for c in AGE_COLUMNS if c in frame.columns], *extra]
 
 
+def unique_ids(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Demand points with an ``id`` each, unique: the rule every door reads demand by.
+
+    Without an ``id`` column the row number is the id. An id that repeats an earlier row's
+    is kept as ``id~2``, ``id~3`` … (a home is never merged with another, nor dropped).
+
+    Returns
+    -------
+    frame, repeated
+        The points, and the positions of the rows whose id was a repeat.
+    """
+    frame = frame.copy()
+    if "id" not in frame.columns:
+        frame["id"] = np.arange(len(frame)).astype(str)
+        return frame, np.array([], dtype=np.int64)
+    ids = frame["id"].astype(str)
+    repeated = ids.duplicated(keep="first").to_numpy()
+    count = ids.groupby(ids).cumcount() + 1
+    frame["id"] = np.where(repeated, ids + "~" + count.astype(str), ids)
+    return frame, np.flatnonzero(repeated)
+
+
 def check_shares(shares: Mapping[str, float]) -> None:
     """Refuse age shares no population can have.
 

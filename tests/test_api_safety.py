@@ -122,20 +122,23 @@ def test_a_damaged_study_is_listed_as_unavailable_and_the_others_work(tmp_path, 
 # ---------------------------------------------------------------------- the pool
 def test_the_pool_refuses_work_beyond_its_workers_and_queue():
     async def scenario():
-        pool = ComputePool(1, 1, 5.0, per_client=2)  # one client here: its share, the pool
+        # one client here: its share is the pool; a time limit no busy machine reaches
+        pool = ComputePool(1, 1, 120.0, per_client=2, processes=False)
         release = threading.Event()
-        first = asyncio.ensure_future(pool.run(release.wait))
-        second = asyncio.ensure_future(pool.run(lambda: 42))
-        await asyncio.sleep(0.05)
-        assert pool.load == {"running": 1, "waiting": 1}
-        with pytest.raises(BusyError) as refused:
-            await pool.run(lambda: 0)
-        assert refused.value.retry_after_s >= 1
-        release.set()
-        assert await first is True and await second == 42
-        with pytest.raises(TimeLimitError):  # the limit is the library's, checked in loops
-            await pool.run(_loop_until_stopped, time_limit_s=0.1)
-        pool.shutdown()
+        try:
+            first = asyncio.ensure_future(pool.run(lambda: release.wait(120)))
+            second = asyncio.ensure_future(pool.run(lambda: 42))
+            await _until(lambda: pool.load == {"running": 1, "waiting": 1})
+            with pytest.raises(BusyError) as refused:
+                await pool.run(lambda: 0)
+            assert refused.value.retry_after_s >= 1
+            release.set()
+            assert await first is True and await second == 42
+            with pytest.raises(TimeLimitError):  # the limit is the library's, checked in loops
+                await pool.run(_loop_until_stopped, time_limit_s=0.1)
+        finally:
+            release.set()  # a failure above must not leave a thread waiting for good
+            pool.shutdown()
 
     asyncio.run(scenario())
 

@@ -175,3 +175,25 @@ def test_the_batch_summary_keeps_formulas_as_text_and_templates_as_text(files, t
     assert "\n=2+2" not in text and "'=2+2" in text
     page = (tmp_path / "ds" / "report.html").read_text(encoding="utf-8")
     assert "{{ 7*7 }}${7*7}区" in page and "49" not in page.split("{{ 7*7 }}")[1][:20]
+
+
+def test_the_batch_reads_repeated_demand_ids_as_build_does(files, tmp_path):
+    """build keeps a repeated id as id~2; the batch kept both homes under one id."""
+    from distributed import Client, LocalCluster
+
+    from service_circle.batch import BatchSpec, read_areas, read_table, run_batch
+
+    homes = gpd.GeoDataFrame(
+        {"id": ["a", "a", "b"], "population": [10, 20, 30]},
+        geometry=[shapely.Point(24.9410, 60.1660), shapely.Point(24.9420, 60.1670),
+                  shapely.Point(24.9430, 60.1680)], crs=4326,
+    )  # fmt: skip
+    homes.to_file(tmp_path / "homes.geojson")
+    spec = BatchSpec(network=str(files["pbf"]), demand=str(tmp_path / "homes.geojson"),
+                     categories=("pharmacy",), minutes=(5.0,))  # fmt: skip
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:  # fmt: skip
+        result = run_batch(read_areas(files["areas"]), spec, tmp_path / "ds", client=client)
+    assert result.done == 1, result.summary[["key", "error"]]
+    ids = sorted(read_table(tmp_path / "ds", "homes")["id"])
+    assert ids == ["a", "a~2", "b"]
