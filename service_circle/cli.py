@@ -1361,19 +1361,14 @@ def _site_line(result, study, category: str, threshold: Threshold, profile: str)
 
 def _points_of(frame: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     """Candidate sites as points: a polygon (a vacant lot) becomes a point inside it."""
-    import shapely
+    from service_circle.readers import as_points
 
-    geoms = frame.geometry.to_numpy()
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    area = present & (shapely.get_type_id(geoms) != 0)
-    if area.any():
-        geoms = geoms.copy()
-        geoms[area] = shapely.point_on_surface(geoms[area])
+    frame, moved = as_points(frame)
+    if moved:
         err_console.print(
-            f"{int(area.sum())} candidates of {escape(what)} are not points (lots, buildings): "
+            f"{moved} candidates of {escape(what)} are not points (lots, buildings): "
             "each is sited at a point inside it"
         )
-        frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs))
     return frame
 
 

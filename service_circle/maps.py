@@ -44,6 +44,7 @@ from service_circle._escape import html_text, json_for_script
 from service_circle.cost import CostModel, Threshold
 from service_circle.judging import Judgement
 from service_circle.profiles import Profile, get_profile
+from service_circle.readers import as_points
 from service_circle.study import Study
 
 #: Colours of the categories, in catalogue order (distinct on a light base map).
@@ -527,11 +528,7 @@ def _as_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """
     sites = sites.to_crs("EPSG:4326") if sites.crs is not None else sites.set_crs("EPSG:4326")
     geoms = sites.geometry.to_numpy()
-    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    sites = sites[~empty].copy()
-    areas = shapely.get_type_id(sites.geometry.to_numpy()) != 0
-    if areas.any():
-        sites.loc[areas, sites.geometry.name] = sites.geometry[areas].representative_point()
+    sites, _ = as_points(sites[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))].copy())
     rank = pd.to_numeric(sites["rank"], errors="coerce") if "rank" in sites else None
     if rank is None or not np.isfinite(rank.to_numpy(np.float64)).all():
         sites["rank"] = np.arange(1, len(sites) + 1)

@@ -459,6 +459,22 @@ def shapefile_encoding(path: Path, encoding: str | None = None) -> tuple[str | N
     return used, f"encoding {used} (no .cpg: detected)"
 
 
+def as_points(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    """``frame`` with every area or line (a lot, a building) replaced by a point inside it.
+
+    Returns the frame and how many geometries were replaced; points, missing and empty
+    geometries stay as they are.
+    """
+    geoms = frame.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    area = present & (shapely.get_type_id(geoms) != 0)
+    if area.any():
+        geoms = geoms.copy()
+        geoms[area] = shapely.point_on_surface(geoms[area])
+        frame = frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs))
+    return frame, int(area.sum())
+
+
 def _read_vector(path: Path, bbox: BBox | None, encoding: str | None = None) -> gpd.GeoDataFrame:
     """A vector file, or the part of it near ``bbox`` where its format can read a part."""
     parquet = path.suffix.lower() in (".parquet", ".geoparquet")
